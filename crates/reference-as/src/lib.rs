@@ -1,0 +1,34 @@
+//! The reference Multi-Server OAuth authorization server.
+//!
+//! It implements the pattern of MCP Passport's design (section 2): a global
+//! authorization request shows a server picker and yields one grant whose
+//! access tokens carry an array `aud` of server ids and a `servers:` scope;
+//! refresh rotates, narrows (`scope`) and audience-restricts (`resource`).
+//! It also speaks plain MCP OAuth (per-server and multi-resource requests),
+//! so standard clients work against it unchanged. [`demo`] starts it with
+//! sample MCP servers on loopback.
+//!
+//! This crate shares no code with the MCP Passport client: it is the other
+//! side of the wire, and a shared bug would hide itself.
+
+pub mod account;
+pub mod app;
+pub mod authorize;
+pub mod clients;
+pub mod config;
+pub mod consent;
+pub mod crypto;
+pub mod db;
+pub mod error;
+pub mod html;
+pub mod issue;
+pub mod jwt;
+pub mod metadata;
+pub mod revoke;
+pub mod scope;
+pub mod session;
+pub mod state;
+pub mod token;
+
+pub use app::{StartError, app, open_state, serve};
+pub use config::{AsConfig, CatalogEntry, PreregisteredClient, ResourceServerCredential};
