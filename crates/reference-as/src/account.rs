@@ -21,7 +21,10 @@ pub async fn show(State(state): State<Arc<AsState>>, headers: HeaderMap) -> Resp
             Ok(grants) => render(&state, user, &current.session.csrf, &grants),
             Err(e) => {
                 tracing::error!(error = %e, "account page");
-                html::error_page(StatusCode::INTERNAL_SERVER_ERROR, "Your grants could not be read. Try again.")
+                html::error_page(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Your grants could not be read. Try again.",
+                )
             }
         },
     };
@@ -32,9 +35,21 @@ pub async fn show(State(state): State<Arc<AsState>>, headers: HeaderMap) -> Resp
 }
 
 fn render(state: &AsState, user: &str, csrf: &str, grants: &[db::GrantRow]) -> Response {
-    let name_of = |id: &str| state.config.catalog.iter().find(|e| e.id == id).map_or(id.to_string(), |e| e.name.clone());
+    let name_of = |id: &str| {
+        state
+            .config
+            .catalog
+            .iter()
+            .find(|e| e.id == id)
+            .map_or(id.to_string(), |e| e.name.clone())
+    };
     let client_name = |id: &str| {
-        state.store.tx(|c| db::get_client(c, id)).ok().flatten().map_or_else(|| id.to_string(), |c| c.name)
+        state
+            .store
+            .tx(|c| db::get_client(c, id))
+            .ok()
+            .flatten()
+            .map_or_else(|| id.to_string(), |c| c.name)
     };
     let mut rows = String::new();
     for g in grants {
@@ -65,7 +80,11 @@ fn render(state: &AsState, user: &str, csrf: &str, grants: &[db::GrantRow]) -> R
     if rows.is_empty() {
         rows = "<p>No application has access to your servers.</p>".into();
     }
-    html::page(StatusCode::OK, "Your account", &format!("<h1>Signed in as {}</h1>{rows}", esc(user)))
+    html::page(
+        StatusCode::OK,
+        "Your account",
+        &format!("<h1>Signed in as {}</h1>{rows}", esc(user)),
+    )
 }
 
 /// Form fields of the account actions.
@@ -83,16 +102,25 @@ pub async fn act(
     Form(form): Form<Action>,
 ) -> Response {
     let Some((_, user)) = session::user_with_csrf(&state, &headers, &form.csrf) else {
-        return html::error_page(StatusCode::FORBIDDEN, "This page expired. Open your account page again.");
+        return html::error_page(
+            StatusCode::FORBIDDEN,
+            "This page expired. Open your account page again.",
+        );
     };
     let result = state.store.tx(|c| -> Result<bool, db::StoreError> {
-        let Some(grant) = db::get_grant(c, &grant_id)?.filter(|g| g.user == user && !g.revoked) else {
+        let Some(grant) = db::get_grant(c, &grant_id)?.filter(|g| g.user == user && !g.revoked)
+        else {
             return Ok(false);
         };
         match (action.as_str(), &form.server) {
             ("revoke", _) => db::revoke_grant(c, &grant.id, now())?,
             ("remove", Some(server)) => {
-                let kept: Vec<String> = grant.servers.iter().filter(|s| *s != server).cloned().collect();
+                let kept: Vec<String> = grant
+                    .servers
+                    .iter()
+                    .filter(|s| *s != server)
+                    .cloned()
+                    .collect();
                 if kept.is_empty() {
                     db::revoke_grant(c, &grant.id, now())?;
                 } else {
@@ -105,10 +133,16 @@ pub async fn act(
     });
     match result {
         Ok(true) => (StatusCode::SEE_OTHER, [(header::LOCATION, "/account")]).into_response(),
-        Ok(false) => html::error_page(StatusCode::NOT_FOUND, "That grant does not exist or is not yours."),
+        Ok(false) => html::error_page(
+            StatusCode::NOT_FOUND,
+            "That grant does not exist or is not yours.",
+        ),
         Err(e) => {
             tracing::error!(error = %e, "account action");
-            html::error_page(StatusCode::INTERNAL_SERVER_ERROR, "The change could not be saved. Try again.")
+            html::error_page(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "The change could not be saved. Try again.",
+            )
         }
     }
 }

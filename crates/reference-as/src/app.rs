@@ -89,7 +89,10 @@ pub fn open_state(config: AsConfig) -> Result<AsState, StartError> {
 /// The AS's routes.
 pub fn app(state: Arc<AsState>) -> Router {
     Router::new()
-        .route("/.well-known/oauth-authorization-server", get(metadata::metadata))
+        .route(
+            "/.well-known/oauth-authorization-server",
+            get(metadata::metadata),
+        )
         .route("/.well-known/openid-configuration", get(metadata::metadata))
         .route("/jwks.json", get(metadata::jwks))
         .route("/catalog", get(metadata::catalog))
@@ -123,5 +126,7 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(Arc::new(state))).with_graceful_shutdown(shutdown).await
+    axum::serve(listener, app(Arc::new(state)))
+        .with_graceful_shutdown(shutdown)
+        .await
 }

@@ -39,8 +39,16 @@ impl Refusal {
     pub fn respond(self, issuer: &str) -> Response {
         match self {
             Refusal::Page(message) => html::error_page(StatusCode::BAD_REQUEST, &message),
-            Refusal::Redirect { redirect_uri, state, error, description } => {
-                let mut pairs = vec![("error", error.to_string()), ("error_description", description)];
+            Refusal::Redirect {
+                redirect_uri,
+                state,
+                error,
+                description,
+            } => {
+                let mut pairs = vec![
+                    ("error", error.to_string()),
+                    ("error_description", description),
+                ];
                 if let Some(state) = state {
                     pairs.push(("state", state));
                 }
@@ -53,7 +61,10 @@ impl Refusal {
 /// A 303 to the client's redirect URI with `pairs` and `iss` in the query.
 pub fn redirect_to_client(redirect_uri: &str, pairs: &[(&str, String)], issuer: &str) -> Response {
     let Ok(mut url) = url::Url::parse(redirect_uri) else {
-        return html::error_page(StatusCode::BAD_REQUEST, "The redirect URI is not a valid URL.");
+        return html::error_page(
+            StatusCode::BAD_REQUEST,
+            "The redirect URI is not a valid URL.",
+        );
     };
     {
         let mut query = url.query_pairs_mut();
@@ -62,35 +73,60 @@ pub fn redirect_to_client(redirect_uri: &str, pairs: &[(&str, String)], issuer: 
         }
         query.append_pair("iss", issuer);
     }
-    (StatusCode::SEE_OTHER, [(header::LOCATION, url.to_string()), (header::CACHE_CONTROL, "no-store".into())]).into_response()
+    (
+        StatusCode::SEE_OTHER,
+        [
+            (header::LOCATION, url.to_string()),
+            (header::CACHE_CONTROL, "no-store".into()),
+        ],
+    )
+        .into_response()
 }
 
 /// Parses a query string into ordered pairs (repeated names kept).
 pub fn pairs(raw: Option<&str>) -> Vec<(String, String)> {
-    url::form_urlencoded::parse(raw.unwrap_or("").as_bytes()).into_owned().collect()
+    url::form_urlencoded::parse(raw.unwrap_or("").as_bytes())
+        .into_owned()
+        .collect()
 }
 
 fn single<'a>(params: &'a [(String, String)], name: &str) -> Result<Option<&'a str>, ()> {
-    let mut values = params.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_str());
+    let mut values = params
+        .iter()
+        .filter(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str());
     let first = values.next();
-    if values.next().is_some() { Err(()) } else { Ok(first) }
+    if values.next().is_some() {
+        Err(())
+    } else {
+        Ok(first)
+    }
 }
 
 /// Validates an authorization request (RFC 6749 section 4.1.1, RFC 7636, RFC 8707).
-pub async fn validate(state: &AsState, params: &[(String, String)]) -> Result<AuthRequest, Refusal> {
+pub async fn validate(
+    state: &AsState,
+    params: &[(String, String)],
+) -> Result<AuthRequest, Refusal> {
     let page = |m: &str| Refusal::Page(m.to_string());
     let client_id = single(params, "client_id")
         .map_err(|_| page("The request names more than one client."))?
-        .ok_or_else(|| page("The request does not say which application is asking (client_id is missing)."))?;
+        .ok_or_else(|| {
+            page("The request does not say which application is asking (client_id is missing).")
+        })?;
     let client = clients::resolve(state, client_id)
         .await
         .map_err(|e| Refusal::Page(format!("The application could not be identified: {e}.")))?
-        .ok_or_else(|| page("This application is not registered with this authorization server."))?;
+        .ok_or_else(|| {
+            page("This application is not registered with this authorization server.")
+        })?;
     let redirect_uri = single(params, "redirect_uri")
         .map_err(|_| page("The request has more than one redirect_uri."))?
         .ok_or_else(|| page("The request has no redirect_uri."))?;
     if !clients::redirect_uri_matches(&client.redirect_uris, redirect_uri) {
-        return Err(page("The redirect_uri is not one this application registered."));
+        return Err(page(
+            "The redirect_uri is not one this application registered.",
+        ));
     }
     let client_state = single(params, "state").ok().flatten().map(String::from);
     let refuse = |error: &'static str, description: &str| Refusal::Redirect {
@@ -99,23 +135,49 @@ pub async fn validate(state: &AsState, params: &[(String, String)]) -> Result<Au
         error,
         description: description.to_string(),
     };
-    for name in ["response_type", "state", "scope", "code_challenge", "code_challenge_method"] {
-        single(params, name).map_err(|_| refuse("invalid_request", &format!("{name} is repeated")))?;
+    for name in [
+        "response_type",
+        "state",
+        "scope",
+        "code_challenge",
+        "code_challenge_method",
+    ] {
+        single(params, name)
+            .map_err(|_| refuse("invalid_request", &format!("{name} is repeated")))?;
     }
     let response_type = single(params, "response_type").ok().flatten();
     if response_type != Some("code") {
-        return Err(refuse("unsupported_response_type", "only response_type=code is supported"));
+        return Err(refuse(
+            "unsupported_response_type",
+            "only response_type=code is supported",
+        ));
     }
-    let challenge = single(params, "code_challenge").ok().flatten().unwrap_or("");
+    let challenge = single(params, "code_challenge")
+        .ok()
+        .flatten()
+        .unwrap_or("");
     let method = single(params, "code_challenge_method").ok().flatten();
     if challenge.is_empty() {
-        return Err(refuse("invalid_request", "PKCE is required: code_challenge is missing"));
+        return Err(refuse(
+            "invalid_request",
+            "PKCE is required: code_challenge is missing",
+        ));
     }
     if method != Some("S256") {
-        return Err(refuse("invalid_request", "code_challenge_method must be S256"));
+        return Err(refuse(
+            "invalid_request",
+            "code_challenge_method must be S256",
+        ));
     }
-    if challenge.len() != 43 || !challenge.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
-        return Err(refuse("invalid_request", "code_challenge is not an S256 challenge"));
+    if challenge.len() != 43
+        || !challenge
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(refuse(
+            "invalid_request",
+            "code_challenge is not an S256 challenge",
+        ));
     }
     let scope = Scope::parse(single(params, "scope").ok().flatten().unwrap_or(""));
     if let Some(unknown) = scope.unknown().first() {
@@ -129,17 +191,38 @@ pub async fn validate(state: &AsState, params: &[(String, String)]) -> Result<Au
         match state.config.server_by_resource(resource) {
             Some(entry) if !servers.contains(&entry.id) => servers.push(entry.id.clone()),
             Some(_) => {}
-            None => return Err(refuse("invalid_target", "a resource is not a server this authorization server knows")),
+            None => {
+                return Err(refuse(
+                    "invalid_target",
+                    "a resource is not a server this authorization server knows",
+                ));
+            }
         }
     }
     let mode = if servers.is_empty() {
         let known = |id: &String| state.config.catalog.iter().any(|e| &e.id == id);
-        Mode::Global { hint: scope.servers.clone().unwrap_or_default().into_iter().filter(known).collect() }
+        Mode::Global {
+            hint: scope
+                .servers
+                .clone()
+                .unwrap_or_default()
+                .into_iter()
+                .filter(known)
+                .collect(),
+        }
     } else {
         Mode::Resources(servers)
     };
-    let mut plain: Vec<String> = scope.plain.iter().filter(|s| *s != "mcp:global" || matches!(mode, Mode::Global { .. })).cloned().collect();
-    if plain.iter().all(|s| s == "mcp:global" || s == "offline_access") {
+    let mut plain: Vec<String> = scope
+        .plain
+        .iter()
+        .filter(|s| *s != "mcp:global" || matches!(mode, Mode::Global { .. }))
+        .cloned()
+        .collect();
+    if plain
+        .iter()
+        .all(|s| s == "mcp:global" || s == "offline_access")
+    {
         plain.extend(DEFAULT.iter().map(|s| s.to_string()));
     }
     Ok(AuthRequest {
@@ -154,7 +237,11 @@ pub async fn validate(state: &AsState, params: &[(String, String)]) -> Result<Au
 }
 
 /// `GET /authorize`.
-pub async fn authorize(State(state): State<Arc<AsState>>, headers: HeaderMap, RawQuery(raw): RawQuery) -> Response {
+pub async fn authorize(
+    State(state): State<Arc<AsState>>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
     let params = pairs(raw.as_deref());
     let request = match validate(&state, &params).await {
         Ok(r) => r,

@@ -100,7 +100,9 @@ impl Store {
         let conn = Connection::open(dir.join("state.sqlite3"))?;
         conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;")?;
         conn.execute_batch(SCHEMA)?;
-        Ok(Self { conn: Mutex::new(conn) })
+        Ok(Self {
+            conn: Mutex::new(conn),
+        })
     }
 
     /// Runs `f` in one transaction; commits when it returns `Ok`.
@@ -142,7 +144,13 @@ pub fn get_client(c: &Connection, client_id: &str) -> Result<Option<ClientRow>, 
         )
         .optional()?;
     row.map(|(client_id, secret_hash, uris, name, kind)| {
-        Ok(ClientRow { client_id, secret_hash, redirect_uris: serde_json::from_str(&uris)?, name, kind })
+        Ok(ClientRow {
+            client_id,
+            secret_hash,
+            redirect_uris: serde_json::from_str(&uris)?,
+            name,
+            kind,
+        })
     })
     .transpose()
 }
@@ -182,7 +190,9 @@ fn grant_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(GrantRow, String, 
     ))
 }
 
-fn finish_grant((mut g, servers, scope): (GrantRow, String, String)) -> Result<GrantRow, StoreError> {
+fn finish_grant(
+    (mut g, servers, scope): (GrantRow, String, String),
+) -> Result<GrantRow, StoreError> {
     g.servers = serde_json::from_str(&servers)?;
     g.scope = serde_json::from_str(&scope)?;
     Ok(g)
@@ -198,8 +208,9 @@ pub fn get_grant(c: &Connection, id: &str) -> Result<Option<GrantRow>, StoreErro
 
 /// The user's grants that are not revoked, newest first.
 pub fn live_grants_of(c: &Connection, user: &str) -> Result<Vec<GrantRow>, StoreError> {
-    let mut stmt =
-        c.prepare("SELECT * FROM grants WHERE user = ?1 AND revoked = 0 ORDER BY created DESC, id")?;
+    let mut stmt = c.prepare(
+        "SELECT * FROM grants WHERE user = ?1 AND revoked = 0 ORDER BY created DESC, id",
+    )?;
     let rows = stmt.query_map([user], grant_from_row)?;
     rows.map(|r| finish_grant(r?)).collect()
 }
@@ -220,12 +231,20 @@ pub fn revoke_grant(c: &Connection, id: &str, now: i64) -> Result<(), StoreError
         "UPDATE refresh_tokens SET spent_at = COALESCE(spent_at, ?2) WHERE grant_id = ?1",
         params![id, now],
     )?;
-    c.execute("UPDATE access_tokens SET revoked = 1 WHERE grant_id = ?1", [id])?;
+    c.execute(
+        "UPDATE access_tokens SET revoked = 1 WHERE grant_id = ?1",
+        [id],
+    )?;
     Ok(())
 }
 
 /// Stores a refresh token digest as the newest link of its grant's chain.
-pub fn insert_refresh(c: &Connection, hash: &str, grant_id: &str, now: i64) -> Result<(), StoreError> {
+pub fn insert_refresh(
+    c: &Connection,
+    hash: &str,
+    grant_id: &str,
+    now: i64,
+) -> Result<(), StoreError> {
     c.execute(
         "INSERT INTO refresh_tokens (hash, grant_id, seq, created, spent_at)
          SELECT ?1, ?2, COALESCE(MAX(seq), 0) + 1, ?3, NULL FROM refresh_tokens WHERE grant_id = ?2",
@@ -239,7 +258,13 @@ pub fn get_refresh(c: &Connection, hash: &str) -> Result<Option<RefreshRow>, Sto
     Ok(c.query_row(
         "SELECT grant_id, seq, spent_at FROM refresh_tokens WHERE hash = ?1",
         [hash],
-        |r| Ok(RefreshRow { grant_id: r.get(0)?, seq: r.get(1)?, spent_at: r.get(2)? }),
+        |r| {
+            Ok(RefreshRow {
+                grant_id: r.get(0)?,
+                seq: r.get(1)?,
+                spent_at: r.get(2)?,
+            })
+        },
     )
     .optional()?)
 }
@@ -263,7 +288,12 @@ pub fn spend_live_refresh(c: &Connection, grant_id: &str, now: i64) -> Result<()
 }
 
 /// Records an issued access token's id so it can be revoked and introspected.
-pub fn record_access(c: &Connection, jti: &str, grant_id: &str, exp: i64) -> Result<(), StoreError> {
+pub fn record_access(
+    c: &Connection,
+    jti: &str,
+    grant_id: &str,
+    exp: i64,
+) -> Result<(), StoreError> {
     c.execute(
         "INSERT INTO access_tokens (jti, grant_id, exp, revoked) VALUES (?1, ?2, ?3, 0)",
         params![jti, grant_id, exp],
@@ -298,7 +328,15 @@ pub fn signing_key(c: &Connection) -> Result<Option<(String, Vec<u8>)>, StoreErr
 }
 
 /// Stores a signing key.
-pub fn put_signing_key(c: &Connection, kid: &str, pkcs8: &[u8], now: i64) -> Result<(), StoreError> {
-    c.execute("INSERT INTO signing_keys VALUES (?1, ?2, ?3)", params![kid, pkcs8, now])?;
+pub fn put_signing_key(
+    c: &Connection,
+    kid: &str,
+    pkcs8: &[u8],
+    now: i64,
+) -> Result<(), StoreError> {
+    c.execute(
+        "INSERT INTO signing_keys VALUES (?1, ?2, ?3)",
+        params![kid, pkcs8, now],
+    )?;
     Ok(())
 }

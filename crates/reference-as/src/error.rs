@@ -16,7 +16,11 @@ pub struct OAuthError {
 
 impl OAuthError {
     fn new(status: StatusCode, code: &'static str, description: impl Into<String>) -> Self {
-        Self { status, code, description: description.into() }
+        Self {
+            status,
+            code,
+            description: description.into(),
+        }
     }
     /// `invalid_request`: a parameter is missing, repeated or malformed.
     pub fn invalid_request(d: impl Into<String>) -> Self {
@@ -49,7 +53,11 @@ impl OAuthError {
     /// `server_error`; the detail is logged, not sent.
     pub fn server_error(detail: impl std::fmt::Display) -> Self {
         tracing::error!(%detail, "internal error");
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "internal error")
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            "internal error",
+        )
     }
     /// The error code.
     pub fn code(&self) -> &'static str {
@@ -70,7 +78,10 @@ impl IntoResponse for OAuthError {
         let headers = response.headers_mut();
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         if self.status == StatusCode::UNAUTHORIZED {
-            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"token\""));
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"token\""),
+            );
         }
         response
     }

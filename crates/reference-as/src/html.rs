@@ -53,7 +53,10 @@ pub fn page(status: StatusCode, title: &str, body: &str) -> Response {
         HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'"),
     );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
@@ -84,7 +87,11 @@ pub fn sign_in(csrf: &str, return_to: &str, error: Option<&str>) -> Response {
         esc(csrf),
         esc(return_to)
     );
-    let status = if error.is_some() { StatusCode::UNAUTHORIZED } else { StatusCode::OK };
+    let status = if error.is_some() {
+        StatusCode::UNAUTHORIZED
+    } else {
+        StatusCode::OK
+    };
     page(status, "Sign in", &body)
 }
 
@@ -135,11 +142,19 @@ pub fn consent(c: &Consent<'_>) -> Response {
             format!("<fieldset><legend>Choose the servers it may use</legend>{items}</fieldset>")
         }
         None => {
-            let items: String = c.fixed.iter().map(|n| format!("<li>{}</li>", esc(n))).collect();
+            let items: String = c
+                .fixed
+                .iter()
+                .map(|n| format!("<li>{}</li>", esc(n)))
+                .collect();
             format!("<p>It asks for access to:</p><ul>{items}</ul>")
         }
     };
-    let scopes: String = c.scopes.iter().map(|s| format!("<li><code>{}</code></li>", esc(s))).collect();
+    let scopes: String = c
+        .scopes
+        .iter()
+        .map(|s| format!("<li><code>{}</code></li>", esc(s)))
+        .collect();
     let body = format!(
         "<h1>Allow {name}?</h1>{alert}<p><strong>{name}</strong> wants to act for you on MCP servers. \
          It will receive tokens at <code>{target}</code>.</p>\
@@ -153,7 +168,15 @@ pub fn consent(c: &Consent<'_>) -> Response {
         csrf = esc(c.csrf),
         request = esc(c.request),
     );
-    page(if c.error.is_some() { StatusCode::BAD_REQUEST } else { StatusCode::OK }, "Allow access", &body)
+    page(
+        if c.error.is_some() {
+            StatusCode::BAD_REQUEST
+        } else {
+            StatusCode::OK
+        },
+        "Allow access",
+        &body,
+    )
 }
 
 /// What the user is told about where the tokens go: scheme and host only.
@@ -173,12 +196,21 @@ mod tests {
 
     #[test]
     fn escapes_markup_and_quotes() {
-        assert_eq!(esc("<a href=\"x\">'&'</a>"), "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;");
+        assert_eq!(
+            esc("<a href=\"x\">'&'</a>"),
+            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
+        );
     }
 
     #[test]
     fn redirect_target_shows_only_scheme_and_host() {
-        assert_eq!(redirect_target("http://127.0.0.1:5555/cb?x=1"), "http://127.0.0.1");
-        assert_eq!(redirect_target("io.github.mcppassport:/oauth/callback"), "io.github.mcppassport:");
+        assert_eq!(
+            redirect_target("http://127.0.0.1:5555/cb?x=1"),
+            "http://127.0.0.1"
+        );
+        assert_eq!(
+            redirect_target("io.github.mcppassport:/oauth/callback"),
+            "io.github.mcppassport:"
+        );
     }
 }

@@ -24,7 +24,11 @@ pub struct Audience {
 impl Audience {
     /// The whole grant.
     pub fn of_grant(grant: &GrantRow) -> Self {
-        Self { servers: grant.servers.clone(), narrowed: false, scope: grant.scope.clone() }
+        Self {
+            servers: grant.servers.clone(),
+            narrowed: false,
+            scope: grant.scope.clone(),
+        }
     }
 
     fn aud_claim(&self, grant: &GrantRow) -> Value {
@@ -37,7 +41,11 @@ impl Audience {
 
 /// Maps `resource` parameters to server ids of `granted`; the AS root means
 /// "no narrowing". `Err` when one names a server outside the grant.
-pub fn resources_to_servers(state: &AsState, resources: &[&str], granted: &[String]) -> Result<Option<Vec<String>>, OAuthError> {
+pub fn resources_to_servers(
+    state: &AsState,
+    resources: &[&str],
+    granted: &[String],
+) -> Result<Option<Vec<String>>, OAuthError> {
     let mut ids = Vec::new();
     for resource in resources {
         if state.config.is_root_resource(resource) {
@@ -49,14 +57,23 @@ pub fn resources_to_servers(state: &AsState, resources: &[&str], granted: &[Stri
                     ids.push(entry.id.clone());
                 }
             }
-            _ => return Err(OAuthError::invalid_target("the resource is not part of this grant")),
+            _ => {
+                return Err(OAuthError::invalid_target(
+                    "the resource is not part of this grant",
+                ));
+            }
         }
     }
     Ok((!ids.is_empty()).then_some(ids))
 }
 
 /// Mints an access token and a new refresh token for `grant`, recording both.
-pub fn token_response(state: &AsState, c: &Connection, grant: &GrantRow, audience: &Audience) -> Result<Value, OAuthError> {
+pub fn token_response(
+    state: &AsState,
+    c: &Connection,
+    grant: &GrantRow,
+    audience: &Audience,
+) -> Result<Value, OAuthError> {
     let now = now();
     let exp = now + state.config.access_ttl;
     let jti = random_token();

@@ -31,7 +31,10 @@ pub struct TokenSigner {
 
 impl std::fmt::Debug for TokenSigner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TokenSigner").field("kid", &self.kid).field("key", &"[redacted]").finish()
+        f.debug_struct("TokenSigner")
+            .field("kid", &self.kid)
+            .field("key", &"[redacted]")
+            .finish()
     }
 }
 
@@ -60,7 +63,10 @@ impl TokenSigner {
             URL_SAFE_NO_PAD.encode(claims.to_string())
         );
         let signature: Signature = self.key.sign(signing_input.as_bytes());
-        format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(signature.to_bytes()))
+        format!(
+            "{signing_input}.{}",
+            URL_SAFE_NO_PAD.encode(signature.to_bytes())
+        )
     }
 
     /// The claims of a token this key signed, if the signature holds.
@@ -73,14 +79,17 @@ impl TokenSigner {
             return None;
         }
         let signature = Signature::from_slice(&URL_SAFE_NO_PAD.decode(sig).ok()?).ok()?;
-        VerifyingKey::from(&self.key).verify(signing_input.as_bytes(), &signature).ok()?;
+        VerifyingKey::from(&self.key)
+            .verify(signing_input.as_bytes(), &signature)
+            .ok()?;
         serde_json::from_slice(&URL_SAFE_NO_PAD.decode(claims).ok()?).ok()
     }
 
     /// The public key as an RFC 7517 JWK Set.
     pub fn jwks(&self) -> Value {
         let point = VerifyingKey::from(&self.key).to_encoded_point(false);
-        let coordinate = |c: Option<&p256::FieldBytes>| c.map(|b| URL_SAFE_NO_PAD.encode(b)).unwrap_or_default();
+        let coordinate =
+            |c: Option<&p256::FieldBytes>| c.map(|b| URL_SAFE_NO_PAD.encode(b)).unwrap_or_default();
         json!({"keys": [{
             "kty": "EC", "crv": "P-256", "alg": "ES256", "use": "sig", "kid": self.kid,
             "x": coordinate(point.x()), "y": coordinate(point.y()),
@@ -111,9 +120,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let token = {
             let store = crate::db::Store::open(dir.path()).unwrap();
-            TokenSigner::load_or_create(&store).unwrap().sign(&json!({"sub": "demo"}))
+            TokenSigner::load_or_create(&store)
+                .unwrap()
+                .sign(&json!({"sub": "demo"}))
         };
         let store = crate::db::Store::open(dir.path()).unwrap();
-        assert!(TokenSigner::load_or_create(&store).unwrap().verify(&token).is_some());
+        assert!(
+            TokenSigner::load_or_create(&store)
+                .unwrap()
+                .verify(&token)
+                .is_some()
+        );
     }
 }

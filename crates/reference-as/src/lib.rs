@@ -19,6 +19,7 @@ pub mod config;
 pub mod consent;
 pub mod crypto;
 pub mod db;
+pub mod demo;
 pub mod error;
 pub mod html;
 pub mod issue;

@@ -1,1 +1,135 @@
-fn main() {}
+//! `reference-as`: the reference Multi-Server authorization server, its
+//! sample MCP servers, and the demo stack that runs them together.
+
+use clap::{Parser, Subcommand};
+use reference_as::demo::{Demo, DemoConfig};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "reference-as",
+    version,
+    about = "Reference Multi-Server OAuth authorization server and sample MCP servers"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start the AS and the sample MCP servers on loopback.
+    Demo {
+        /// The AS's port; the servers take the next ports up. 0 picks free ports.
+        #[arg(long, default_value_t = 9400)]
+        port: u16,
+        /// Write {"issuer", "account", "servers"} as JSON here once everything listens.
+        #[arg(long)]
+        ready_file: Option<PathBuf>,
+        /// Comma-separated server ids.
+        #[arg(
+            long,
+            value_delimiter = ',',
+            default_value = "github-mcp,slack-mcp,notion-mcp"
+        )]
+        servers: Vec<String>,
+        /// Keep the AS's state (clients, grants, keys) here across restarts.
+        #[arg(long)]
+        state_dir: Option<PathBuf>,
+        /// Access token lifetime in seconds.
+        #[arg(long, default_value_t = 3600)]
+        access_ttl: i64,
+        /// Seconds the immediately previous refresh token stays valid after rotation.
+        #[arg(long, default_value_t = 0)]
+        refresh_grace: i64,
+        /// NAME:PASSWORD of a user who can sign in (repeatable; default demo:demo).
+        #[arg(long = "user", value_parser = parse_user)]
+        users: Vec<(String, String)>,
+        /// Make the sample servers check every token at the AS's introspection endpoint.
+        #[arg(long)]
+        introspect: bool,
+    },
+}
+
+fn parse_user(s: &str) -> Result<(String, String), String> {
+    match s.split_once(':') {
+        Some((name, password)) if !name.is_empty() && !password.is_empty() => {
+            Ok((name.into(), password.into()))
+        }
+        _ => Err("expected NAME:PASSWORD".into()),
+    }
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_target(false)
+        .init();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), String> {
+    let Command::Demo {
+        port,
+        ready_file,
+        servers,
+        state_dir,
+        access_ttl,
+        refresh_grace,
+        users,
+        introspect,
+    } = cli.command;
+    if access_ttl <= 0 || refresh_grace < 0 {
+        return Err("--access-ttl must be positive and --refresh-grace not negative".into());
+    }
+    let mut config = DemoConfig {
+        port,
+        servers,
+        state_dir,
+        access_ttl,
+        refresh_grace,
+        introspect,
+        ..DemoConfig::default()
+    };
+    if !users.is_empty() {
+        config.users = users;
+    }
+    let demo = Demo::start(config).await.map_err(|e| e.to_string())?;
+    let info = demo.info().clone();
+    println!(
+        "Reference AS  {}  (sign in as demo / demo unless --user was given)",
+        info.issuer
+    );
+    println!("Account page  {}", info.account);
+    for s in &info.servers {
+        println!("MCP server    {:<12} {}", s.id, s.resource);
+    }
+    if let Some(path) = ready_file {
+        let json = serde_json::to_vec_pretty(&info).map_err(|e| e.to_string())?;
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, json)
+            .and_then(|()| std::fs::rename(&tmp, &path))
+            .map_err(|e| format!("cannot write the ready file {}: {e}", path.display()))?;
+    }
+    println!("Press Ctrl+C to stop.");
+    tokio::signal::ctrl_c().await.map_err(|e| e.to_string())?;
+    demo.shutdown().await;
+    Ok(())
+}

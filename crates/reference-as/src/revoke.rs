@@ -17,11 +17,17 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 
 fn field<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    form.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    form.iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
 }
 
 /// `POST /revoke`.
-pub async fn revoke(State(state): State<Arc<AsState>>, headers: HeaderMap, Form(form): Form<Vec<(String, String)>>) -> Response {
+pub async fn revoke(
+    State(state): State<Arc<AsState>>,
+    headers: HeaderMap,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Response {
     let client = match clients::authenticate(&state, &headers, &form).await {
         Ok(c) => c,
         Err(e) => return e.into_response(),
@@ -39,11 +45,12 @@ pub async fn revoke(State(state): State<Arc<AsState>>, headers: HeaderMap, Form(
         }
         if let Some(claims) = state.signer.verify(token) {
             let owner = claims.get("client_id").and_then(Value::as_str);
-            if let (Some(jti), Some(owner)) = (claims.get("jti").and_then(Value::as_str), owner) {
-                if owner == client.client_id {
-                    db::revoke_access(c, jti)?;
-                    tracing::info!("access token revoked");
-                }
+            let jti = claims.get("jti").and_then(Value::as_str);
+            if let (Some(jti), Some(owner)) = (jti, owner)
+                && owner == client.client_id
+            {
+                db::revoke_access(c, jti)?;
+                tracing::info!("access token revoked");
             }
         }
         Ok(())
@@ -55,10 +62,17 @@ pub async fn revoke(State(state): State<Arc<AsState>>, headers: HeaderMap, Form(
 }
 
 /// `POST /introspect`.
-pub async fn introspect(State(state): State<Arc<AsState>>, headers: HeaderMap, Form(form): Form<Vec<(String, String)>>) -> Response {
+pub async fn introspect(
+    State(state): State<Arc<AsState>>,
+    headers: HeaderMap,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Response {
     match clients::authenticate(&state, &headers, &form).await {
         Ok(c) if c.kind == "resource-server" => {}
-        Ok(_) => return OAuthError::invalid_client("only resource servers may introspect").into_response(),
+        Ok(_) => {
+            return OAuthError::invalid_client("only resource servers may introspect")
+                .into_response();
+        }
         Err(e) => return e.into_response(),
     }
     let Some(token) = field(&form, "token") else {
@@ -73,7 +87,9 @@ pub async fn introspect(State(state): State<Arc<AsState>>, headers: HeaderMap, F
 fn describe(state: &AsState, c: &rusqlite::Connection, token: &str) -> Result<Value, OAuthError> {
     let inactive = json!({"active": false});
     if let Some(row) = db::get_refresh(c, &digest(token))? {
-        let Some(grant) = db::get_grant(c, &row.grant_id)? else { return Ok(inactive) };
+        let Some(grant) = db::get_grant(c, &row.grant_id)? else {
+            return Ok(inactive);
+        };
         if grant.revoked || row.spent_at.is_some() {
             return Ok(inactive);
         }
@@ -82,11 +98,22 @@ fn describe(state: &AsState, c: &rusqlite::Connection, token: &str) -> Result<Va
             "scope": crate::scope::format(&grant.scope, &grant.servers), "iss": state.config.issuer,
         }));
     }
-    let Some(mut claims) = state.signer.verify(token) else { return Ok(inactive) };
-    let expired = claims.get("exp").and_then(Value::as_i64).is_none_or(|exp| exp <= now());
-    let jti = claims.get("jti").and_then(Value::as_str).unwrap_or_default().to_string();
+    let Some(mut claims) = state.signer.verify(token) else {
+        return Ok(inactive);
+    };
+    let expired = claims
+        .get("exp")
+        .and_then(Value::as_i64)
+        .is_none_or(|exp| exp <= now());
+    let jti = claims
+        .get("jti")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
     let live = match db::get_access(c, &jti)? {
-        Some((grant_id, revoked)) => !revoked && db::get_grant(c, &grant_id)?.is_some_and(|g| !g.revoked),
+        Some((grant_id, revoked)) => {
+            !revoked && db::get_grant(c, &grant_id)?.is_some_and(|g| !g.revoked)
+        }
         None => false,
     };
     if expired || !live {

@@ -96,6 +96,9 @@ mod tests {
     fn format_round_trips() {
         let text = format(&["mcp:tools".into()], &["a".into(), "b".into()]);
         assert_eq!(text, "mcp:tools servers:a,b");
-        assert_eq!(Scope::parse(&text).servers, Some(vec!["a".into(), "b".into()]));
+        assert_eq!(
+            Scope::parse(&text).servers,
+            Some(vec!["a".into(), "b".into()])
+        );
     }
 }

@@ -31,7 +31,10 @@ fn cookie_value(headers: &HeaderMap) -> Option<String> {
 }
 
 fn cookie_for(id: &str) -> Option<HeaderValue> {
-    HeaderValue::from_str(&format!("{COOKIE}={id}; Path=/; HttpOnly; SameSite=Lax; Max-Age={LIFETIME}")).ok()
+    HeaderValue::from_str(&format!(
+        "{COOKIE}={id}; Path=/; HttpOnly; SameSite=Lax; Max-Age={LIFETIME}"
+    ))
+    .ok()
 }
 
 /// The live session named by the request's cookie, if any.
@@ -46,13 +49,25 @@ pub fn existing(state: &AsState, headers: &HeaderMap) -> Option<(String, Session
 /// The request's session, made anew when it has none.
 pub fn current(state: &AsState, headers: &HeaderMap) -> Current {
     if let Some((id, session)) = existing(state, headers) {
-        return Current { id, session, set_cookie: None };
+        return Current {
+            id,
+            session,
+            set_cookie: None,
+        };
     }
     let id = random_token();
-    let session = Session { user: None, csrf: random_token(), expires: now() + LIFETIME };
+    let session = Session {
+        user: None,
+        csrf: random_token(),
+        expires: now() + LIFETIME,
+    };
     lock(&state.sessions).insert(id.clone(), session.clone());
     let set_cookie = cookie_for(&id);
-    Current { id, session, set_cookie }
+    Current {
+        id,
+        session,
+        set_cookie,
+    }
 }
 
 /// Replaces session `old` by a new signed-in one; returns its cookie.
@@ -62,13 +77,21 @@ pub fn sign_in(state: &AsState, old: &str, user: &str) -> Option<HeaderValue> {
     sessions.remove(old);
     sessions.insert(
         id.clone(),
-        Session { user: Some(user.to_string()), csrf: random_token(), expires: now() + LIFETIME },
+        Session {
+            user: Some(user.to_string()),
+            csrf: random_token(),
+            expires: now() + LIFETIME,
+        },
     );
     cookie_for(&id)
 }
 
 /// The signed-in user when `csrf` matches the session's token.
-pub fn user_with_csrf(state: &AsState, headers: &HeaderMap, csrf: &str) -> Option<(String, String)> {
+pub fn user_with_csrf(
+    state: &AsState,
+    headers: &HeaderMap,
+    csrf: &str,
+) -> Option<(String, String)> {
     let (id, session) = existing(state, headers)?;
     if !constant_time_eq(&session.csrf, csrf) {
         return None;
@@ -78,9 +101,7 @@ pub fn user_with_csrf(state: &AsState, headers: &HeaderMap, csrf: &str) -> Optio
 
 /// Whether `user:password` is a configured account (constant time per entry).
 pub fn check_password(state: &AsState, user: &str, password: &str) -> bool {
-    state
-        .config
-        .users
-        .iter()
-        .fold(false, |ok, (u, p)| ok | (constant_time_eq(u, user) & constant_time_eq(p, password)))
+    state.config.users.iter().fold(false, |ok, (u, p)| {
+        ok | (constant_time_eq(u, user) & constant_time_eq(p, password))
+    })
 }

@@ -22,7 +22,10 @@ use std::sync::Arc;
 type Params = [(String, String)];
 
 fn one<'a>(form: &'a Params, name: &str) -> Result<Option<&'a str>, OAuthError> {
-    let mut values = form.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_str());
+    let mut values = form
+        .iter()
+        .filter(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str());
     let first = values.next();
     if values.next().is_some() {
         return Err(OAuthError::invalid_request(format!("{name} is repeated")));
@@ -35,24 +38,35 @@ fn required<'a>(form: &'a Params, name: &str) -> Result<&'a str, OAuthError> {
 }
 
 fn resources(form: &Params) -> Vec<&str> {
-    form.iter().filter(|(k, _)| k == "resource").map(|(_, v)| v.as_str()).collect()
+    form.iter()
+        .filter(|(k, _)| k == "resource")
+        .map(|(_, v)| v.as_str())
+        .collect()
 }
 
 /// `POST /token`.
-pub async fn token(State(state): State<Arc<AsState>>, headers: HeaderMap, Form(form): Form<Vec<(String, String)>>) -> Response {
+pub async fn token(
+    State(state): State<Arc<AsState>>,
+    headers: HeaderMap,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Response {
     let result = async {
         let client = clients::authenticate(&state, &headers, &form).await?;
         match required(&form, "grant_type")? {
             "authorization_code" => exchange_code(&state, &client, &form),
             "refresh_token" => refresh(&state, &client, &form),
-            other => Err(OAuthError::unsupported_grant_type(format!("grant_type {other} is not supported"))),
+            other => Err(OAuthError::unsupported_grant_type(format!(
+                "grant_type {other} is not supported"
+            ))),
         }
     }
     .await;
     match result {
         Ok(body) => {
             let mut response = Json(body).into_response();
-            response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            response
+                .headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             response
         }
         Err(e) => {
@@ -62,7 +76,11 @@ pub async fn token(State(state): State<Arc<AsState>>, headers: HeaderMap, Form(f
     }
 }
 
-fn exchange_code(state: &AsState, client: &ClientRow, form: &Params) -> Result<serde_json::Value, OAuthError> {
+fn exchange_code(
+    state: &AsState,
+    client: &ClientRow,
+    form: &Params,
+) -> Result<serde_json::Value, OAuthError> {
     let code = required(form, "code")?;
     let verifier = one(form, "code_verifier")?.unwrap_or("");
     let redirect_uri = one(form, "redirect_uri")?;
@@ -70,25 +88,35 @@ fn exchange_code(state: &AsState, client: &ClientRow, form: &Params) -> Result<s
     let record = {
         let mut codes = lock(&state.codes);
         let Some(record) = codes.get_mut(&digest(code)) else {
-            return Err(OAuthError::invalid_grant("the authorization code is not valid"));
+            return Err(OAuthError::invalid_grant(
+                "the authorization code is not valid",
+            ));
         };
         if let Some(issued) = record.used_for.clone() {
             drop(codes);
             state.store.tx(|c| db::revoke_grant(c, &issued, now()))?;
             tracing::warn!("authorization code reused; its grant was revoked");
-            return Err(OAuthError::invalid_grant("the authorization code was already used"));
+            return Err(OAuthError::invalid_grant(
+                "the authorization code was already used",
+            ));
         }
         if record.request.client_id != client.client_id {
-            return Err(OAuthError::invalid_grant("the authorization code was issued to another client"));
+            return Err(OAuthError::invalid_grant(
+                "the authorization code was issued to another client",
+            ));
         }
         record.used_for = Some(grant_id.clone());
         record.clone()
     };
     if record.expires < now() {
-        return Err(OAuthError::invalid_grant("the authorization code has expired"));
+        return Err(OAuthError::invalid_grant(
+            "the authorization code has expired",
+        ));
     }
     if redirect_uri != Some(record.request.redirect_uri.as_str()) {
-        return Err(OAuthError::invalid_grant("redirect_uri does not match the authorization request"));
+        return Err(OAuthError::invalid_grant(
+            "redirect_uri does not match the authorization request",
+        ));
     }
     if !pkce_s256_matches(verifier, &record.request.code_challenge) {
         return Err(OAuthError::invalid_grant("PKCE verification failed"));
@@ -111,7 +139,11 @@ fn exchange_code(state: &AsState, client: &ClientRow, form: &Params) -> Result<s
     })
 }
 
-fn audience(grant: &GrantRow, narrowed: Option<Vec<String>>, scope: Option<Vec<String>>) -> Audience {
+fn audience(
+    grant: &GrantRow,
+    narrowed: Option<Vec<String>>,
+    scope: Option<Vec<String>>,
+) -> Audience {
     let mut audience = Audience::of_grant(grant);
     if let Some(ids) = narrowed {
         audience.servers = ids;
@@ -123,56 +155,80 @@ fn audience(grant: &GrantRow, narrowed: Option<Vec<String>>, scope: Option<Vec<S
     audience
 }
 
-fn refresh(state: &AsState, client: &ClientRow, form: &Params) -> Result<serde_json::Value, OAuthError> {
+fn refresh(
+    state: &AsState,
+    client: &ClientRow,
+    form: &Params,
+) -> Result<serde_json::Value, OAuthError> {
     let presented = digest(required(form, "refresh_token")?);
     let requested = one(form, "scope")?.map(Scope::parse);
     let grace = state.config.refresh_grace;
-    let outcome = state.store.tx(|c| -> Result<Result<serde_json::Value, OAuthError>, OAuthError> {
-        let now = now();
-        let Some(row) = db::get_refresh(c, &presented)? else {
-            return Ok(Err(OAuthError::invalid_grant("the refresh token is not valid")));
-        };
-        let Some(mut grant) = db::get_grant(c, &row.grant_id)? else {
-            return Ok(Err(OAuthError::invalid_grant("the refresh token is not valid")));
-        };
-        if grant.client_id != client.client_id {
-            return Ok(Err(OAuthError::invalid_grant("the refresh token was issued to another client")));
-        }
-        if grant.revoked {
-            return Ok(Err(OAuthError::invalid_grant("the grant was revoked; sign in again")));
-        }
-        if let Some(spent_at) = row.spent_at {
-            let previous = row.seq == db::latest_refresh_seq(c, &grant.id)? - 1;
-            if !(previous && grace > 0 && now - spent_at <= grace) {
-                db::revoke_grant(c, &grant.id, now)?;
-                tracing::warn!("refresh token reuse detected; grant revoked");
-                return Ok(Err(OAuthError::invalid_grant("the refresh token was already used; the grant is revoked")));
+    state.store.tx(
+        |c| -> Result<Result<serde_json::Value, OAuthError>, OAuthError> {
+            let now = now();
+            let Some(row) = db::get_refresh(c, &presented)? else {
+                return Ok(Err(OAuthError::invalid_grant(
+                    "the refresh token is not valid",
+                )));
+            };
+            let Some(mut grant) = db::get_grant(c, &row.grant_id)? else {
+                return Ok(Err(OAuthError::invalid_grant(
+                    "the refresh token is not valid",
+                )));
+            };
+            if grant.client_id != client.client_id {
+                return Ok(Err(OAuthError::invalid_grant(
+                    "the refresh token was issued to another client",
+                )));
             }
-        }
-        let mut plain = None;
-        let mut kept = grant.servers.clone();
-        if let Some(scope) = &requested {
-            if let Some(extra) = scope.plain.iter().find(|s| !grant.scope.contains(s)) {
-                return Ok(Err(OAuthError::invalid_scope(format!("{extra} was not granted"))));
+            if grant.revoked {
+                return Ok(Err(OAuthError::invalid_grant(
+                    "the grant was revoked; sign in again",
+                )));
             }
-            if let Some(ids) = &scope.servers {
-                if ids.is_empty() || ids.iter().any(|id| !grant.servers.contains(id)) {
-                    return Ok(Err(OAuthError::invalid_scope("servers: may only narrow the granted servers")));
+            if let Some(spent_at) = row.spent_at {
+                let previous = row.seq == db::latest_refresh_seq(c, &grant.id)? - 1;
+                if !(previous && grace > 0 && now - spent_at <= grace) {
+                    db::revoke_grant(c, &grant.id, now)?;
+                    tracing::warn!("refresh token reuse detected; grant revoked");
+                    return Ok(Err(OAuthError::invalid_grant(
+                        "the refresh token was already used; the grant is revoked",
+                    )));
                 }
-                kept = grant.servers.iter().filter(|s| ids.contains(s)).cloned().collect();
             }
-            plain = Some(scope.plain.clone());
-        }
-        let narrowed = match resources_to_servers(state, &resources(form), &kept) {
-            Ok(n) => n,
-            Err(e) => return Ok(Err(e)),
-        };
-        if kept != grant.servers {
-            db::set_grant_servers(c, &grant.id, &kept)?;
-            grant.servers = kept;
-        }
-        db::spend_live_refresh(c, &grant.id, now)?;
-        token_response(state, c, &grant, &audience(&grant, narrowed, plain)).map(Ok)
-    })?;
-    outcome
+            let mut plain = None;
+            let mut kept = grant.servers.clone();
+            if let Some(scope) = &requested {
+                if let Some(extra) = scope.plain.iter().find(|s| !grant.scope.contains(s)) {
+                    return Ok(Err(OAuthError::invalid_scope(format!(
+                        "{extra} was not granted"
+                    ))));
+                }
+                if let Some(ids) = &scope.servers {
+                    if ids.is_empty() || ids.iter().any(|id| !grant.servers.contains(id)) {
+                        return Ok(Err(OAuthError::invalid_scope(
+                            "servers: may only narrow the granted servers",
+                        )));
+                    }
+                    kept = grant
+                        .servers
+                        .iter()
+                        .filter(|s| ids.contains(s))
+                        .cloned()
+                        .collect();
+                }
+                plain = Some(scope.plain.clone());
+            }
+            let narrowed = match resources_to_servers(state, &resources(form), &kept) {
+                Ok(n) => n,
+                Err(e) => return Ok(Err(e)),
+            };
+            if kept != grant.servers {
+                db::set_grant_servers(c, &grant.id, &kept)?;
+                grant.servers = kept;
+            }
+            db::spend_live_refresh(c, &grant.id, now)?;
+            token_response(state, c, &grant, &audience(&grant, narrowed, plain)).map(Ok)
+        },
+    )?
 }

@@ -1,0 +1,200 @@
+//! The demo stack: the reference AS and one sample MCP server per catalog
+//! entry, all on loopback, started together.
+//!
+//! Ports come first (the AS's issuer and each server's resource URL depend
+//! on them), then the servers (they discover the AS lazily), then the AS
+//! with the catalog that names them. The sample servers introspect with a
+//! credential made fresh for each start.
+
+use crate::config::{AsConfig, CatalogEntry, ResourceServerCredential};
+use sample_servers::{Introspection, SampleServer, ServerSpec, Trust};
+use serde::Serialize;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// How to start the demo stack.
+#[derive(Debug, Clone)]
+pub struct DemoConfig {
+    /// The AS's port (0 picks a free one). With a fixed port, the servers
+    /// take the next ports up, so their URLs stay the same across restarts.
+    pub port: u16,
+    /// Catalog ids of the sample servers.
+    pub servers: Vec<String>,
+    /// Where the AS keeps its state; `None` for a temporary directory.
+    pub state_dir: Option<PathBuf>,
+    /// Access token lifetime, seconds.
+    pub access_ttl: i64,
+    /// Refresh grace, seconds.
+    pub refresh_grace: i64,
+    /// `(name, password)` pairs.
+    pub users: Vec<(String, String)>,
+    /// Whether the sample servers ask the AS whether each token was revoked.
+    pub introspect: bool,
+    /// The secret of the `sample-servers` introspection credential; `None`
+    /// makes a random one (tests that introspect themselves set it).
+    pub resource_server_secret: Option<String>,
+}
+
+impl Default for DemoConfig {
+    fn default() -> Self {
+        Self {
+            port: 0,
+            servers: sample_servers::default_ids(),
+            state_dir: None,
+            access_ttl: 3600,
+            refresh_grace: 0,
+            users: vec![("demo".into(), "demo".into())],
+            introspect: false,
+            resource_server_secret: None,
+        }
+    }
+}
+
+/// What the ready file says: the issuer and the servers.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReadyInfo {
+    /// The AS's issuer URL.
+    pub issuer: String,
+    /// The AS's account page.
+    pub account: String,
+    /// The sample servers.
+    pub servers: Vec<CatalogEntry>,
+}
+
+/// A running demo stack.
+pub struct Demo {
+    info: ReadyInfo,
+    as_addr: SocketAddr,
+    servers: Vec<SampleServer>,
+    stop_as: oneshot::Sender<()>,
+    as_task: JoinHandle<std::io::Result<()>>,
+}
+
+/// A failure to start the demo stack.
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    /// A port could not be bound.
+    #[error(
+        "could not listen on 127.0.0.1:{port}: {source} (is another demo running? try --port 0)"
+    )]
+    Bind {
+        /// The port asked for.
+        port: u16,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// A sample server failed to start.
+    #[error("sample server {id}: {message}")]
+    Server {
+        /// Its id.
+        id: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// The AS failed to start.
+    #[error(transparent)]
+    As(#[from] crate::StartError),
+}
+
+async fn bind(port: u16) -> Result<TcpListener, DemoError> {
+    TcpListener::bind(("127.0.0.1", port))
+        .await
+        .map_err(|source| DemoError::Bind { port, source })
+}
+
+impl Demo {
+    /// Starts the AS and the sample servers.
+    pub async fn start(config: DemoConfig) -> Result<Self, DemoError> {
+        let as_listener = bind(config.port).await?;
+        let as_addr = as_listener.local_addr().map_err(|source| DemoError::Bind {
+            port: config.port,
+            source,
+        })?;
+        let issuer = format!("http://127.0.0.1:{}", as_addr.port());
+        let credential = ResourceServerCredential {
+            client_id: "sample-servers".into(),
+            client_secret: config
+                .resource_server_secret
+                .clone()
+                .unwrap_or_else(crate::crypto::random_token),
+        };
+        let mut servers = Vec::new();
+        for (i, id) in config.servers.iter().enumerate() {
+            let port = if config.port == 0 {
+                0
+            } else {
+                config.port.saturating_add(1 + i as u16)
+            };
+            let listener = bind(port).await?;
+            let trust = Trust {
+                issuer: issuer.clone(),
+                introspection: config.introspect.then(|| Introspection {
+                    client_id: credential.client_id.clone(),
+                    client_secret: credential.client_secret.clone(),
+                }),
+            };
+            let server = SampleServer::serve(ServerSpec::for_id(id), listener, trust)
+                .await
+                .map_err(|e| DemoError::Server {
+                    id: id.clone(),
+                    message: e.to_string(),
+                })?;
+            servers.push(server);
+        }
+        let catalog: Vec<CatalogEntry> = servers
+            .iter()
+            .map(|s| CatalogEntry {
+                id: s.id().to_string(),
+                name: s.name().to_string(),
+                resource: s.resource().to_string(),
+                description: s.description().to_string(),
+            })
+            .collect();
+        let mut as_config = AsConfig::new(issuer.clone());
+        as_config.users = config.users;
+        as_config.catalog = catalog.clone();
+        as_config.resource_servers = vec![credential];
+        as_config.access_ttl = config.access_ttl;
+        as_config.refresh_grace = config.refresh_grace;
+        as_config.state_dir = config.state_dir;
+        let state = crate::open_state(as_config)?;
+        let (stop_as, stopped) = oneshot::channel::<()>();
+        let as_task = tokio::spawn(crate::serve(state, as_listener, async move {
+            let _ = stopped.await;
+        }));
+        let info = ReadyInfo {
+            account: format!("{issuer}/account"),
+            issuer,
+            servers: catalog,
+        };
+        Ok(Self {
+            info,
+            as_addr,
+            servers,
+            stop_as,
+            as_task,
+        })
+    }
+
+    /// The issuer and servers.
+    pub fn info(&self) -> &ReadyInfo {
+        &self.info
+    }
+
+    /// The AS's socket address.
+    pub fn as_addr(&self) -> SocketAddr {
+        self.as_addr
+    }
+
+    /// Stops everything and frees the ports.
+    pub async fn shutdown(self) {
+        let _ = self.stop_as.send(());
+        let _ = self.as_task.await;
+        for server in self.servers {
+            server.shutdown().await;
+        }
+    }
+}

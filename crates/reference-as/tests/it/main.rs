@@ -1,0 +1,18 @@
+//! Integration tests of the reference AS and sample servers over real HTTP
+//! on loopback, driving the sign-in and picker forms like a browser.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs, dead_code)]
+
+// The harness: demo stack + form-driving browser.
+mod common;
+// The Multi-Server global flow, picker and token shape.
+mod global_flow;
+// PKCE, code reuse, redirect and request validation.
+mod authorization;
+// Rotation, reuse detection, grace, narrowing, resource-restricted tokens.
+mod refresh;
+// Revocation, introspection, the account page.
+mod revocation;
+// Per-server and multi-resource flows, CIMD and DCR.
+mod standard_flows;
+// Restart with the same state directory; sample servers' PRM and errors.
+mod persistence_and_servers;

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Runs the whole test suite: setup, formatting, lints, then every test of the
+# workspace inside a throwaway desktop session (Xvfb, D-Bus, gnome-keyring).
+#
+# Usage: scripts/test.sh
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+started=$SECONDS
+timings=()
+test_log="$(mktemp)"
+trap 'rm -f "$test_log"' EXIT
+
+# Runs one phase and times it; on failure prints the timings so far and what to do next.
+phase() {
+  local name=$1 next=$2 start=$SECONDS
+  shift 2
+  if ! "$@"; then
+    timings+=("$name $((SECONDS - start))s (failed)")
+    echo "test: phases: ${timings[*]}" >&2
+    echo "test: $name failed. $next" >&2
+    return 1
+  fi
+  timings+=("$name $((SECONDS - start))s")
+}
+
+check_toolchain() {
+  local component
+  for component in fmt clippy; do
+    if ! cargo "$component" --version >/dev/null 2>&1; then
+      echo "test: cargo $component is missing; install it with: rustup component add $([[ $component == fmt ]] && echo rustfmt || echo clippy)" >&2
+      return 1
+    fi
+  done
+}
+
+# cargo test's output is kept for the totals; its exit code decides.
+run_tests() {
+  bash scripts/desktop-session.sh cargo test --workspace --no-fail-fast 2>&1 | tee "$test_log"
+}
+
+# Sums cargo test's "test result:" lines.
+totals() {
+  awk '/^test result:/ {
+         for (i = 1; i <= NF; i++) {
+           if ($(i + 1) ~ /^passed/) passed += $i
+           if ($(i + 1) ~ /^failed/) failed += $i
+           if ($(i + 1) ~ /^ignored/) ignored += $i
+         }
+       }
+       END { printf "%d passed, %d failed, %d skipped\n", passed, failed, ignored }' "$test_log"
+}
+
+phase setup "Fix what scripts/setup.sh reported above, then run scripts/test.sh again." \
+  bash scripts/setup.sh || exit 1
+check_toolchain || exit 1
+phase fmt "Run 'cargo fmt --all' and commit the result." \
+  cargo fmt --all --check || exit 1
+phase clippy "Fix the warnings above (cargo clippy --workspace --all-targets -- -D warnings)." \
+  cargo clippy --quiet --workspace --all-targets -- -D warnings || exit 1
+if ! phase test "Rerun one test binary with: scripts/desktop-session.sh cargo test -p <crate> --test <name>" run_tests; then
+  echo "summary: $(totals)"
+  exit 1
+fi
+
+echo "test: phases: ${timings[*]}; total $((SECONDS - started))s"
+echo "summary: $(totals)"
