@@ -1,0 +1,175 @@
+//! The one HTTP client the engine uses, passed in by the caller.
+//!
+//! It follows no redirects (a 30x from a token, registration or metadata
+//! endpoint is an error, not a hop to another host), has timeouts, caps
+//! response bodies, and identifies itself. `oauth2`'s requests go through it
+//! via [`HttpClient::call`].
+
+use std::time::Duration;
+
+/// Largest response body accepted from any endpoint.
+pub const MAX_BODY: usize = 1024 * 1024;
+
+/// Why an HTTP exchange failed before a usable response arrived.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum HttpError {
+    /// Connection refused, reset, TLS failure, or timeout.
+    #[error("could not reach {url}: {reason}")]
+    Transport {
+        /// The URL (without query).
+        url: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// A redirect where none is allowed.
+    #[error(
+        "{url} answered with a redirect ({status}); redirects are not followed for OAuth endpoints"
+    )]
+    Redirect {
+        /// The URL (without query).
+        url: String,
+        /// The 30x status.
+        status: u16,
+    },
+    /// The body was larger than [`MAX_BODY`].
+    #[error("{url} sent more than 1 MiB")]
+    TooLarge {
+        /// The URL (without query).
+        url: String,
+    },
+}
+
+/// A plain response: status, headers, body.
+#[derive(Debug, Clone)]
+pub struct Response {
+    /// HTTP status.
+    pub status: http::StatusCode,
+    /// Response headers.
+    pub headers: http::HeaderMap,
+    /// The body (at most [`MAX_BODY`]).
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    /// The body parsed as JSON, if it is.
+    pub fn json<T: serde::de::DeserializeOwned>(&self) -> Option<T> {
+        serde_json::from_slice(&self.body).ok()
+    }
+}
+
+/// The engine's HTTP client.
+#[derive(Debug, Clone)]
+pub struct HttpClient {
+    inner: reqwest::Client,
+}
+
+impl HttpClient {
+    /// A client with a 15 s overall timeout and no redirects.
+    pub fn new() -> Result<Self, HttpError> {
+        Self::with_timeout(Duration::from_secs(15))
+    }
+
+    /// A client with the given overall timeout and no redirects.
+    pub fn with_timeout(timeout: Duration) -> Result<Self, HttpError> {
+        let inner = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(Duration::from_secs(5).min(timeout))
+            .timeout(timeout)
+            .user_agent(concat!("mcp-passport/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| HttpError::Transport {
+                url: String::new(),
+                reason: e.to_string(),
+            })?;
+        Ok(Self { inner })
+    }
+
+    /// Sends a request; a 30x is an error.
+    pub async fn send(&self, request: http::Request<Vec<u8>>) -> Result<Response, HttpError> {
+        let shown = crate::url_policy::redact(
+            &url::Url::parse(&request.uri().to_string()).map_err(|e| HttpError::Transport {
+                url: String::new(),
+                reason: e.to_string(),
+            })?,
+        );
+        let request = reqwest::Request::try_from(request).map_err(|e| HttpError::Transport {
+            url: shown.clone(),
+            reason: e.to_string(),
+        })?;
+        let mut response = self
+            .inner
+            .execute(request)
+            .await
+            .map_err(|e| HttpError::Transport {
+                url: shown.clone(),
+                reason: describe(&e),
+            })?;
+        let status = response.status();
+        if status.is_redirection() {
+            return Err(HttpError::Redirect {
+                url: shown,
+                status: status.as_u16(),
+            });
+        }
+        let headers = response.headers().clone();
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(|e| HttpError::Transport {
+            url: shown.clone(),
+            reason: describe(&e),
+        })? {
+            if body.len() + chunk.len() > MAX_BODY {
+                return Err(HttpError::TooLarge { url: shown });
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(Response {
+            status,
+            headers,
+            body,
+        })
+    }
+
+    /// A GET with `Accept: application/json`.
+    pub async fn get_json(&self, url: &url::Url) -> Result<Response, HttpError> {
+        let request = http::Request::get(url.as_str())
+            .header(http::header::ACCEPT, "application/json")
+            .body(Vec::new())
+            .map_err(|e| HttpError::Transport {
+                url: crate::url_policy::redact(url),
+                reason: e.to_string(),
+            })?;
+        self.send(request).await
+    }
+
+    /// The adapter `oauth2` calls for its requests.
+    pub async fn call(
+        &self,
+        request: oauth2::HttpRequest,
+    ) -> Result<oauth2::HttpResponse, HttpError> {
+        let response = self.send(request).await?;
+        let mut out = http::Response::builder().status(response.status);
+        if let Some(headers) = out.headers_mut() {
+            *headers = response.headers;
+        }
+        out.body(response.body).map_err(|e| HttpError::Transport {
+            url: String::new(),
+            reason: e.to_string(),
+        })
+    }
+}
+
+fn describe(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        "timed out".into()
+    } else if e.is_connect() {
+        "connection failed".into()
+    } else {
+        // reqwest's Display includes the URL with its query; keep only the kind.
+        let mut text = e.to_string();
+        if let Some(i) = text.find(" for url (") {
+            text.truncate(i);
+        }
+        text
+    }
+}

@@ -1,0 +1,139 @@
+//! The engine's non-secret state: registered clients and grants. All of it
+//! is safe to write to the state file; secrets live in the [`TokenStore`](crate::store::TokenStore).
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// How an authorization server is used (DESIGN section 3, best first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    /// The AS advertises `mcp:global`: one login, a server picker, one grant.
+    MultiServer,
+    /// A standard AS with RFC 8707: one login naming every server.
+    MultiResource,
+    /// Plain MCP OAuth: one login per server.
+    PerServer,
+}
+
+/// How the client authenticates at the token endpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientAuth {
+    /// Public client.
+    None,
+    /// HTTP Basic with the secret.
+    ClientSecretBasic,
+    /// Secret in the form body.
+    ClientSecretPost,
+}
+
+/// How a client id was obtained.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Registration {
+    /// Given by the user (`--client-id`).
+    Preregistered,
+    /// A Client ID Metadata Document URL.
+    MetadataDocument,
+    /// RFC 7591 dynamic registration.
+    Dynamic,
+}
+
+/// The client registered at one issuer. Its secret, if any, is in the store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientRecord {
+    /// The issuer, exactly as published.
+    pub issuer: String,
+    /// The client id there.
+    pub client_id: String,
+    /// Token endpoint authentication.
+    pub auth: ClientAuth,
+    /// How it was obtained.
+    pub registration: Registration,
+    /// Redirect URIs it registered.
+    pub redirect_uris: Vec<String>,
+}
+
+/// Whether a server gets its own audience-restricted token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TokenKind {
+    /// Not known yet (no token requested since sign-in).
+    Unknown,
+    /// A token only this server accepts (refresh with `resource=`).
+    Own,
+    /// The grant's shared multi-audience token.
+    Shared,
+}
+
+/// One server in a grant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GrantedServer {
+    /// Catalog id (or, without a catalog, the resource URL).
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// The server's MCP URL (its RFC 9728 resource), when known.
+    pub resource: Option<String>,
+    /// Own or shared token.
+    pub token_kind: TokenKind,
+    /// When its current access token expires, if one was issued.
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// Where a grant stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "kebab-case")]
+pub enum GrantStatus {
+    /// Working.
+    Active,
+    /// The AS refused the refresh token (`invalid_grant`): sign in again.
+    SignInNeeded {
+        /// What the AS said, for the user.
+        reason: String,
+    },
+    /// The AS could not be reached at the last attempt; unexpired tokens are still served.
+    Unreachable {
+        /// What failed.
+        reason: String,
+        /// When the next attempt may run.
+        retry_at: DateTime<Utc>,
+    },
+}
+
+/// One sign-in at one issuer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Grant {
+    /// Random id; keys the refresh token in the store.
+    pub id: String,
+    /// The issuer.
+    pub issuer: String,
+    /// Which flow made it.
+    pub mode: Mode,
+    /// The client id it belongs to.
+    pub client_id: String,
+    /// Plain scopes granted (without `servers:`).
+    pub scope: Vec<String>,
+    /// The granted servers.
+    pub servers: Vec<GrantedServer>,
+    /// Servers removed locally although the AS did not narrow the grant.
+    #[serde(default)]
+    pub blocked: Vec<String>,
+    /// When the user signed in.
+    pub created_at: DateTime<Utc>,
+    /// When the last refresh succeeded.
+    pub refreshed_at: Option<DateTime<Utc>>,
+    /// Where it stands.
+    pub status: GrantStatus,
+}
+
+impl Grant {
+    /// The granted server with this id or resource URL, unless blocked.
+    pub fn server(&self, id_or_url: &str) -> Option<&GrantedServer> {
+        self.servers
+            .iter()
+            .filter(|s| !self.blocked.contains(&s.id))
+            .find(|s| s.id == id_or_url || s.resource.as_deref() == Some(id_or_url))
+    }
+}
