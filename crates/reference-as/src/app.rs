@@ -82,6 +82,7 @@ pub fn open_state(config: AsConfig) -> Result<AsState, StartError> {
         pending: Default::default(),
         codes: Default::default(),
         http,
+        token_requests: Default::default(),
         _temp_dir: temp,
     })
 }
@@ -122,11 +123,11 @@ async fn log_request(request: Request, next: Next) -> Response {
 
 /// Serves the AS on `listener` until `shutdown` resolves.
 pub async fn serve(
-    state: AsState,
+    state: Arc<AsState>,
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(Arc::new(state)))
+    axum::serve(listener, app(state))
         .with_graceful_shutdown(shutdown)
         .await
 }

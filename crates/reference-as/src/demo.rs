@@ -69,8 +69,9 @@ pub struct Demo {
     info: ReadyInfo,
     as_addr: SocketAddr,
     servers: Vec<SampleServer>,
-    stop_as: oneshot::Sender<()>,
-    as_task: JoinHandle<std::io::Result<()>>,
+    state: std::sync::Arc<crate::state::AsState>,
+    stop_as: Option<oneshot::Sender<()>>,
+    as_task: Option<JoinHandle<std::io::Result<()>>>,
 }
 
 /// A failure to start the demo stack.
@@ -160,11 +161,15 @@ impl Demo {
         as_config.access_ttl = config.access_ttl;
         as_config.refresh_grace = config.refresh_grace;
         as_config.state_dir = config.state_dir;
-        let state = crate::open_state(as_config)?;
+        let state = std::sync::Arc::new(crate::open_state(as_config)?);
         let (stop_as, stopped) = oneshot::channel::<()>();
-        let as_task = tokio::spawn(crate::serve(state, as_listener, async move {
-            let _ = stopped.await;
-        }));
+        let as_task = tokio::spawn(crate::serve(
+            std::sync::Arc::clone(&state),
+            as_listener,
+            async move {
+                let _ = stopped.await;
+            },
+        ));
         let info = ReadyInfo {
             account: format!("{issuer}/account"),
             issuer,
@@ -174,8 +179,9 @@ impl Demo {
             info,
             as_addr,
             servers,
-            stop_as,
-            as_task,
+            state,
+            stop_as: Some(stop_as),
+            as_task: Some(as_task),
         })
     }
 
@@ -189,10 +195,29 @@ impl Demo {
         self.as_addr
     }
 
+    /// How many `(authorization_code, refresh_token)` requests the token endpoint answered.
+    pub fn token_requests(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (
+            self.state.token_requests.code.load(Relaxed),
+            self.state.token_requests.refresh.load(Relaxed),
+        )
+    }
+
+    /// Stops the authorization server only (the sample servers keep
+    /// running), as when the AS goes down.
+    pub async fn stop_authorization_server(&mut self) {
+        if let Some(stop) = self.stop_as.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.as_task.take() {
+            let _ = task.await;
+        }
+    }
+
     /// Stops everything and frees the ports.
-    pub async fn shutdown(self) {
-        let _ = self.stop_as.send(());
-        let _ = self.as_task.await;
+    pub async fn shutdown(mut self) {
+        self.stop_authorization_server().await;
         for server in self.servers {
             server.shutdown().await;
         }

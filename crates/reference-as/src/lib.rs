@@ -13,6 +13,7 @@
 
 pub mod account;
 pub mod app;
+pub mod approve;
 pub mod authorize;
 pub mod clients;
 pub mod config;

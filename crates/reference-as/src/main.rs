@@ -50,6 +50,20 @@ enum Command {
         #[arg(long)]
         introspect: bool,
     },
+    /// Act as the person at the browser: sign in, tick servers, approve, and deliver the redirect.
+    Approve {
+        /// The authorization URL.
+        url: String,
+        /// NAME:PASSWORD to sign in with.
+        #[arg(long, value_parser = parse_user, default_value = "demo:demo")]
+        user: (String, String),
+        /// Server ids to tick (default: the pre-checked ones, or all).
+        #[arg(long, value_delimiter = ',')]
+        servers: Vec<String>,
+        /// Program to hand a private-use-scheme redirect to (as the OS hands deep links to apps).
+        #[arg(long)]
+        exec: Option<String>,
+    },
 }
 
 fn parse_user(s: &str) -> Result<(String, String), String> {
@@ -86,28 +100,54 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<(), String> {
-    let Command::Demo {
-        port,
-        ready_file,
-        servers,
-        state_dir,
-        access_ttl,
-        refresh_grace,
-        users,
-        introspect,
-    } = cli.command;
+    match cli.command {
+        Command::Demo {
+            port,
+            ready_file,
+            servers,
+            state_dir,
+            access_ttl,
+            refresh_grace,
+            users,
+            introspect,
+        } => {
+            let config = DemoConfig {
+                port,
+                servers,
+                state_dir,
+                access_ttl,
+                refresh_grace,
+                introspect,
+                ..DemoConfig::default()
+            };
+            demo(config, users, ready_file).await
+        }
+        Command::Approve {
+            url,
+            user,
+            servers,
+            exec,
+        } => {
+            let approval = reference_as::approve::Approval {
+                url,
+                user,
+                servers,
+                exec,
+            };
+            reference_as::approve::approve(&approval).await.map(|_| ())
+        }
+    }
+}
+
+async fn demo(
+    mut config: DemoConfig,
+    users: Vec<(String, String)>,
+    ready_file: Option<PathBuf>,
+) -> Result<(), String> {
+    let (access_ttl, refresh_grace) = (config.access_ttl, config.refresh_grace);
     if access_ttl <= 0 || refresh_grace < 0 {
         return Err("--access-ttl must be positive and --refresh-grace not negative".into());
     }
-    let mut config = DemoConfig {
-        port,
-        servers,
-        state_dir,
-        access_ttl,
-        refresh_grace,
-        introspect,
-        ..DemoConfig::default()
-    };
     if !users.is_empty() {
         config.users = users;
     }
@@ -129,7 +169,24 @@ async fn run(cli: Cli) -> Result<(), String> {
             .map_err(|e| format!("cannot write the ready file {}: {e}", path.display()))?;
     }
     println!("Press Ctrl+C to stop.");
-    tokio::signal::ctrl_c().await.map_err(|e| e.to_string())?;
+    stopped().await?;
     demo.shutdown().await;
     Ok(())
+}
+
+/// Resolves on Ctrl+C or (on Unix) SIGTERM.
+async fn stopped() -> Result<(), String> {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .map_err(|e| e.to_string())?;
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => r.map_err(|e| e.to_string()),
+            _ = term.recv() => Ok(()),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c().await.map_err(|e| e.to_string())
+    }
 }

@@ -96,8 +96,19 @@ pub struct AsState {
     pub codes: Mutex<HashMap<String, CodeRecord>>,
     /// Client for Client ID Metadata Documents (no redirects, short timeout).
     pub http: reqwest::Client,
+    /// Requests answered by the token endpoint, by grant type (for operators and tests).
+    pub token_requests: TokenCounters,
     /// Keeps a temporary state directory alive for the AS's lifetime.
     pub _temp_dir: Option<tempfile::TempDir>,
+}
+
+/// Counts of token endpoint requests.
+#[derive(Debug, Default)]
+pub struct TokenCounters {
+    /// `authorization_code` requests.
+    pub code: std::sync::atomic::AtomicU64,
+    /// `refresh_token` requests.
+    pub refresh: std::sync::atomic::AtomicU64,
 }
 
 /// Locks an in-memory table; a poisoned lock still holds usable data, so

@@ -53,8 +53,20 @@ pub async fn token(
     let result = async {
         let client = clients::authenticate(&state, &headers, &form).await?;
         match required(&form, "grant_type")? {
-            "authorization_code" => exchange_code(&state, &client, &form),
-            "refresh_token" => refresh(&state, &client, &form),
+            "authorization_code" => {
+                state
+                    .token_requests
+                    .code
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                exchange_code(&state, &client, &form)
+            }
+            "refresh_token" => {
+                state
+                    .token_requests
+                    .refresh
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                refresh(&state, &client, &form)
+            }
             other => Err(OAuthError::unsupported_grant_type(format!(
                 "grant_type {other} is not supported"
             ))),

@@ -16,3 +16,5 @@ mod revocation;
 mod standard_flows;
 // Restart with the same state directory; sample servers' PRM and errors.
 mod persistence_and_servers;
+// The `approve` command that stands in for a person at the browser.
+mod approve_command;

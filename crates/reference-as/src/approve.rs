@@ -1,0 +1,172 @@
+//! `reference-as approve URL`: a stand-in for a person at the browser. It
+//! opens an authorization URL of this AS, signs in through the sign-in form,
+//! ticks servers in the picker, approves, and then does what a browser does
+//! with the final redirect: requests it (loopback redirect URIs) or hands it
+//! to a program (private-use schemes, as the OS hands a deep link to an app).
+//!
+//! Tests give it to MCP Passport as `$BROWSER`, so the product's real
+//! sign-in path runs end to end with no person and no mock.
+
+use reqwest::header::LOCATION;
+use url::Url;
+
+/// What `approve` should do.
+#[derive(Debug, Clone)]
+pub struct Approval {
+    /// The authorization URL.
+    pub url: String,
+    /// Who signs in.
+    pub user: (String, String),
+    /// Servers to tick; empty keeps the picker's pre-checked ones (or all when none is).
+    pub servers: Vec<String>,
+    /// Hand a non-http redirect to this program instead of requesting it.
+    pub exec: Option<String>,
+}
+
+fn hidden(html: &str, name: &str) -> Option<String> {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html.find(&marker)? + marker.len();
+    let end = html[start..].find('"')? + start;
+    Some(
+        html[start..end]
+            .replace("&quot;", "\"")
+            .replace("&#39;", "'")
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&amp;", "&"),
+    )
+}
+
+fn picker(html: &str) -> Vec<(String, bool)> {
+    html.split("<input type=\"checkbox\" name=\"server\" value=\"")
+        .skip(1)
+        .filter_map(|rest| {
+            rest.split_once('"')
+                .map(|(id, after)| (id.to_string(), after.starts_with(" checked")))
+        })
+        .collect()
+}
+
+/// Runs the approval; returns the final redirect URL it delivered.
+pub async fn approve(a: &Approval) -> Result<String, String> {
+    let url = Url::parse(&a.url).map_err(|e| format!("not a URL: {e}"))?;
+    let origin = url.origin().ascii_serialization();
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .cookie_store(true)
+        .build()
+        .map_err(|e| e.to_string())?;
+    let fail = |what: &'static str| move |e: reqwest::Error| format!("{what}: {}", e.without_url());
+    let first = client
+        .get(url.clone())
+        .send()
+        .await
+        .map_err(fail("authorize"))?;
+    if let Some(location) = first.headers().get(LOCATION) {
+        return deliver(&client, a, location.to_str().map_err(|e| e.to_string())?).await;
+    }
+    let html = first.text().await.map_err(fail("authorize page"))?;
+    let consent = if html.contains("action=\"/login\"") {
+        let form = [
+            ("username", a.user.0.clone()),
+            ("password", a.user.1.clone()),
+            (
+                "csrf",
+                hidden(&html, "csrf").ok_or("sign-in form without csrf")?,
+            ),
+            (
+                "return_to",
+                hidden(&html, "return_to").ok_or("sign-in form without return_to")?,
+            ),
+        ];
+        let login = client
+            .post(format!("{origin}/login"))
+            .form(&form)
+            .send()
+            .await
+            .map_err(fail("sign-in"))?;
+        if !login.status().is_redirection() {
+            return Err(format!(
+                "sign-in as {} refused ({})",
+                a.user.0,
+                login.status()
+            ));
+        }
+        client
+            .get(url.clone())
+            .send()
+            .await
+            .map_err(fail("consent"))?
+            .text()
+            .await
+            .map_err(fail("consent page"))?
+    } else {
+        html
+    };
+    let mut form = vec![
+        (
+            "csrf".to_string(),
+            hidden(&consent, "csrf").ok_or("consent page without csrf")?,
+        ),
+        (
+            "request".to_string(),
+            hidden(&consent, "request").ok_or("consent page without request")?,
+        ),
+        ("decision".to_string(), "approve".to_string()),
+    ];
+    let boxes = picker(&consent);
+    let chosen: Vec<String> = if !a.servers.is_empty() {
+        a.servers.clone()
+    } else if boxes.iter().any(|(_, checked)| *checked) {
+        boxes
+            .iter()
+            .filter(|(_, c)| *c)
+            .map(|(id, _)| id.clone())
+            .collect()
+    } else {
+        boxes.iter().map(|(id, _)| id.clone()).collect()
+    };
+    form.extend(chosen.into_iter().map(|id| ("server".to_string(), id)));
+    let decision = client
+        .post(format!("{origin}/authorize/decision"))
+        .form(&form)
+        .send()
+        .await
+        .map_err(fail("approval"))?;
+    let location = decision
+        .headers()
+        .get(LOCATION)
+        .ok_or_else(|| format!("approval answered {} without a redirect", decision.status()))?;
+    deliver(&client, a, location.to_str().map_err(|e| e.to_string())?).await
+}
+
+async fn deliver(client: &reqwest::Client, a: &Approval, location: &str) -> Result<String, String> {
+    let target = Url::parse(location).map_err(|e| format!("redirect is not a URL: {e}"))?;
+    if target.scheme() == "http" || target.scheme() == "https" {
+        let response = client
+            .get(target.clone())
+            .send()
+            .await
+            .map_err(|e| format!("redirect target: {}", e.without_url()))?;
+        if !response.status().is_success() {
+            return Err(format!(
+                "the redirect target answered {}",
+                response.status()
+            ));
+        }
+    } else {
+        let program = a
+            .exec
+            .as_deref()
+            .ok_or("the redirect uses a private-use scheme; pass --exec PROGRAM to hand it over")?;
+        let status = tokio::process::Command::new(program)
+            .arg(target.as_str())
+            .status()
+            .await
+            .map_err(|e| format!("{program}: {e}"))?;
+        if !status.success() {
+            return Err(format!("{program} exited with {status}"));
+        }
+    }
+    Ok(target.to_string())
+}
