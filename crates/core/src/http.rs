@@ -3,7 +3,7 @@
 //! It follows no redirects (a 30x from a token, registration or metadata
 //! endpoint is an error, not a hop to another host), has timeouts, caps
 //! response bodies, and identifies itself. `oauth2`'s requests go through it
-//! via [`HttpClient::call`].
+//! via its `oauth2::AsyncHttpClient` implementation.
 
 use std::time::Duration;
 
@@ -30,6 +30,14 @@ pub enum HttpError {
         /// The URL (without query).
         url: String,
         /// The 30x status.
+        status: u16,
+    },
+    /// The server failed (5xx) while answering an OAuth request.
+    #[error("{url} failed with HTTP {status}; it may be down, try again later")]
+    ServerError {
+        /// The URL (without query).
+        url: String,
+        /// The 5xx status.
         status: u16,
     },
     /// The body was larger than [`MAX_BODY`].
@@ -143,7 +151,7 @@ impl HttpClient {
     }
 
     /// The adapter `oauth2` calls for its requests.
-    pub async fn call(
+    pub async fn oauth_call(
         &self,
         request: oauth2::HttpRequest,
     ) -> Result<oauth2::HttpResponse, HttpError> {
@@ -171,5 +179,16 @@ fn describe(e: &reqwest::Error) -> String {
             text.truncate(i);
         }
         text
+    }
+}
+
+impl<'c> oauth2::AsyncHttpClient<'c> for HttpClient {
+    type Error = HttpError;
+    type Future = std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<oauth2::HttpResponse, HttpError>> + Send + 'c>,
+    >;
+
+    fn call(&'c self, request: oauth2::HttpRequest) -> Self::Future {
+        Box::pin(self.oauth_call(request))
     }
 }

@@ -10,10 +10,23 @@
 //! [`store::TokenStore`], time through [`clock::Clock`], HTTP through
 //! [`http::HttpClient`], all passed in by the caller.
 
+pub mod callback;
 pub mod clock;
+pub mod discovery;
+pub mod engine;
+pub mod error;
+pub mod flows;
+pub mod headless;
 pub mod http;
+pub mod lock;
+pub mod loopback;
 pub mod metadata;
 pub mod model;
+pub mod pkce;
+pub mod registration;
+pub mod scope;
 pub mod secret;
+pub mod state_file;
 pub mod store;
+pub mod token;
 pub mod url_policy;

@@ -99,6 +99,9 @@ pub enum GrantStatus {
         reason: String,
         /// When the next attempt may run.
         retry_at: DateTime<Utc>,
+        /// Failed attempts in a row.
+        #[serde(default)]
+        attempts: u32,
     },
 }
 

@@ -68,6 +68,7 @@ pub trait TokenStore: Send + Sync {
 pub struct MemoryStore {
     items: Mutex<HashMap<StoreKey, String>>,
     failure: Mutex<Option<StoreError>>,
+    write_failure: Mutex<Option<StoreError>>,
 }
 
 impl MemoryStore {
@@ -82,6 +83,26 @@ impl MemoryStore {
             .failure
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = error;
+    }
+
+    /// Makes every later write (put, delete) fail with `error`; reads still work.
+    pub fn fail_writes_with(&self, error: Option<StoreError>) {
+        *self
+            .write_failure
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = error;
+    }
+
+    fn check_write(&self) -> Result<(), StoreError> {
+        self.check()?;
+        match &*self
+            .write_failure
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        {
+            Some(e) => Err(e.clone()),
+            None => Ok(()),
+        }
     }
 
     /// How many secrets it holds.
@@ -121,7 +142,7 @@ impl TokenStore for MemoryStore {
     }
 
     fn put(&self, key: &StoreKey, secret: &str) -> Result<(), StoreError> {
-        self.check()?;
+        self.check_write()?;
         self.items
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -130,7 +151,7 @@ impl TokenStore for MemoryStore {
     }
 
     fn delete(&self, key: &StoreKey) -> Result<(), StoreError> {
-        self.check()?;
+        self.check_write()?;
         self.items
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)

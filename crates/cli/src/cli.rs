@@ -1,0 +1,116 @@
+//! The command line, as clap types. Parsing only; the commands live in `commands`.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+/// Sign in once; every MCP client on this machine gets fresh tokens.
+#[derive(Debug, Parser)]
+#[command(name = "mcp-passport", version)]
+pub struct Cli {
+    /// Where MCP Passport keeps its state (default: the user's config directory).
+    #[arg(long, env = "MCP_PASSPORT_HOME", global = true)]
+    pub home: Option<PathBuf>,
+    /// Keyring service name the secrets are stored under.
+    #[arg(
+        long,
+        env = "MCP_PASSPORT_KEYRING_SERVICE",
+        default_value = "io.github.mcppassport",
+        global = true
+    )]
+    pub keyring_service: String,
+    /// Print machine-readable JSON.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// How the sign-in reaches the authorization server.
+#[derive(Debug, Clone, Args)]
+pub struct SignInOptions {
+    /// Use this pre-registered client id instead of registering.
+    #[arg(long)]
+    pub client_id: Option<String>,
+    /// The pre-registered client's secret.
+    #[arg(
+        long,
+        requires = "client_id",
+        env = "MCP_PASSPORT_CLIENT_SECRET",
+        hide_env_values = true
+    )]
+    pub client_secret: Option<String>,
+    /// Print the sign-in URL instead of opening the browser.
+    #[arg(long)]
+    pub no_browser: bool,
+    /// Follow the authorization server's redirects without a browser (for ASes that approve without a person).
+    #[arg(long)]
+    pub headless_authorize: bool,
+    /// Seconds to wait for the browser to come back.
+    #[arg(long, default_value_t = 300)]
+    pub timeout: u64,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Sign in to an authorization server (issuer URL) or to MCP servers (their URLs).
+    Login {
+        /// Issuer URL, or one or more MCP server URLs.
+        #[arg(required = true)]
+        targets: Vec<String>,
+        /// Server ids to pre-select in a Multi-Server picker (comma-separated).
+        #[arg(long, value_delimiter = ',')]
+        servers: Vec<String>,
+        /// Sign-in options.
+        #[command(flatten)]
+        sign_in: SignInOptions,
+    },
+    /// Show grants, servers, expiries and token kinds.
+    Status,
+    /// Print the current access token for a server (id or URL).
+    Token {
+        /// Server id or URL.
+        server: String,
+    },
+    /// Print `{"Authorization":"Bearer ..."}` for a server, as Claude Code's headersHelper expects.
+    Headers {
+        /// Server id or URL.
+        server: String,
+    },
+    /// Sign in again at a Multi-Server AS to add servers (current ones stay checked).
+    AddServers {
+        /// The issuer URL.
+        issuer: String,
+        /// Server ids to add (comma-separated).
+        #[arg(long, value_delimiter = ',')]
+        servers: Vec<String>,
+        /// Sign-in options.
+        #[command(flatten)]
+        sign_in: SignInOptions,
+    },
+    /// Revoke one server's access, keeping the others.
+    Revoke {
+        /// Server id or URL.
+        server: String,
+    },
+    /// Sign out of one issuer, or of all.
+    Logout {
+        /// The issuer (all when omitted).
+        issuer: Option<String>,
+    },
+    /// Connect to an MCP server as a client: sign in if needed, initialize, list tools, optionally call one.
+    Check {
+        /// The MCP server URL.
+        url: String,
+        /// A tool to call.
+        #[arg(long)]
+        call: Option<String>,
+        /// The tool's arguments, as a JSON object.
+        #[arg(long, requires = "call")]
+        args: Option<String>,
+        /// Sign-in options.
+        #[command(flatten)]
+        sign_in: SignInOptions,
+    },
+}

@@ -1,0 +1,297 @@
+//! The subcommands: each a small function over the engine.
+
+use crate::cli::{Cli, Command, SignInOptions};
+use crate::context::Context;
+use crate::opener::{PrintUrl, SystemBrowser};
+use passport_core::engine::{Engine, LoginRequest, LoginTarget, Opener, RevokeOutcome};
+use passport_core::error::EngineError;
+use passport_core::headless::HeadlessOpener;
+use passport_core::loopback::LoopbackListener;
+use passport_core::model::{Grant, GrantStatus, Mode, TokenKind};
+use passport_core::registration::ClientChoice;
+use passport_core::secret::ClientSecret;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Why a command failed.
+pub enum Failure {
+    /// An engine error (its code decides the exit code).
+    Engine(EngineError),
+    /// Anything else.
+    Other {
+        /// Stable code.
+        code: &'static str,
+        /// What to tell the user.
+        message: String,
+    },
+}
+
+impl Failure {
+    /// A non-engine failure.
+    pub fn other(code: &'static str, message: impl Into<String>) -> Self {
+        Failure::Other {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<EngineError> for Failure {
+    fn from(e: EngineError) -> Self {
+        Failure::Engine(e)
+    }
+}
+
+/// Runs the parsed command.
+pub async fn dispatch(cli: Cli) -> Result<(), Failure> {
+    let json = cli.json;
+    match &cli.command {
+        Command::Login {
+            targets,
+            servers,
+            sign_in,
+        } => {
+            let ctx = Context::open(&cli, true)?;
+            let target = if targets.len() == 1 && !looks_like_server(&targets[0]) {
+                LoginTarget::Issuer(targets[0].clone())
+            } else {
+                LoginTarget::Servers(targets.clone())
+            };
+            let grants = sign_in_with(&ctx.engine, target, servers.clone(), sign_in, None).await?;
+            print_grants(json, &grants, ctx.engine.clock().now());
+        }
+        Command::AddServers {
+            issuer,
+            servers,
+            sign_in,
+        } => {
+            let ctx = Context::open(&cli, true)?;
+            let mut hint: Vec<String> = ctx
+                .engine
+                .grants()
+                .iter()
+                .filter(|g| &g.issuer == issuer)
+                .flat_map(|g| g.servers.iter().map(|s| s.id.clone()))
+                .collect();
+            hint.extend(
+                servers
+                    .iter()
+                    .filter(|s| !hint.contains(s))
+                    .cloned()
+                    .collect::<Vec<_>>(),
+            );
+            let grants = sign_in_with(
+                &ctx.engine,
+                LoginTarget::Issuer(issuer.clone()),
+                hint,
+                sign_in,
+                None,
+            )
+            .await?;
+            print_grants(json, &grants, ctx.engine.clock().now());
+        }
+        Command::Status => {
+            let ctx = Context::open(&cli, false)?;
+            print_grants(json, &ctx.engine.grants(), ctx.engine.clock().now());
+        }
+        Command::Token { server } => {
+            let ctx = Context::open(&cli, true)?;
+            let token = ctx.engine.token(server).await?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({"access_token": token.access_token.expose(), "token_type": "Bearer",
+                        "expires_at": token.expires_at.to_rfc3339(), "server": token.server})
+                );
+            } else {
+                println!("{}", token.access_token.expose());
+            }
+        }
+        Command::Headers { server } => {
+            let ctx = Context::open(&cli, true)?;
+            let token = ctx.engine.token(server).await?;
+            println!(
+                "{}",
+                serde_json::json!({"Authorization": format!("Bearer {}", token.access_token.expose())})
+            );
+        }
+        Command::Revoke { server } => {
+            let ctx = Context::open(&cli, true)?;
+            let outcome = ctx.engine.revoke_server(server).await?;
+            let (state, message) = match &outcome {
+                RevokeOutcome::Narrowed => (
+                    "narrowed",
+                    format!("{server} was removed from your grant; its tokens were revoked."),
+                ),
+                RevokeOutcome::SignedOut => (
+                    "signed-out",
+                    format!(
+                        "{server} was your last server there; you are signed out of that authorization server."
+                    ),
+                ),
+                RevokeOutcome::BlockedLocally { reason } => (
+                    "blocked-locally",
+                    format!("{server} is blocked on this machine: {reason}."),
+                ),
+            };
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({"server": server, "outcome": state, "message": message})
+                );
+            } else {
+                println!("{message}");
+            }
+        }
+        Command::Logout { issuer } => {
+            let ctx = Context::open(&cli, true)?;
+            let issuers: Vec<String> = match issuer {
+                Some(i) => vec![i.clone()],
+                None => {
+                    let mut all: Vec<String> =
+                        ctx.engine.grants().into_iter().map(|g| g.issuer).collect();
+                    all.dedup();
+                    all
+                }
+            };
+            let mut count = 0;
+            for issuer in &issuers {
+                count += ctx.engine.sign_out(issuer).await?;
+            }
+            if json {
+                println!("{}", serde_json::json!({"signed_out": count}));
+            } else {
+                println!("Signed out of {count} grant(s).");
+            }
+        }
+        Command::Check {
+            url,
+            call,
+            args,
+            sign_in,
+        } => {
+            let ctx = Context::open(&cli, true)?;
+            crate::check::check(
+                &ctx.engine,
+                url,
+                call.as_deref(),
+                args.as_deref(),
+                sign_in,
+                json,
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+fn looks_like_server(target: &str) -> bool {
+    url::Url::parse(target).is_ok_and(|u| {
+        u.path().trim_end_matches('/').ends_with("/mcp") || u.path().ends_with("/sse")
+    })
+}
+
+/// Runs a sign-in with a loopback redirect and the chosen opener.
+pub async fn sign_in_with(
+    engine: &Arc<Engine>,
+    target: LoginTarget,
+    servers: Vec<String>,
+    options: &SignInOptions,
+    scope: Option<String>,
+) -> Result<Vec<Grant>, Failure> {
+    let listener = LoopbackListener::bind().await.map_err(|e| {
+        Failure::other(
+            "loopback",
+            format!("cannot listen on 127.0.0.1 for the sign-in redirect: {e}"),
+        )
+    })?;
+    let redirect_uri = listener.redirect_uri();
+    let timeout = Duration::from_secs(options.timeout.max(1));
+    let serving = tokio::spawn(listener.serve(engine.flows(), engine.clock(), timeout));
+    let client = options
+        .client_id
+        .as_ref()
+        .map(|id| ClientChoice::Preregistered {
+            client_id: id.clone(),
+            client_secret: options.client_secret.clone().map(ClientSecret::new),
+            auth: None,
+        });
+    let request = LoginRequest {
+        target,
+        servers,
+        client,
+        redirect_uri: redirect_uri.clone(),
+        scope,
+        timeout,
+    };
+    let opener: Box<dyn Opener> = if options.headless_authorize {
+        let flows = engine.flows();
+        let clock = engine.clock();
+        let deliver = Arc::new(move |url: String| {
+            if let Err(e) = flows.deliver(&url, clock.now()) {
+                tracing::warn!(error = %e, "callback refused");
+            }
+        });
+        Box::new(
+            HeadlessOpener::new(&redirect_uri, deliver)
+                .map_err(|e| Failure::other("redirect_uri", e.to_string()))?,
+        )
+    } else if options.no_browser {
+        Box::new(PrintUrl)
+    } else {
+        Box::new(SystemBrowser)
+    };
+    let result = engine.login(&request, opener.as_ref()).await;
+    serving.abort();
+    Ok(result?)
+}
+
+fn print_grants(json: bool, grants: &[Grant], now: chrono::DateTime<chrono::Utc>) {
+    if json {
+        println!("{}", serde_json::json!({"grants": grants}));
+        return;
+    }
+    if grants.is_empty() {
+        println!("Not signed in anywhere. Run: mcp-passport login <issuer-or-mcp-server-url>");
+        return;
+    }
+    for g in grants {
+        let mode = match g.mode {
+            Mode::MultiServer => "multi-server",
+            Mode::MultiResource => "multi-resource",
+            Mode::PerServer => "per-server",
+        };
+        let status = match &g.status {
+            GrantStatus::Active => "active".to_string(),
+            GrantStatus::SignInNeeded { reason } => format!("SIGN-IN NEEDED: {reason}"),
+            GrantStatus::Unreachable { reason, .. } => format!("unreachable: {reason}"),
+        };
+        println!("{}  {mode}  {status}", g.issuer);
+        for s in g.servers.iter() {
+            let kind = match s.token_kind {
+                TokenKind::Own => "own token",
+                TokenKind::Shared => "shared token",
+                TokenKind::Unknown => "token not requested yet",
+            };
+            let expiry = s.expires_at.map_or_else(String::new, |t| {
+                let left = (t - now).num_seconds();
+                if left > 0 {
+                    format!(", expires in {}m{:02}s", left / 60, left % 60)
+                } else {
+                    ", expired".into()
+                }
+            });
+            let blocked = if g.blocked.contains(&s.id) {
+                " [revoked here]"
+            } else {
+                ""
+            };
+            println!(
+                "  {:<14} {:<22} {}{expiry}{blocked}",
+                s.id,
+                s.resource.as_deref().unwrap_or("-"),
+                kind
+            );
+        }
+    }
+}

@@ -1,0 +1,73 @@
+//! Where things live and how the engine is built for one command.
+
+use crate::cli::Cli;
+use crate::commands::Failure;
+use passport_core::clock::SystemClock;
+use passport_core::engine::{Engine, EngineConfig};
+use passport_core::http::HttpClient;
+use passport_core::lock::RefresherLock;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The files of one user.
+pub struct Paths {
+    /// The state directory.
+    pub home: PathBuf,
+    /// Where the refresher lock lives.
+    pub runtime: PathBuf,
+}
+
+impl Paths {
+    /// From `--home`, else the user's config and runtime directories.
+    pub fn resolve(cli: &Cli) -> Result<Self, Failure> {
+        if let Some(home) = &cli.home {
+            return Ok(Self {
+                runtime: home.join("run"),
+                home: home.clone(),
+            });
+        }
+        let home = dirs::config_dir()
+            .map(|d| d.join("mcp-passport"))
+            .ok_or_else(|| {
+                Failure::other(
+                    "no_home",
+                    "cannot find your config directory; pass --home DIR",
+                )
+            })?;
+        let runtime = dirs::runtime_dir()
+            .map(|d| d.join("mcp-passport"))
+            .unwrap_or_else(|| home.join("run"));
+        Ok(Self { home, runtime })
+    }
+}
+
+/// An engine plus the refresher lock it runs under.
+pub struct Context {
+    /// The engine.
+    pub engine: Arc<Engine>,
+    _lock: Option<RefresherLock>,
+}
+
+impl Context {
+    /// Builds the engine; `refresher` takes the one-refresher lock first.
+    pub fn open(cli: &Cli, refresher: bool) -> Result<Self, Failure> {
+        let paths = Paths::resolve(cli)?;
+        let lock = if refresher {
+            Some(
+                RefresherLock::acquire(&paths.runtime, Duration::from_secs(30))
+                    .map_err(|e| Failure::other("locked", e.to_string()))?,
+            )
+        } else {
+            None
+        };
+        let http = HttpClient::new().map_err(|e| Failure::other("http_client", e.to_string()))?;
+        let store = Arc::new(passport_keyring::KeyringStore::new(&cli.keyring_service));
+        let config = EngineConfig::new(paths.home.join("state.json"));
+        let engine = Engine::new(config, http, Arc::new(SystemClock), store)?;
+        Ok(Self {
+            engine: Arc::new(engine),
+            _lock: lock,
+        })
+    }
+}

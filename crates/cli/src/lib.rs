@@ -1,0 +1,71 @@
+//! The `mcp-passport` command line over the engine in `passport-core`.
+//!
+//! Every command builds the same engine (state file, OS keyring, HTTP
+//! client, system clock), does one thing, and prints either plain text or,
+//! with `--json`, one JSON document. Exit codes are stable for scripts: see
+//! [`exit_code`].
+
+mod check;
+mod cli;
+mod commands;
+mod context;
+mod opener;
+
+use clap::Parser as _;
+use passport_core::error::EngineError;
+use std::process::ExitCode;
+
+/// Exit code for an engine error: 3 sign-in needed, 4 unreachable,
+/// 5 keyring unavailable, 6 not granted, 1 anything else.
+pub fn exit_code(e: &EngineError) -> u8 {
+    match e.code() {
+        "sign_in_needed" => 3,
+        "unreachable" => 4,
+        "keyring_unavailable" => 5,
+        "not_granted" => 6,
+        _ => 1,
+    }
+}
+
+/// Parses the command line and runs the command.
+pub fn run() -> ExitCode {
+    let cli = cli::Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("MCP_PASSPORT_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let json = cli.json;
+    match runtime.block_on(commands::dispatch(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(commands::Failure::Engine(e)) => {
+            report(json, e.code(), &e.to_string());
+            ExitCode::from(exit_code(&e))
+        }
+        Err(commands::Failure::Other { code, message }) => {
+            report(json, code, &message);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn report(json: bool, code: &str, message: &str) {
+    if json {
+        eprintln!(
+            "{}",
+            serde_json::json!({"error": {"code": code, "message": message}})
+        );
+    } else {
+        eprintln!("error: {message}");
+    }
+}

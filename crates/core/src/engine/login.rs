@@ -1,0 +1,545 @@
+//! Signing in: plan the flows a login needs (one global flow per
+//! Multi-Server AS, one multi-resource flow per RFC 8707 AS, one flow per
+//! server elsewhere), run each through the browser and a callback, and
+//! store the resulting grant, replacing the grant it supersedes only once
+//! the new one is safely stored.
+
+use super::Engine;
+use crate::discovery::{self, ServerDiscovery};
+use crate::error::EngineError;
+use crate::flows::{FlowEnd, PendingFlow};
+use crate::metadata::{AsMetadata, CatalogServer};
+use crate::model::{Grant, GrantStatus, GrantedServer, Mode, TokenKind};
+use crate::registration::{self, ClientChoice};
+use crate::secret::RefreshToken;
+use crate::store::StoreKey;
+use crate::token::TokenEndpoint;
+use crate::{pkce, scope, url_policy};
+use url::Url;
+
+/// What to sign in to.
+#[derive(Debug, Clone)]
+pub enum LoginTarget {
+    /// An authorization server's issuer URL (Multi-Server ASes).
+    Issuer(String),
+    /// MCP server URLs; their authorization servers are discovered.
+    Servers(Vec<String>),
+}
+
+/// A sign-in request.
+#[derive(Debug, Clone)]
+pub struct LoginRequest {
+    /// What to sign in to.
+    pub target: LoginTarget,
+    /// Server ids to pre-check in a Multi-Server picker.
+    pub servers: Vec<String>,
+    /// How to identify the client; `None` picks: stored registration, then
+    /// Client ID Metadata Document, then dynamic registration.
+    pub client: Option<ClientChoice>,
+    /// Where the AS sends the browser back (loopback or private-use scheme).
+    pub redirect_uri: String,
+    /// Extra scope to ask for (step-up), added to the discovered one.
+    pub scope: Option<String>,
+    /// How long to wait for each callback.
+    pub timeout: std::time::Duration,
+}
+
+/// Opens an authorization URL: the system browser, or a test driver.
+pub trait Opener: Send + Sync {
+    /// Opens `url` (already checked: https, or http on loopback).
+    fn open(&self, url: &Url) -> Result<(), String>;
+}
+
+/// One authorization request to make.
+#[derive(Debug, Clone)]
+struct Plan {
+    issuer: String,
+    metadata: AsMetadata,
+    mode: Mode,
+    catalog: Vec<CatalogServer>,
+    /// Server URLs named with `resource` (multi-resource and per-server).
+    resources: Vec<String>,
+    /// Display names of those servers.
+    names: Vec<String>,
+    hint: Vec<String>,
+    scope: Option<String>,
+}
+
+fn union_scopes<'a>(scopes: impl Iterator<Item = Option<&'a str>>) -> Option<String> {
+    let mut all: Vec<&str> = Vec::new();
+    for s in scopes.flatten() {
+        for item in s.split(' ').filter(|x| !x.is_empty()) {
+            if !all.contains(&item) {
+                all.push(item);
+            }
+        }
+    }
+    (!all.is_empty()).then(|| all.join(" "))
+}
+
+fn display_name(d: &ServerDiscovery) -> String {
+    d.resource.resource_name.clone().unwrap_or_else(|| {
+        Url::parse(&d.server_url)
+            .ok()
+            .and_then(|u| u.host_str().map(|h| format!("{h}{}", u.path())))
+            .unwrap_or_else(|| d.server_url.clone())
+    })
+}
+
+impl Engine {
+    /// Signs in: runs every flow the request needs and returns the new grants.
+    pub async fn login(
+        &self,
+        request: &LoginRequest,
+        opener: &dyn Opener,
+    ) -> Result<Vec<Grant>, EngineError> {
+        let plans = self.plan(request).await?;
+        let mut grants = Vec::new();
+        for plan in plans {
+            if plan.mode == Mode::MultiResource && plan.resources.len() > 1 {
+                match self.run_flow(&plan, request, opener).await {
+                    Err(EngineError::Denied { error, .. }) if error == "invalid_target" => {
+                        tracing::info!(issuer = %plan.issuer, "multi-resource request refused; signing in per server");
+                        for (resource, name) in plan.resources.iter().zip(&plan.names) {
+                            let single = Plan {
+                                mode: Mode::PerServer,
+                                resources: vec![resource.clone()],
+                                names: vec![name.clone()],
+                                ..plan.clone()
+                            };
+                            grants.push(self.run_flow(&single, request, opener).await?);
+                        }
+                    }
+                    other => grants.push(other?),
+                }
+            } else {
+                grants.push(self.run_flow(&plan, request, opener).await?);
+            }
+        }
+        Ok(grants)
+    }
+
+    async fn plan(&self, request: &LoginRequest) -> Result<Vec<Plan>, EngineError> {
+        let extra = request.scope.as_deref();
+        match &request.target {
+            LoginTarget::Issuer(raw) => {
+                let issuer = url_policy::check_user_url(raw)?;
+                let metadata = discovery::fetch_as_metadata(&self.http, raw.trim()).await?;
+                let _ = issuer;
+                let mode = discovery::mode_of(&metadata);
+                if mode != Mode::MultiServer {
+                    return Err(EngineError::Discovery(
+                        discovery::DiscoveryError::NotMultiServer {
+                            issuer: metadata.issuer.clone(),
+                        },
+                    ));
+                }
+                let catalog = discovery::fetch_catalog(&self.http, &metadata).await?;
+                let hint = request.servers.clone();
+                let scope =
+                    union_scopes([Some(scope::global_request(&hint).as_str()), extra].into_iter());
+                Ok(vec![Plan {
+                    issuer: metadata.issuer.clone(),
+                    metadata,
+                    mode,
+                    catalog,
+                    resources: vec![],
+                    names: vec![],
+                    hint,
+                    scope,
+                }])
+            }
+            LoginTarget::Servers(urls) => {
+                let mut found: Vec<ServerDiscovery> = Vec::new();
+                for raw in urls {
+                    url_policy::check_user_url(raw)?;
+                    found.push(discovery::discover_server(&self.http, raw.trim()).await?);
+                }
+                let mut plans: Vec<Plan> = Vec::new();
+                let mut issuers: Vec<String> = found.iter().map(|d| d.issuer.clone()).collect();
+                issuers.dedup();
+                issuers.sort_by_key(|i| found.iter().position(|d| &d.issuer == i));
+                issuers.dedup();
+                for issuer in issuers {
+                    let group: Vec<&ServerDiscovery> =
+                        found.iter().filter(|d| d.issuer == issuer).collect();
+                    let metadata = group[0].metadata.clone();
+                    let scopes = group
+                        .iter()
+                        .map(|d| discovery::choose_scope(d.challenge.as_ref(), Some(&d.resource)));
+                    let scopes: Vec<Option<String>> = scopes.collect();
+                    match discovery::mode_of(&metadata) {
+                        Mode::MultiServer => {
+                            let catalog = discovery::fetch_catalog(&self.http, &metadata).await?;
+                            let mut hint: Vec<String> = catalog
+                                .iter()
+                                .filter(|c| group.iter().any(|d| d.server_url == c.resource))
+                                .map(|c| c.id.clone())
+                                .collect();
+                            hint.extend(
+                                request
+                                    .servers
+                                    .iter()
+                                    .filter(|s| !hint.contains(s))
+                                    .cloned()
+                                    .collect::<Vec<_>>(),
+                            );
+                            let scope = union_scopes(
+                                [Some(scope::global_request(&hint).as_str()), extra].into_iter(),
+                            );
+                            plans.push(Plan {
+                                issuer,
+                                metadata,
+                                mode: Mode::MultiServer,
+                                catalog,
+                                resources: vec![],
+                                names: vec![],
+                                hint,
+                                scope,
+                            });
+                        }
+                        mode if group.len() > 1 || mode == Mode::MultiResource => {
+                            let scope =
+                                union_scopes(scopes.iter().map(|s| s.as_deref()).chain([extra]));
+                            let resources = group.iter().map(|d| d.server_url.clone()).collect();
+                            let names = group.iter().map(|d| display_name(d)).collect();
+                            let mode = if group.len() > 1 {
+                                Mode::MultiResource
+                            } else {
+                                Mode::PerServer
+                            };
+                            plans.push(Plan {
+                                issuer,
+                                metadata,
+                                mode,
+                                catalog: vec![],
+                                resources,
+                                names,
+                                hint: vec![],
+                                scope,
+                            });
+                        }
+                        _ => {
+                            let scope = union_scopes([scopes[0].as_deref(), extra].into_iter());
+                            let d = group[0];
+                            plans.push(Plan {
+                                issuer,
+                                metadata,
+                                mode: Mode::PerServer,
+                                catalog: vec![],
+                                resources: vec![d.server_url.clone()],
+                                names: vec![display_name(d)],
+                                hint: vec![],
+                                scope,
+                            });
+                        }
+                    }
+                }
+                Ok(plans)
+            }
+        }
+    }
+
+    async fn ensure_client(
+        &self,
+        plan: &Plan,
+        request: &LoginRequest,
+    ) -> Result<
+        (
+            crate::model::ClientRecord,
+            Option<crate::secret::ClientSecret>,
+        ),
+        EngineError,
+    > {
+        if request.client.is_none()
+            && let Some((record, secret)) = self.client_for(&plan.issuer)
+            && record
+                .redirect_uris
+                .iter()
+                .any(|u| u == &request.redirect_uri)
+        {
+            return Ok((record, secret));
+        }
+        let choice = match (&request.client, &self.config.client_metadata_url) {
+            (Some(c), _) => c.clone(),
+            (None, Some(url)) if plan.metadata.client_id_metadata_document_supported => {
+                ClientChoice::MetadataDocument { url: url.clone() }
+            }
+            _ => ClientChoice::Dynamic,
+        };
+        let registered = registration::register(
+            &self.http,
+            &plan.issuer,
+            &plan.metadata,
+            &choice,
+            std::slice::from_ref(&request.redirect_uri),
+            &self.config.client_name,
+        )
+        .await?;
+        let key = StoreKey::ClientSecret {
+            issuer: plan.issuer.clone(),
+        };
+        match &registered.secret {
+            Some(secret) => self.store.put(&key, secret.expose())?,
+            None => self.store.delete(&key)?,
+        }
+        let record = registered.record.clone();
+        self.update(|s| {
+            s.clients.retain(|c| c.issuer != record.issuer);
+            s.clients.push(record);
+        })?;
+        Ok((registered.record, registered.secret))
+    }
+
+    fn authorize_url(
+        &self,
+        plan: &Plan,
+        client_id: &str,
+        redirect_uri: &str,
+        state: &str,
+        challenge: &str,
+    ) -> Result<Url, EngineError> {
+        let mut url = url_policy::check_endpoint(
+            &plan.metadata.authorization_endpoint,
+            &Url::parse(&plan.issuer)
+                .map_err(|_| url_policy::UrlError::Malformed(plan.issuer.clone()))?,
+        )?;
+        {
+            let mut q = url.query_pairs_mut();
+            q.append_pair("response_type", "code")
+                .append_pair("client_id", client_id)
+                .append_pair("redirect_uri", redirect_uri)
+                .append_pair("state", state)
+                .append_pair("code_challenge", challenge)
+                .append_pair("code_challenge_method", "S256");
+            if let Some(scope) = &plan.scope {
+                q.append_pair("scope", scope);
+            }
+            if plan.mode == Mode::MultiServer {
+                q.append_pair("resource", &plan.issuer);
+            }
+            for resource in &plan.resources {
+                q.append_pair("resource", resource);
+            }
+        }
+        Ok(url_policy::check_browser_url(url.as_str())?)
+    }
+
+    async fn run_flow(
+        &self,
+        plan: &Plan,
+        request: &LoginRequest,
+        opener: &dyn Opener,
+    ) -> Result<Grant, EngineError> {
+        if !plan.metadata.supports_s256() {
+            return Err(EngineError::Discovery(discovery::DiscoveryError::NoS256 {
+                issuer: plan.issuer.clone(),
+            }));
+        }
+        let (client, secret) = self.ensure_client(plan, request).await?;
+        let (challenge, verifier) = pkce::new_pkce();
+        let state = pkce::new_state();
+        let url = self.authorize_url(
+            plan,
+            &client.client_id,
+            &request.redirect_uri,
+            &state,
+            challenge.as_str(),
+        )?;
+        let timeout =
+            chrono::Duration::from_std(request.timeout).unwrap_or(chrono::Duration::minutes(10));
+        let flow = PendingFlow {
+            state: state.clone(),
+            issuer: plan.issuer.clone(),
+            iss_required: plan.metadata.authorization_response_iss_parameter_supported,
+            redirect_uri: request.redirect_uri.clone(),
+            verifier,
+            expires_at: self.clock.now() + timeout,
+        };
+        let receiver = self.flows.register(flow);
+        if let Err(e) = opener.open(&url) {
+            self.flows.cancel(&state);
+            return Err(EngineError::Browser(e));
+        }
+        let end = match tokio::time::timeout(request.timeout, receiver).await {
+            Ok(Ok(end)) => end,
+            _ => {
+                self.flows.cancel(&state);
+                return Err(EngineError::TimedOut(request.timeout.as_secs()));
+            }
+        };
+        let accepted = match end {
+            FlowEnd::Accepted(a) => a,
+            FlowEnd::Denied { error, description } => {
+                return Err(EngineError::Denied {
+                    error,
+                    description: description.unwrap_or_default(),
+                });
+            }
+            FlowEnd::Aborted(e) => return Err(EngineError::FlowAborted(e)),
+        };
+        let endpoint = TokenEndpoint::new(&self.http, &plan.metadata, &client, secret.as_ref())?;
+        let token_resources: Vec<String> = if plan.mode == Mode::PerServer {
+            plan.resources.clone()
+        } else {
+            Vec::new()
+        };
+        let tokens = match endpoint
+            .exchange_code(
+                accepted.code,
+                accepted.flow.verifier,
+                &request.redirect_uri,
+                &token_resources,
+            )
+            .await
+        {
+            Err(crate::token::TokenError::InvalidClient(reason)) => {
+                self.update(|s| s.clients.retain(|c| c.issuer != plan.issuer))?;
+                return Err(EngineError::Token(crate::token::TokenError::InvalidClient(
+                    format!(
+                        "{reason}; the registration was dropped, sign in again to register anew"
+                    ),
+                )));
+            }
+            other => other?,
+        };
+        let refresh = tokens
+            .refresh_token
+            .clone()
+            .ok_or_else(|| EngineError::NoRefreshToken(plan.issuer.clone()))?;
+        let now = self.clock.now();
+        let (plain, granted_ids) = tokens
+            .scope
+            .as_deref()
+            .map(scope::split)
+            .unwrap_or_default();
+        let servers = self.granted_servers(plan, granted_ids);
+        let grant = Grant {
+            id: pkce::new_state(),
+            issuer: plan.issuer.clone(),
+            mode: plan.mode,
+            client_id: client.client_id.clone(),
+            scope: if plain.is_empty() {
+                plan.scope
+                    .as_deref()
+                    .map(|s| scope::split(s).0)
+                    .unwrap_or_default()
+            } else {
+                plain
+            },
+            servers,
+            blocked: Vec::new(),
+            created_at: now,
+            refreshed_at: Some(now),
+            status: GrantStatus::Active,
+        };
+        self.store.put(
+            &StoreKey::RefreshToken {
+                grant_id: grant.id.clone(),
+            },
+            refresh.expose(),
+        )?;
+        let expires_at = now
+            + chrono::Duration::from_std(
+                tokens
+                    .expires_in
+                    .unwrap_or(std::time::Duration::from_secs(300)),
+            )
+            .unwrap_or(chrono::Duration::minutes(5));
+        let mut grant = grant;
+        match plan.mode {
+            Mode::MultiServer => {
+                self.tokens
+                    .put_shared(&grant.id, tokens.access_token, now, expires_at)
+            }
+            Mode::PerServer => {
+                if let Some(s) = grant.servers.first_mut() {
+                    s.token_kind = TokenKind::Own;
+                    self.tokens
+                        .put(&grant.id, &s.id, tokens.access_token, now, expires_at);
+                }
+            }
+            Mode::MultiResource => {}
+        }
+        if plan.mode != Mode::MultiResource {
+            for s in grant.servers.iter_mut() {
+                s.expires_at = Some(expires_at);
+            }
+        }
+        let replaced = self.replace_grants(&grant)?;
+        for old in replaced {
+            self.forget_grant(&old).await;
+        }
+        Ok(grant)
+    }
+
+    fn granted_servers(&self, plan: &Plan, granted: Option<Vec<String>>) -> Vec<GrantedServer> {
+        let entry = |id: String, name: String, resource: Option<String>| GrantedServer {
+            id,
+            name,
+            resource,
+            token_kind: TokenKind::Unknown,
+            expires_at: None,
+        };
+        match plan.mode {
+            Mode::MultiServer => granted
+                .unwrap_or_else(|| plan.hint.clone())
+                .into_iter()
+                .map(|id| match plan.catalog.iter().find(|c| c.id == id) {
+                    Some(c) => entry(id, c.name.clone(), Some(c.resource.clone())),
+                    None => entry(id.clone(), id, None),
+                })
+                .collect(),
+            _ => plan
+                .resources
+                .iter()
+                .zip(&plan.names)
+                .map(|(url, name)| entry(url.clone(), name.clone(), Some(url.clone())))
+                .collect(),
+        }
+    }
+
+    /// Stores `grant`, removing the grants it supersedes; returns those.
+    fn replace_grants(&self, grant: &Grant) -> Result<Vec<Grant>, EngineError> {
+        let urls: Vec<&str> = grant
+            .servers
+            .iter()
+            .filter_map(|s| s.resource.as_deref())
+            .collect();
+        self.update(|s| {
+            let (old, keep): (Vec<Grant>, Vec<Grant>) = s.grants.drain(..).partition(|g| {
+                g.issuer == grant.issuer
+                    && (grant.mode == Mode::MultiServer && g.mode == Mode::MultiServer
+                        || g.servers
+                            .iter()
+                            .any(|x| x.resource.as_deref().is_some_and(|r| urls.contains(&r))))
+            });
+            s.grants = keep;
+            s.grants.push(grant.clone());
+            old
+        })
+    }
+
+    /// Revokes a superseded or signed-out grant's refresh token at the AS
+    /// (best effort) and deletes it from the store and the caches.
+    pub(super) async fn forget_grant(&self, grant: &Grant) {
+        let key = StoreKey::RefreshToken {
+            grant_id: grant.id.clone(),
+        };
+        let stored = self.store.get(&key).ok().flatten();
+        if let (Some(rt), Ok(metadata), Some((client, secret))) = (
+            stored,
+            self.metadata_for(&grant.issuer).await,
+            self.client_for(&grant.issuer),
+        ) && let Ok(endpoint) =
+            TokenEndpoint::new(&self.http, &metadata, &client, secret.as_ref())
+            && let Err(e) = endpoint.revoke_refresh(&RefreshToken::new(rt)).await
+        {
+            tracing::warn!(issuer = %grant.issuer, error = %e, "could not revoke a refresh token at the authorization server");
+        }
+        if let Err(e) = self.store.delete(&key) {
+            tracing::warn!(error = %e, "could not delete a refresh token from the keyring");
+        }
+        self.tokens.take(&grant.id, None);
+    }
+}

@@ -1,0 +1,395 @@
+//! Access tokens: served from memory while fresh, refreshed on demand,
+//! single-flight per grant.
+//!
+//! A refresh goes: receive the new tokens, persist the new refresh token in
+//! the store, then publish the access token. If persisting fails the refresh
+//! counts as failed and the grant says so. `invalid_grant` marks the grant
+//! "sign-in needed" and is never retried with an older token. An unreachable
+//! AS leaves unexpired tokens in service and sets a retry time with backoff
+//! and jitter.
+
+use super::{Engine, lock};
+use crate::error::EngineError;
+use crate::model::{Grant, GrantStatus, Mode, TokenKind};
+use crate::scope;
+use crate::secret::{AccessToken, RefreshToken};
+use crate::store::StoreKey;
+use crate::token::{TokenEndpoint, TokenError, Tokens};
+use chrono::{DateTime, Duration, Utc};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// An access token for one server.
+#[derive(Debug, Clone)]
+pub struct IssuedToken {
+    /// The token (never log it).
+    pub access_token: AccessToken,
+    /// When it expires.
+    pub expires_at: DateTime<Utc>,
+    /// The server's id.
+    pub server: String,
+    /// Whether only this server accepts it.
+    pub kind: TokenKind,
+}
+
+#[derive(Debug, Clone)]
+struct Cached {
+    token: AccessToken,
+    issued_at: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+}
+
+/// Tokens in memory, keyed by (grant id, server id); the shared token of a
+/// grant uses the server id `*`. Plus one async lock per grant.
+#[derive(Debug, Default)]
+pub(super) struct TokenCache {
+    tokens: Mutex<HashMap<(String, String), Cached>>,
+    flights: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+const SHARED: &str = "*";
+
+impl TokenCache {
+    fn get(&self, grant: &str, server: &str) -> Option<Cached> {
+        lock(&self.tokens)
+            .get(&(grant.to_string(), server.to_string()))
+            .cloned()
+    }
+
+    pub(super) fn put(
+        &self,
+        grant: &str,
+        server: &str,
+        token: AccessToken,
+        issued_at: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) {
+        lock(&self.tokens).insert(
+            (grant.to_string(), server.to_string()),
+            Cached {
+                token,
+                issued_at,
+                expires_at,
+            },
+        );
+    }
+
+    pub(super) fn put_shared(
+        &self,
+        grant: &str,
+        token: AccessToken,
+        issued_at: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) {
+        self.put(grant, SHARED, token, issued_at, expires_at);
+    }
+
+    /// Removes and returns the tokens of a grant (all servers, or one and the shared one).
+    pub(super) fn take(&self, grant: &str, server: Option<&str>) -> Vec<AccessToken> {
+        let mut tokens = lock(&self.tokens);
+        let keys: Vec<_> = tokens
+            .keys()
+            .filter(|(g, s)| g == grant && server.is_none_or(|one| s == one || s == SHARED))
+            .cloned()
+            .collect();
+        keys.into_iter()
+            .filter_map(|k| tokens.remove(&k))
+            .map(|c| c.token)
+            .collect()
+    }
+
+    pub(super) fn flight(&self, grant: &str) -> Arc<tokio::sync::Mutex<()>> {
+        Arc::clone(lock(&self.flights).entry(grant.to_string()).or_default())
+    }
+}
+
+impl Engine {
+    fn fresh(&self, c: &Cached, now: DateTime<Utc>) -> bool {
+        let lifetime = c.expires_at - c.issued_at;
+        let margin = self.config.refresh_margin.min(lifetime / 10);
+        c.expires_at - margin > now
+    }
+
+    fn cached_for(&self, grant: &Grant, server: &str, kind: TokenKind) -> Option<Cached> {
+        match kind {
+            TokenKind::Shared => self.tokens.get(&grant.id, SHARED),
+            TokenKind::Own => self.tokens.get(&grant.id, server),
+            TokenKind::Unknown => self.tokens.get(&grant.id, server),
+        }
+    }
+
+    /// The current access token for `server` (id or URL), refreshing first
+    /// when it is missing or near expiry. Concurrent callers for one grant
+    /// share one refresh.
+    pub async fn token(&self, server: &str) -> Result<IssuedToken, EngineError> {
+        let grant = self
+            .grant_for(server)
+            .ok_or_else(|| EngineError::NotGranted(server.to_string()))?;
+        let entry = grant
+            .server(server)
+            .cloned()
+            .ok_or_else(|| EngineError::NotGranted(server.to_string()))?;
+        if let GrantStatus::SignInNeeded { reason } = &grant.status {
+            return Err(EngineError::SignInNeeded {
+                issuer: grant.issuer.clone(),
+                reason: reason.clone(),
+            });
+        }
+        let now = self.clock.now();
+        if let Some(c) = self
+            .cached_for(&grant, &entry.id, entry.token_kind)
+            .filter(|c| self.fresh(c, now))
+        {
+            return Ok(issued(c, &entry.id, entry.token_kind));
+        }
+        let flight = self.tokens.flight(&grant.id);
+        let _guard = flight.lock().await;
+        // Re-read: another caller may have refreshed (or the grant changed) while we waited.
+        let grant = self
+            .grant_for(server)
+            .ok_or_else(|| EngineError::NotGranted(server.to_string()))?;
+        let entry = grant
+            .server(server)
+            .cloned()
+            .ok_or_else(|| EngineError::NotGranted(server.to_string()))?;
+        if let GrantStatus::SignInNeeded { reason } = &grant.status {
+            return Err(EngineError::SignInNeeded {
+                issuer: grant.issuer.clone(),
+                reason: reason.clone(),
+            });
+        }
+        let now = self.clock.now();
+        let cached = self.cached_for(&grant, &entry.id, entry.token_kind);
+        if let Some(c) = cached.clone().filter(|c| self.fresh(c, now)) {
+            return Ok(issued(c, &entry.id, entry.token_kind));
+        }
+        if let (GrantStatus::Unreachable { retry_at, .. }, Some(c)) = (&grant.status, &cached)
+            && *retry_at > now
+            && c.expires_at > now
+        {
+            return Ok(issued(c.clone(), &entry.id, entry.token_kind));
+        }
+        match self
+            .refresh_for(
+                &grant,
+                &entry.id,
+                entry.resource.as_deref(),
+                entry.token_kind,
+            )
+            .await
+        {
+            Ok(token) => Ok(token),
+            Err(e) if is_transient(&e) => {
+                self.note_unreachable(&grant, &e)?;
+                match cached.filter(|c| c.expires_at > self.clock.now()) {
+                    Some(c) => Ok(issued(c, &entry.id, entry.token_kind)),
+                    None => Err(EngineError::Unreachable {
+                        issuer: grant.issuer.clone(),
+                        reason: e.to_string(),
+                    }),
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// One refresh for `server` of `grant`, trying an audience-restricted
+    /// token first where one may be had.
+    async fn refresh_for(
+        &self,
+        grant: &Grant,
+        server: &str,
+        resource: Option<&str>,
+        kind: TokenKind,
+    ) -> Result<IssuedToken, EngineError> {
+        let want_own = kind != TokenKind::Shared
+            && resource.is_some()
+            && (grant.mode != Mode::PerServer || grant.servers.len() == 1);
+        let attempt = self
+            .refresh_once(grant, if want_own { resource } else { None }, None)
+            .await;
+        let tokens = match attempt {
+            Err(EngineError::Token(TokenError::Refused {
+                what: "resource", ..
+            })) if want_own => {
+                self.update_grant(&grant.id, |g| set_kind(g, server, TokenKind::Shared))?;
+                self.refresh_once(grant, None, None).await?
+            }
+            other => other?,
+        };
+        let now = self.clock.now();
+        let expires_at = now + expiry(&tokens);
+        let granted = tokens.scope.as_deref().map(scope::split);
+        let kind = match (want_own, granted.as_ref().and_then(|(_, s)| s.as_ref())) {
+            (false, _) => TokenKind::Shared,
+            (true, Some(ids)) if ids.len() == 1 && ids[0] == server => TokenKind::Own,
+            (true, Some(_)) => TokenKind::Shared,
+            (true, None) if grant.mode == Mode::MultiServer => TokenKind::Shared,
+            (true, None) => TokenKind::Own,
+        };
+        let key = if kind == TokenKind::Own {
+            server
+        } else {
+            SHARED
+        };
+        self.tokens
+            .put(&grant.id, key, tokens.access_token.clone(), now, expires_at);
+        self.update_grant(&grant.id, |g| {
+            g.status = GrantStatus::Active;
+            g.refreshed_at = Some(now);
+            set_kind(g, server, kind);
+            for s in g.servers.iter_mut().filter(|s| {
+                s.id == server || (kind == TokenKind::Shared && s.token_kind != TokenKind::Own)
+            }) {
+                s.expires_at = Some(expires_at);
+            }
+            if !want_own && let Some((_, Some(ids))) = &granted {
+                g.servers
+                    .retain(|s| ids.contains(&s.id) || g.mode != Mode::MultiServer);
+            }
+        })?;
+        Ok(IssuedToken {
+            access_token: tokens.access_token,
+            expires_at,
+            server: server.to_string(),
+            kind,
+        })
+    }
+
+    /// One refresh-token exchange, persisting the rotated refresh token
+    /// before anything else sees the new access token.
+    pub(super) async fn refresh_once(
+        &self,
+        grant: &Grant,
+        resource: Option<&str>,
+        narrow_scope: Option<&str>,
+    ) -> Result<Tokens, EngineError> {
+        let metadata = self.metadata_for(&grant.issuer).await?;
+        let (client, secret) =
+            self.client_for(&grant.issuer)
+                .ok_or_else(|| EngineError::SignInNeeded {
+                    issuer: grant.issuer.clone(),
+                    reason: "the client registration is gone".into(),
+                })?;
+        let key = StoreKey::RefreshToken {
+            grant_id: grant.id.clone(),
+        };
+        let Some(stored) = self.store.get(&key)? else {
+            let reason = "its refresh token is missing from the keyring".to_string();
+            self.update_grant(&grant.id, |g| {
+                g.status = GrantStatus::SignInNeeded {
+                    reason: reason.clone(),
+                }
+            })?;
+            return Err(EngineError::SignInNeeded {
+                issuer: grant.issuer.clone(),
+                reason,
+            });
+        };
+        let endpoint = TokenEndpoint::new(&self.http, &metadata, &client, secret.as_ref())?;
+        let tokens = match endpoint
+            .refresh(&RefreshToken::new(stored), narrow_scope, resource)
+            .await
+        {
+            Ok(t) => t,
+            Err(TokenError::InvalidGrant(reason)) | Err(TokenError::InvalidClient(reason)) => {
+                tracing::warn!(issuer = %grant.issuer, "refresh refused; sign-in needed");
+                self.tokens.take(&grant.id, None);
+                let reason =
+                    format!("the authorization server refused the refresh token ({reason})");
+                self.update_grant(&grant.id, |g| {
+                    g.status = GrantStatus::SignInNeeded {
+                        reason: reason.clone(),
+                    }
+                })?;
+                return Err(EngineError::SignInNeeded {
+                    issuer: grant.issuer.clone(),
+                    reason,
+                });
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if let Some(rotated) = &tokens.refresh_token
+            && let Err(e) = self.store.put(&key, rotated.expose())
+        {
+            let reason = format!(
+                "the new refresh token could not be saved to the keyring ({e}); sign in again once the keyring works"
+            );
+            self.update_grant(&grant.id, |g| {
+                g.status = GrantStatus::SignInNeeded {
+                    reason: reason.clone(),
+                }
+            })?;
+            return Err(EngineError::Store(e));
+        }
+        Ok(tokens)
+    }
+
+    fn note_unreachable(&self, grant: &Grant, e: &EngineError) -> Result<(), EngineError> {
+        let now = self.clock.now();
+        let attempts = match &grant.status {
+            GrantStatus::Unreachable { attempts, .. } => attempts.saturating_add(1),
+            _ => 1,
+        };
+        let jitter = Duration::milliseconds(i64::from(rand::random::<u16>() % 1000));
+        let reason = e.to_string();
+        self.update_grant(&grant.id, |g| {
+            g.status = GrantStatus::Unreachable {
+                reason,
+                retry_at: now + backoff(attempts) + jitter,
+                attempts,
+            }
+        })
+    }
+}
+
+fn issued(c: Cached, server: &str, kind: TokenKind) -> IssuedToken {
+    IssuedToken {
+        access_token: c.token,
+        expires_at: c.expires_at,
+        server: server.to_string(),
+        kind,
+    }
+}
+
+fn set_kind(grant: &mut Grant, server: &str, kind: TokenKind) {
+    if let Some(s) = grant.servers.iter_mut().find(|s| s.id == server) {
+        s.token_kind = kind;
+    }
+}
+
+fn expiry(tokens: &Tokens) -> Duration {
+    tokens
+        .expires_in
+        .and_then(|d| Duration::from_std(d).ok())
+        .filter(|d| *d > Duration::zero())
+        .unwrap_or_else(|| Duration::minutes(5))
+}
+
+fn is_transient(e: &EngineError) -> bool {
+    matches!(e, EngineError::Token(t) if t.is_transient())
+        || matches!(
+            e,
+            EngineError::Discovery(crate::discovery::DiscoveryError::Http(_))
+        )
+}
+
+/// Doubling backoff: 2 s after the first failure, up to 5 minutes.
+fn backoff(attempts: u32) -> Duration {
+    let seconds = 2i64.saturating_mul(1i64 << attempts.saturating_sub(1).min(10));
+    Duration::seconds(seconds.min(300))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::backoff;
+    use chrono::Duration;
+
+    #[test]
+    fn backoff_doubles_and_caps_at_five_minutes() {
+        assert_eq!(backoff(1), Duration::seconds(2));
+        assert_eq!(backoff(2), Duration::seconds(4));
+        assert_eq!(backoff(5), Duration::seconds(32));
+        assert_eq!(backoff(40), Duration::seconds(300));
+    }
+}

@@ -1,0 +1,307 @@
+//! Requests to the token and revocation endpoints, through `oauth2`.
+//!
+//! One place builds the `oauth2` client for a registered client at an AS,
+//! so the typestate generics stay here. Errors are split the way callers
+//! must act on them: the grant is dead ([`TokenError::InvalidGrant`]), the
+//! client registration is stale ([`TokenError::InvalidClient`]), the AS said
+//! something else, or the AS could not be reached (retry later).
+
+use crate::http::{HttpClient, HttpError};
+use crate::metadata::AsMetadata;
+use crate::model::{ClientAuth, ClientRecord};
+use crate::secret::{AccessToken, AuthCode, ClientSecret, RefreshToken};
+use base64::Engine as _;
+use oauth2::basic::{BasicClient, BasicErrorResponseType};
+use oauth2::{
+    AuthType, AuthorizationCode, ClientId, EndpointNotSet, EndpointSet, PkceCodeVerifier,
+    RedirectUrl, RequestTokenError, Scope, TokenResponse as _, TokenUrl,
+};
+use std::time::Duration;
+
+type OAuthClient =
+    BasicClient<EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
+
+/// What a token endpoint returned.
+#[derive(Debug)]
+pub struct Tokens {
+    /// The access token.
+    pub access_token: AccessToken,
+    /// A new refresh token (rotation), if one was sent.
+    pub refresh_token: Option<RefreshToken>,
+    /// Lifetime of the access token.
+    pub expires_in: Option<Duration>,
+    /// The granted scope, space-separated, if the AS said.
+    pub scope: Option<String>,
+}
+
+/// Why a token request failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TokenError {
+    /// `invalid_grant`: the code or refresh token is no longer valid.
+    #[error("the authorization server no longer accepts this sign-in ({0}); sign in again")]
+    InvalidGrant(String),
+    /// `invalid_client`: the client registration is unknown or its secret wrong.
+    #[error("the authorization server does not recognise this application's registration ({0})")]
+    InvalidClient(String),
+    /// `invalid_target` or `invalid_scope`: the AS refused the requested resource or scope.
+    #[error("the authorization server refused the requested {what}: {description}")]
+    Refused {
+        /// `resource` or `scope`.
+        what: &'static str,
+        /// The AS's own words (untrusted text).
+        description: String,
+    },
+    /// Any other OAuth error answer.
+    #[error("the authorization server answered {error}: {description}")]
+    Other {
+        /// The OAuth error code.
+        error: String,
+        /// The AS's own words (untrusted text).
+        description: String,
+    },
+    /// The AS could not be reached, timed out, redirected, or failed with 5xx.
+    #[error(transparent)]
+    Unreachable(#[from] HttpError),
+    /// The answer was not a valid token response.
+    #[error("the authorization server's answer could not be understood: {0}")]
+    Malformed(String),
+    /// The AS advertises no endpoint for this.
+    #[error("the authorization server has no {0} endpoint")]
+    NoEndpoint(&'static str),
+}
+
+impl TokenError {
+    /// Whether retrying later may help (the AS was unreachable).
+    pub fn is_transient(&self) -> bool {
+        matches!(self, TokenError::Unreachable(_))
+    }
+}
+
+/// A registered client at one AS, ready to talk to its token endpoint.
+pub struct TokenEndpoint<'a> {
+    http: &'a HttpClient,
+    client: OAuthClient,
+    revocation: Option<url::Url>,
+    client_id: String,
+    auth: ClientAuth,
+    secret: Option<ClientSecret>,
+}
+
+impl<'a> TokenEndpoint<'a> {
+    /// Builds the client for `record` at the AS described by `metadata`.
+    pub fn new(
+        http: &'a HttpClient,
+        metadata: &AsMetadata,
+        record: &ClientRecord,
+        secret: Option<&ClientSecret>,
+    ) -> Result<Self, TokenError> {
+        let token_url = TokenUrl::new(metadata.token_endpoint.clone())
+            .map_err(|e| TokenError::Malformed(e.to_string()))?;
+        let revocation = metadata
+            .revocation_endpoint
+            .as_ref()
+            .and_then(|u| url::Url::parse(u).ok());
+        let mut client = BasicClient::new(ClientId::new(record.client_id.clone()))
+            .set_token_uri(token_url)
+            .set_auth_type(match record.auth {
+                ClientAuth::ClientSecretPost | ClientAuth::None => AuthType::RequestBody,
+                ClientAuth::ClientSecretBasic => AuthType::BasicAuth,
+            });
+        if let (Some(secret), false) = (secret, record.auth == ClientAuth::None) {
+            client =
+                client.set_client_secret(oauth2::ClientSecret::new(secret.expose().to_string()));
+        }
+        Ok(Self {
+            http,
+            client,
+            revocation,
+            client_id: record.client_id.clone(),
+            auth: record.auth.clone(),
+            secret: secret.cloned(),
+        })
+    }
+
+    /// Exchanges an authorization code (PKCE), naming `resources` (RFC 8707) when given.
+    pub async fn exchange_code(
+        &self,
+        code: AuthCode,
+        verifier: PkceCodeVerifier,
+        redirect_uri: &str,
+        resources: &[String],
+    ) -> Result<Tokens, TokenError> {
+        let redirect = RedirectUrl::new(redirect_uri.to_string())
+            .map_err(|e| TokenError::Malformed(e.to_string()))?;
+        let mut request = self
+            .client
+            .exchange_code(AuthorizationCode::new(code.expose().to_string()))
+            .set_pkce_verifier(verifier)
+            .set_redirect_uri(std::borrow::Cow::Owned(redirect));
+        for resource in resources {
+            request = request.add_extra_param("resource", resource.clone());
+        }
+        convert(request.request_async(self.http).await)
+    }
+
+    /// Refreshes; `scope` narrows the grant, `resource` narrows this access token.
+    pub async fn refresh(
+        &self,
+        refresh_token: &RefreshToken,
+        scope: Option<&str>,
+        resource: Option<&str>,
+    ) -> Result<Tokens, TokenError> {
+        let rt = oauth2::RefreshToken::new(refresh_token.expose().to_string());
+        let mut request = self.client.exchange_refresh_token(&rt);
+        if let Some(scope) = scope {
+            request = request.add_scopes(
+                scope
+                    .split(' ')
+                    .filter(|s| !s.is_empty())
+                    .map(|s| Scope::new(s.to_string())),
+            );
+        }
+        if let Some(resource) = resource {
+            request = request.add_extra_param("resource", resource.to_string());
+        }
+        convert(request.request_async(self.http).await)
+    }
+
+    /// RFC 7009 revocation of a refresh token (ends the grant at the AS).
+    pub async fn revoke_refresh(&self, token: &RefreshToken) -> Result<(), TokenError> {
+        self.revoke(token.expose(), "refresh_token").await
+    }
+
+    /// RFC 7009 revocation of an access token.
+    pub async fn revoke_access(&self, token: &AccessToken) -> Result<(), TokenError> {
+        self.revoke(token.expose(), "access_token").await
+    }
+
+    /// Sent by hand rather than through `oauth2`, which refuses http
+    /// revocation endpoints even on loopback.
+    async fn revoke(&self, token: &str, hint: &str) -> Result<(), TokenError> {
+        let url = self
+            .revocation
+            .as_ref()
+            .ok_or(TokenError::NoEndpoint("revocation"))?;
+        let mut form = url::form_urlencoded::Serializer::new(String::new());
+        form.append_pair("token", token)
+            .append_pair("token_type_hint", hint);
+        let mut request = http::Request::post(url.as_str()).header(
+            http::header::CONTENT_TYPE,
+            "application/x-www-form-urlencoded",
+        );
+        match (&self.auth, &self.secret) {
+            (ClientAuth::ClientSecretBasic, Some(secret)) => {
+                let encode = |s: &str| {
+                    url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>()
+                };
+                let pair = format!("{}:{}", encode(&self.client_id), encode(secret.expose()));
+                let value = format!(
+                    "Basic {}",
+                    base64::engine::general_purpose::STANDARD.encode(pair)
+                );
+                request = request.header(http::header::AUTHORIZATION, value);
+            }
+            (ClientAuth::ClientSecretPost, Some(secret)) => {
+                form.append_pair("client_id", &self.client_id)
+                    .append_pair("client_secret", secret.expose());
+            }
+            _ => {
+                form.append_pair("client_id", &self.client_id);
+            }
+        }
+        let request = request
+            .body(form.finish().into_bytes())
+            .map_err(|e| TokenError::Malformed(e.to_string()))?;
+        let response = self.http.send(request).await?;
+        if response.status.is_server_error() {
+            return Err(TokenError::Unreachable(HttpError::ServerError {
+                url: url.to_string(),
+                status: response.status.as_u16(),
+            }));
+        }
+        if !response.status.is_success() {
+            let body: serde_json::Value = response.json().unwrap_or_default();
+            let error = body
+                .get("error")
+                .and_then(|v| v.as_str())
+                .unwrap_or("revocation_failed")
+                .to_string();
+            let description = body
+                .get("error_description")
+                .and_then(|v| v.as_str())
+                .unwrap_or("")
+                .chars()
+                .filter(|c| !c.is_control())
+                .take(300)
+                .collect();
+            return Err(TokenError::Other { error, description });
+        }
+        Ok(())
+    }
+}
+
+fn convert(
+    result: Result<
+        oauth2::basic::BasicTokenResponse,
+        RequestTokenError<HttpError, oauth2::basic::BasicErrorResponse>,
+    >,
+) -> Result<Tokens, TokenError> {
+    let response = result.map_err(classify)?;
+    Ok(Tokens {
+        access_token: AccessToken::new(response.access_token().secret().clone()),
+        refresh_token: response
+            .refresh_token()
+            .map(|t| RefreshToken::new(t.secret().clone())),
+        expires_in: response.expires_in(),
+        scope: response
+            .scopes()
+            .map(|s| s.iter().map(|x| x.as_str()).collect::<Vec<_>>().join(" ")),
+    })
+}
+
+fn classify<T: oauth2::ErrorResponse + std::fmt::Debug + 'static>(
+    e: RequestTokenError<HttpError, T>,
+) -> TokenError {
+    match e {
+        RequestTokenError::Request(http) => TokenError::Unreachable(http),
+        RequestTokenError::Parse(err, _) => TokenError::Malformed(err.to_string()),
+        RequestTokenError::Other(text) => TokenError::Malformed(text),
+        RequestTokenError::ServerResponse(body) => from_error_body(&body),
+    }
+}
+
+fn from_error_body<T: oauth2::ErrorResponse + std::fmt::Debug>(body: &T) -> TokenError {
+    // ErrorResponse gives no typed access for every T; go through its JSON form.
+    let json = serde_json::to_value(body).unwrap_or_default();
+    let error = json
+        .get("error")
+        .and_then(|v| v.as_str())
+        .unwrap_or("unknown_error")
+        .to_string();
+    let description: String = json
+        .get("error_description")
+        .and_then(|v| v.as_str())
+        .unwrap_or("no description")
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(300)
+        .collect();
+    match error.as_str() {
+        e if e == BasicErrorResponseType::InvalidGrant.as_ref() => {
+            TokenError::InvalidGrant(description)
+        }
+        e if e == BasicErrorResponseType::InvalidClient.as_ref() => {
+            TokenError::InvalidClient(description)
+        }
+        "invalid_target" => TokenError::Refused {
+            what: "resource",
+            description,
+        },
+        e if e == BasicErrorResponseType::InvalidScope.as_ref() => TokenError::Refused {
+            what: "scope",
+            description,
+        },
+        _ => TokenError::Other { error, description },
+    }
+}

@@ -1,0 +1,13 @@
+//! The engine against the real reference AS and sample MCP servers on
+//! loopback: sign-in, per-server tokens, adding and revoking servers,
+//! refresh under load and under failure.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs, dead_code)]
+
+// Harness: demo stack, in-memory store, manual clock, a form-driving browser.
+mod support;
+// Sign-in, per-server tokens, add servers, revoke one, sign out.
+mod grants;
+// Refresh: storm, expiry, AS down, grant revoked at the AS.
+mod refresh;
+// SECURITY-CASES on the engine (9, 21, 23, 24, 26, 27).
+mod security;
