@@ -180,7 +180,7 @@ async fn sec_10_deep_link_without_pending_flow_is_ignored() {
 fn sec_11_malformed_callbacks_are_rejected_without_panic() {
     let big = "a".repeat(64 * 1024);
     let cases = [
-        format!("https://127.0.0.1:5555/callback?code=c&state=s"),
+        "https://127.0.0.1:5555/callback?code=c&state=s".to_string(),
         "file:///callback?code=c&state=s".to_string(),
         "javascript:alert(1)//?code=c&state=s".to_string(),
         "myapp:/callback?code=c&state=s".to_string(),
