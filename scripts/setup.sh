@@ -3,7 +3,7 @@
 #   - the Debian packages for the desktop app and for the test session (Xvfb, D-Bus,
 #     gnome-keyring);
 #   - Node.js 22 under target/tools/node22 (for the MCP conformance suite);
-#   - the npm packages of tests/sdk-client.
+#   - the npm packages of tests/sdk-client and tests/conformance.
 # Safe to run again: prints nothing when everything is already there.
 #
 # Usage: scripts/setup.sh [--system-only]
@@ -28,7 +28,6 @@ packages=(
 node_min_major=20
 node22_version=22
 node22_dir="$root/target/tools/node22"
-sdk_client_dir="$root/tests/sdk-client"
 
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
@@ -110,19 +109,20 @@ install_node22() {
 }
 
 # npm ci leaves node_modules/.package-lock.json: older than package-lock.json means stale.
-install_sdk_client() {
-  local marker="$sdk_client_dir/node_modules/.package-lock.json"
-  if [[ -f $marker ]] && ! [[ $sdk_client_dir/package-lock.json -nt $marker ]]; then
+install_npm_packages() {
+  local dir="$root/$1" marker="$root/$1/node_modules/.package-lock.json"
+  if [[ -f $marker ]] && ! [[ $dir/package-lock.json -nt $marker ]]; then
     return 0
   fi
-  echo "setup: installing the npm packages of tests/sdk-client" >&2
-  quietly "npm ci in tests/sdk-client" "Check that the npm registry is reachable, then run scripts/setup.sh again." \
-    npm ci --prefix "$sdk_client_dir" --no-audit --no-fund --loglevel=error
+  echo "setup: installing the npm packages of $1" >&2
+  quietly "npm ci in $1" "Check that the npm registry is reachable, then run scripts/setup.sh again." \
+    npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error
 }
 
 install_system_packages
 if [[ $system_only == false ]]; then
   check_system_node
   install_node22
-  install_sdk_client
+  install_npm_packages tests/sdk-client
+  install_npm_packages tests/conformance
 fi

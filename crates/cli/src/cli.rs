@@ -18,6 +18,9 @@ pub struct Cli {
         global = true
     )]
     pub keyring_service: String,
+    /// This application's Client ID Metadata Document URL, used as the client id where the AS supports them.
+    #[arg(long, env = "MCP_PASSPORT_CLIENT_METADATA_URL", global = true)]
+    pub client_metadata_url: Option<String>,
     /// Print machine-readable JSON.
     #[arg(long, global = true)]
     pub json: bool,

@@ -63,7 +63,8 @@ impl Context {
         };
         let http = HttpClient::new().map_err(|e| Failure::other("http_client", e.to_string()))?;
         let store = Arc::new(passport_keyring::KeyringStore::new(&cli.keyring_service));
-        let config = EngineConfig::new(paths.home.join("state.json"));
+        let mut config = EngineConfig::new(paths.home.join("state.json"));
+        config.client_metadata_url = cli.client_metadata_url.clone();
         let engine = Engine::new(config, http, Arc::new(SystemClock), store)?;
         Ok(Self {
             engine: Arc::new(engine),

@@ -298,10 +298,13 @@ pub async fn discover_server(
         candidates.push(url_policy::check_endpoint(url, &server)?);
     }
     candidates.extend(prm_urls(&server));
+    let root = prm_urls(&server).pop();
     let mut found = None;
+    let mut fetched_from_root = false;
     for url in candidates {
         let response = http.get_json(&url).await?;
         if response.status.is_success() {
+            fetched_from_root = Some(&url) == root.as_ref();
             found = Some(response.json::<ResourceMetadata>().ok_or_else(|| {
                 DiscoveryError::NotJson {
                     url: url_policy::redact(&url),
@@ -313,7 +316,11 @@ pub async fn discover_server(
     let resource = found.ok_or_else(|| DiscoveryError::NoResourceMetadata {
         server: server_url.to_string(),
     })?;
-    if resource.resource != server_url {
+    // RFC 9728 section 3.3: the resource must be the identifier the metadata
+    // URL was built from: the server URL, or its origin for the root URL.
+    let origin = server.origin().ascii_serialization();
+    let from_root = fetched_from_root && resource.resource.trim_end_matches('/') == origin;
+    if resource.resource != server_url && !from_root {
         return Err(DiscoveryError::ResourceMismatch {
             expected: server_url.to_string(),
             found: resource.resource,

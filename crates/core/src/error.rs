@@ -67,9 +67,6 @@ pub enum EngineError {
     /// The browser could not be opened.
     #[error("could not open the browser: {0}; open the printed URL yourself")]
     Browser(String),
-    /// The AS issued no refresh token, so the grant could not be kept.
-    #[error("{0} issued no refresh token; MCP Passport needs one to keep tokens fresh")]
-    NoRefreshToken(String),
 }
 
 impl EngineError {
@@ -91,7 +88,6 @@ impl EngineError {
             EngineError::Denied { .. } => "access_denied",
             EngineError::TimedOut(_) => "timed_out",
             EngineError::Browser(_) => "browser_failed",
-            EngineError::NoRefreshToken(_) => "no_refresh_token",
         }
     }
 }

@@ -74,8 +74,12 @@ pub struct GrantedServer {
     pub id: String,
     /// Display name.
     pub name: String,
-    /// The server's MCP URL (its RFC 9728 resource), when known.
+    /// The server's MCP URL, when known.
     pub resource: Option<String>,
+    /// The `resource` indicator to send when it differs from the URL (a
+    /// server whose RFC 9728 metadata names its origin as the resource).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_indicator: Option<String>,
     /// Own or shared token.
     pub token_kind: TokenKind,
     /// When its current access token expires, if one was issued.

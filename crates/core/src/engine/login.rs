@@ -57,8 +57,11 @@ struct Plan {
     metadata: AsMetadata,
     mode: Mode,
     catalog: Vec<CatalogServer>,
-    /// Server URLs named with `resource` (multi-resource and per-server).
+    /// Resource indicators sent as `resource` (multi-resource and per-server):
+    /// each server's RFC 9728 `resource`.
     resources: Vec<String>,
+    /// The MCP server URLs, parallel to `resources`.
+    urls: Vec<String>,
     /// Display names of those servers.
     names: Vec<String>,
     hint: Vec<String>,
@@ -100,10 +103,13 @@ impl Engine {
                 match self.run_flow(&plan, request, opener).await {
                     Err(EngineError::Denied { error, .. }) if error == "invalid_target" => {
                         tracing::info!(issuer = %plan.issuer, "multi-resource request refused; signing in per server");
-                        for (resource, name) in plan.resources.iter().zip(&plan.names) {
+                        for ((resource, url), name) in
+                            plan.resources.iter().zip(&plan.urls).zip(&plan.names)
+                        {
                             let single = Plan {
                                 mode: Mode::PerServer,
                                 resources: vec![resource.clone()],
+                                urls: vec![url.clone()],
                                 names: vec![name.clone()],
                                 ..plan.clone()
                             };
@@ -144,6 +150,7 @@ impl Engine {
                     mode,
                     catalog,
                     resources: vec![],
+                    urls: vec![],
                     names: vec![],
                     hint,
                     scope,
@@ -193,6 +200,7 @@ impl Engine {
                                 mode: Mode::MultiServer,
                                 catalog,
                                 resources: vec![],
+                                urls: vec![],
                                 names: vec![],
                                 hint,
                                 scope,
@@ -201,7 +209,9 @@ impl Engine {
                         mode if group.len() > 1 || mode == Mode::MultiResource => {
                             let scope =
                                 union_scopes(scopes.iter().map(|s| s.as_deref()).chain([extra]));
-                            let resources = group.iter().map(|d| d.server_url.clone()).collect();
+                            let resources =
+                                group.iter().map(|d| d.resource.resource.clone()).collect();
+                            let urls = group.iter().map(|d| d.server_url.clone()).collect();
                             let names = group.iter().map(|d| display_name(d)).collect();
                             let mode = if group.len() > 1 {
                                 Mode::MultiResource
@@ -214,6 +224,7 @@ impl Engine {
                                 mode,
                                 catalog: vec![],
                                 resources,
+                                urls,
                                 names,
                                 hint: vec![],
                                 scope,
@@ -227,7 +238,8 @@ impl Engine {
                                 metadata,
                                 mode: Mode::PerServer,
                                 catalog: vec![],
-                                resources: vec![d.server_url.clone()],
+                                resources: vec![d.resource.resource.clone()],
+                                urls: vec![d.server_url.clone()],
                                 names: vec![display_name(d)],
                                 hint: vec![],
                                 scope,
@@ -403,10 +415,10 @@ impl Engine {
             }
             other => other?,
         };
-        let refresh = tokens
-            .refresh_token
-            .clone()
-            .ok_or_else(|| EngineError::NoRefreshToken(plan.issuer.clone()))?;
+        let refresh = tokens.refresh_token.clone();
+        if refresh.is_none() {
+            tracing::warn!(issuer = %plan.issuer, "no refresh token issued; the grant lasts until its access token expires");
+        }
         let now = self.clock.now();
         let (plain, granted_ids) = tokens
             .scope
@@ -433,12 +445,14 @@ impl Engine {
             refreshed_at: Some(now),
             status: GrantStatus::Active,
         };
-        self.store.put(
-            &StoreKey::RefreshToken {
-                grant_id: grant.id.clone(),
-            },
-            refresh.expose(),
-        )?;
+        if let Some(refresh) = &refresh {
+            self.store.put(
+                &StoreKey::RefreshToken {
+                    grant_id: grant.id.clone(),
+                },
+                refresh.expose(),
+            )?;
+        }
         let expires_at = now
             + chrono::Duration::from_std(
                 tokens
@@ -478,6 +492,7 @@ impl Engine {
             id,
             name,
             resource,
+            resource_indicator: None,
             token_kind: TokenKind::Unknown,
             expires_at: None,
         };
@@ -491,10 +506,14 @@ impl Engine {
                 })
                 .collect(),
             _ => plan
-                .resources
+                .urls
                 .iter()
+                .zip(&plan.resources)
                 .zip(&plan.names)
-                .map(|(url, name)| entry(url.clone(), name.clone(), Some(url.clone())))
+                .map(|((url, indicator), name)| GrantedServer {
+                    resource_indicator: (indicator != url).then(|| indicator.clone()),
+                    ..entry(url.clone(), name.clone(), Some(url.clone()))
+                })
                 .collect(),
         }
     }

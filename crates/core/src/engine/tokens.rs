@@ -275,7 +275,7 @@ impl Engine {
             grant_id: grant.id.clone(),
         };
         let Some(stored) = self.store.get(&key)? else {
-            let reason = "its refresh token is missing from the keyring".to_string();
+            let reason = "no refresh token is stored for it (the authorization server may not issue them); sign in again".to_string();
             self.update_grant(&grant.id, |g| {
                 g.status = GrantStatus::SignInNeeded {
                     reason: reason.clone(),
