@@ -3,7 +3,7 @@
 #   - the Debian packages for the desktop app and for the test session (Xvfb, D-Bus,
 #     gnome-keyring);
 #   - Node.js 22 under target/tools/node22 (for the MCP conformance suite);
-#   - the npm packages of tests/sdk-client and tests/conformance.
+#   - the npm packages of tests/sdk-client, tests/conformance and tests/oidc-provider.
 # Safe to run again: prints nothing when everything is already there.
 #
 # Usage: scripts/setup.sh [--system-only]
@@ -125,4 +125,5 @@ if [[ $system_only == false ]]; then
   install_node22
   install_npm_packages tests/sdk-client
   install_npm_packages tests/conformance
+  install_npm_packages tests/oidc-provider
 fi

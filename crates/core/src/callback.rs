@@ -29,7 +29,7 @@ pub const MAX_VALUE: usize = 4 * 1024;
 pub const MAX_TOTAL: usize = 16 * 1024;
 
 /// A parsed callback. It says nothing yet about whether a flow waits for it.
-#[derive(Debug)]
+/// Its `Debug` output hides the state (and the code is a secret type).
 pub struct Callback {
     /// The `state` it carries (never empty).
     pub state: String,
@@ -39,6 +39,17 @@ pub struct Callback {
     pub outcome: CallbackOutcome,
     /// Where it was sent: scheme, host, port and path (no query, no fragment).
     pub target: Url,
+}
+
+impl std::fmt::Debug for Callback {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Callback")
+            .field("state", &"[redacted]")
+            .field("iss", &self.iss)
+            .field("outcome", &self.outcome)
+            .field("target", &self.target.as_str())
+            .finish()
+    }
 }
 
 /// What the authorization server answered.
@@ -153,7 +164,9 @@ fn has_control(raw: &str) -> bool {
         decoded.push(b);
         i += 1;
     }
-    String::from_utf8_lossy(&decoded).chars().any(char::is_control)
+    String::from_utf8_lossy(&decoded)
+        .chars()
+        .any(char::is_control)
 }
 
 /// Parses one callback URL. Never panics, whatever the input.
@@ -177,8 +190,7 @@ pub fn parse_callback(raw: &str) -> Result<Callback, CallbackError> {
     if url.fragment().is_some() {
         return Err(CallbackError::Fragment);
     }
-    let (mut code, mut state, mut iss, mut error, mut description) =
-        (None, None, None, None, None);
+    let (mut code, mut state, mut iss, mut error, mut description) = (None, None, None, None, None);
     for (key, value) in url.query_pairs() {
         if key.len() > MAX_VALUE || value.len() > MAX_VALUE {
             return Err(CallbackError::TooLarge);
@@ -280,15 +292,39 @@ mod tests {
             ("io..x:/cb?code=a&state=s", E::ForeignScheme),
             ("http://u@127.0.0.1:5000/cb?code=a&state=s", E::Userinfo),
             ("http://127.0.0.1:5000/cb?code=a&state=s#", E::Fragment),
-            ("http://127.0.0.1:5000/cb?code=a%00&state=s", E::ControlCharacter),
-            ("http://127.0.0.1:5000/cb%0a?code=a&state=s", E::ControlCharacter),
-            ("http://127.0.0.1:5000/cb?x%7F=1&code=a&state=s", E::ControlCharacter),
-            ("http://127.0.0.1:5000/cb?code=a&state=s%C2%85", E::ControlCharacter),
+            (
+                "http://127.0.0.1:5000/cb?code=a%00&state=s",
+                E::ControlCharacter,
+            ),
+            (
+                "http://127.0.0.1:5000/cb%0a?code=a&state=s",
+                E::ControlCharacter,
+            ),
+            (
+                "http://127.0.0.1:5000/cb?x%7F=1&code=a&state=s",
+                E::ControlCharacter,
+            ),
+            (
+                "http://127.0.0.1:5000/cb?code=a&state=s%C2%85",
+                E::ControlCharacter,
+            ),
             ("http://127.0.0.1:5000/cb?code=a&state=s ", E::Malformed),
-            ("http://127.0.0.1:5000/cb?code=a&code=a&state=s", E::Duplicate("code")),
-            ("http://127.0.0.1:5000/cb?code=a&iss=x&iss=x&state=s", E::Duplicate("iss")),
-            ("http://127.0.0.1:5000/cb?error=a&error=b&state=s", E::Duplicate("error")),
-            ("http://127.0.0.1:5000/cb?code=a&error=b&state=s", E::NoOutcome),
+            (
+                "http://127.0.0.1:5000/cb?code=a&code=a&state=s",
+                E::Duplicate("code"),
+            ),
+            (
+                "http://127.0.0.1:5000/cb?code=a&iss=x&iss=x&state=s",
+                E::Duplicate("iss"),
+            ),
+            (
+                "http://127.0.0.1:5000/cb?error=a&error=b&state=s",
+                E::Duplicate("error"),
+            ),
+            (
+                "http://127.0.0.1:5000/cb?code=a&error=b&state=s",
+                E::NoOutcome,
+            ),
             ("http://127.0.0.1:5000/cb?state=s", E::NoOutcome),
             ("http://127.0.0.1:5000/cb?code=&state=s", E::NoOutcome),
             ("http://127.0.0.1:5000/cb?code=a", E::MissingState),
@@ -299,9 +335,15 @@ mod tests {
         for (raw, expected) in cases {
             assert_eq!(parse_callback(raw).err().as_ref(), Some(expected), "{raw}");
         }
-        let long = format!("http://127.0.0.1:5000/cb?code={}&state=s", "a".repeat(MAX_VALUE + 1));
+        let long = format!(
+            "http://127.0.0.1:5000/cb?code={}&state=s",
+            "a".repeat(MAX_VALUE + 1)
+        );
         assert_eq!(parse_callback(&long).err(), Some(E::TooLarge));
-        let edge = format!("http://127.0.0.1:5000/cb?code={}&state=s", "a".repeat(MAX_VALUE));
+        let edge = format!(
+            "http://127.0.0.1:5000/cb?code={}&state=s",
+            "a".repeat(MAX_VALUE)
+        );
         assert!(parse_callback(&edge).is_ok());
     }
 
@@ -311,19 +353,30 @@ mod tests {
             .err();
         assert_eq!(e, Some(CallbackError::Duplicate("code")));
         assert!(!format!("{e:?}").contains("SECRETCODE"));
-        let c = ok("http://127.0.0.1:5000/cb?code=SECRETCODE&state=s");
+        let c = ok("http://127.0.0.1:5000/cb?code=SECRETCODE&state=SECRETSTATE");
         assert!(!format!("{c:?}").contains("SECRETCODE"));
+        assert!(!format!("{c:?}").contains("SECRETSTATE"));
     }
 
     #[test]
     fn args_hold_at_most_one_callback() {
         let scheme = "io.github.mcppassport";
         let one = |s: &str| s.to_string();
-        let args = [one("app"), one("--minimized"), one("io.github.mcppassport:/cb?code=a&state=s")];
+        let args = [
+            one("app"),
+            one("--minimized"),
+            one("io.github.mcppassport:/cb?code=a&state=s"),
+        ];
         assert!(matches!(callback_from_args(&args, scheme), Ok(Some(_))));
         assert!(matches!(callback_from_args(&args[..2], scheme), Ok(None)));
-        let two = [args[2].clone(), one("IO.GITHUB.MCPPASSPORT:/cb?code=b&state=t")];
-        assert_eq!(callback_from_args(&two, scheme).err(), Some(CallbackError::TwoUrls));
+        let two = [
+            args[2].clone(),
+            one("IO.GITHUB.MCPPASSPORT:/cb?code=b&state=t"),
+        ];
+        assert_eq!(
+            callback_from_args(&two, scheme).err(),
+            Some(CallbackError::TwoUrls)
+        );
         let bad = [one("io.github.mcppassport:/cb?code=a")];
         assert_eq!(
             callback_from_args(&bad, scheme).err(),

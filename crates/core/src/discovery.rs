@@ -25,73 +25,102 @@ pub struct BearerChallenge {
     pub error: Option<String>,
 }
 
-/// Why discovery failed.
+/// Why discovery failed. Each message says what is wrong and what to do.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum DiscoveryError {
-    /// The HTTP exchange failed.
+    /// The HTTP exchange failed (unreachable, timeout, a redirect, too large).
     #[error(transparent)]
     Http(#[from] HttpError),
-    /// A URL was refused by the URL policy.
+    /// A URL was refused by the URL policy (scheme, credentials, metadata
+    /// address, loopback announced by a remote server).
     #[error(transparent)]
     Url(#[from] UrlError),
+    /// The issuer URL has a query or fragment, which RFC 8414 forbids.
+    #[error("{issuer} cannot be an issuer: issuer URLs have no query or fragment; check the URL")]
+    InvalidIssuer {
+        /// The issuer, without query and fragment.
+        issuer: String,
+    },
     /// No metadata document was found at any well-known URL.
-    #[error("no authorization server metadata found for {issuer}; check the URL")]
+    #[error(
+        "no authorization server metadata found for {issuer} (RFC 8414 or OpenID Connect well-known URLs); check the issuer URL, or that the server supports OAuth discovery"
+    )]
     NoMetadata {
         /// The issuer.
         issuer: String,
     },
-    /// A document was not the JSON it should be.
-    #[error("{url} did not return valid metadata JSON")]
+    /// A document was not the JSON it should be (and no other URL had one).
+    #[error("{url} did not return a valid metadata document; the server may be misconfigured")]
     NotJson {
-        /// Where.
+        /// Where it was fetched (without query).
         url: String,
     },
-    /// The metadata names another issuer.
-    #[error("the metadata for {expected} says its issuer is {found}; refusing it")]
+    /// The metadata names another issuer than the one it was fetched for
+    /// (SECURITY 5, 8). Compared exactly: a trailing slash, letter case or
+    /// default port makes a difference.
+    #[error(
+        "the metadata fetched for {expected} says its issuer is {found}; refusing it (they must be identical). If {found} is the right issuer, use exactly that URL"
+    )]
     IssuerMismatch {
         /// The issuer asked for.
         expected: String,
-        /// The issuer in the document.
+        /// The issuer in the document (untrusted, cut to 300 characters).
         found: String,
     },
-    /// An endpoint lives on another origin than the issuer.
+    /// An endpoint lives on another origin than the issuer (SECURITY 7).
     #[error(
-        "the {endpoint} endpoint {url} is not on the authorization server's own origin; refusing it"
+        "the {endpoint} endpoint {url} is not on the origin of {issuer}; refusing this authorization server's metadata"
     )]
     ForeignEndpoint {
-        /// Which endpoint.
+        /// Which endpoint (`authorization`, `token`, `registration`, ...).
         endpoint: &'static str,
-        /// Its URL.
+        /// Its URL (without query).
         url: String,
+        /// The issuer that announced it.
+        issuer: String,
     },
-    /// No PKCE S256.
-    #[error("{issuer} does not offer PKCE with S256; MCP Passport will not sign in without it")]
+    /// PKCE S256 is not listed in `code_challenge_methods_supported` (SECURITY 16).
+    #[error(
+        "{issuer} does not list PKCE S256 in its metadata; MCP Passport will not sign in without it (ask its operator to enable S256)"
+    )]
     NoS256 {
         /// The issuer.
         issuer: String,
     },
-    /// The protected resource metadata names another resource.
-    #[error("the server at {expected} describes itself as {found}; no sign-in was started")]
+    /// The protected resource metadata names another resource (SECURITY 20).
+    #[error(
+        "the server at {expected} describes itself as {found}; no sign-in was started. Use the server's exact MCP URL, or do not trust this server"
+    )]
     ResourceMismatch {
         /// The server URL.
         expected: String,
-        /// The `resource` in its metadata.
+        /// The `resource` in its metadata (untrusted, cut to 300 characters).
         found: String,
     },
     /// No protected resource metadata was found.
     #[error(
-        "{server} publishes no OAuth protected resource metadata; it may not need sign-in or may not be an MCP server"
+        "{server} publishes no OAuth protected resource metadata (RFC 9728); it may not need sign-in, or the URL is not its MCP endpoint"
     )]
     NoResourceMetadata {
         /// The server URL.
         server: String,
     },
-    /// The metadata names no authorization server.
-    #[error("{server} names no authorization server")]
+    /// The protected resource metadata lists no authorization server.
+    #[error(
+        "{server} names no authorization server in its metadata; it cannot be signed in to with OAuth"
+    )]
     NoAuthorizationServer {
         /// The server URL.
         server: String,
+    },
+    /// The catalog endpoint answered with an error status.
+    #[error("the server catalog at {url} failed with HTTP {status}; try again later")]
+    CatalogUnavailable {
+        /// The catalog URL (without query).
+        url: String,
+        /// The HTTP status.
+        status: u16,
     },
     /// The AS does not speak the Multi-Server pattern (sign in with server URLs instead).
     #[error(
@@ -103,82 +132,184 @@ pub enum DiscoveryError {
     },
 }
 
-/// Parses a `WWW-Authenticate` value; the Bearer challenge's parameters.
-pub fn parse_www_authenticate(value: &str) -> Option<BearerChallenge> {
-    if value.len() > 16 * 1024 {
+/// Longest `WWW-Authenticate` value parsed; longer ones are ignored as junk.
+pub const MAX_CHALLENGE_LEN: usize = 16 * 1024;
+
+/// Parses a `WWW-Authenticate` value (RFC 9110 section 11.6.1, RFC 6750
+/// section 3, RFC 9728 section 5.1) and returns its first `Bearer`
+/// challenge, or `None` when it has none.
+///
+/// Several challenges in one value, a scheme in any letter case, quoted
+/// strings with backslash escapes and token68 credentials are understood;
+/// a parameter given twice keeps its first value; empty values count as
+/// absent. Junk never panics: unknown bytes are skipped, an unterminated
+/// quoted string ends the parse, and values longer than
+/// [`MAX_CHALLENGE_LEN`] are ignored.
+pub fn parse_www_authenticate(header_value: &str) -> Option<BearerChallenge> {
+    if header_value.len() > MAX_CHALLENGE_LEN {
         return None;
     }
-    let lower = value.to_ascii_lowercase();
-    let start = lower.find("bearer")?;
-    let mut rest = &value[start + "bearer".len()..];
-    let mut challenge = BearerChallenge::default();
+    let mut lexer = Lexer {
+        text: header_value,
+        at: 0,
+    };
+    // `Some` while the parameters being read belong to the first Bearer challenge.
+    let mut current: Option<BearerChallenge> = None;
+    let mut found: Option<BearerChallenge> = None;
     loop {
-        rest = rest.trim_start_matches([' ', ',', '\t']);
-        let Some(eq) = rest.find('=') else { break };
-        let name = rest[..eq].trim().to_ascii_lowercase();
-        if name.contains(' ') {
-            break; // the next challenge's scheme
-        }
-        rest = &rest[eq + 1..];
-        let text;
-        if let Some(quoted) = rest.strip_prefix('"') {
-            let mut out = String::new();
-            let mut chars = quoted.char_indices();
-            let mut end = None;
-            while let Some((i, c)) = chars.next() {
-                match c {
-                    '\\' => {
-                        if let Some((_, n)) = chars.next() {
-                            out.push(n);
-                        }
-                    }
-                    '"' => {
-                        end = Some(i);
-                        break;
-                    }
-                    c => out.push(c),
+        lexer.skip_while(|b| matches!(b, b' ' | b'\t' | b','));
+        let Some(next) = lexer.peek() else { break };
+        let Some(name) = lexer.token() else {
+            // Not a token: junk (or a stray quote); skip it.
+            if next == b'"' {
+                if lexer.quoted().is_none() {
+                    break;
                 }
+            } else {
+                lexer.at += 1;
             }
-            let end = end?;
-            text = out;
-            rest = &quoted[end + 1..];
-        } else {
-            let end = rest.find([',', ' ']).unwrap_or(rest.len());
-            text = rest[..end].to_string();
-            rest = &rest[end..];
+            continue;
+        };
+        lexer.skip_while(|b| matches!(b, b' ' | b'\t'));
+        if lexer.peek() != Some(b'=') {
+            // A new challenge's scheme (or a token68 without padding).
+            if let Some(done) = current.take() {
+                found = Some(done);
+            }
+            if found.is_none() && name.eq_ignore_ascii_case("bearer") {
+                current = Some(BearerChallenge::default());
+            }
+            continue;
         }
-        match name.as_str() {
-            "resource_metadata" => challenge.resource_metadata = Some(text),
-            "scope" => challenge.scope = Some(text),
-            "error" => challenge.error = Some(text),
-            _ => {}
+        lexer.at += 1;
+        lexer.skip_while(|b| matches!(b, b' ' | b'\t'));
+        let value = match lexer.peek() {
+            Some(b'"') => match lexer.quoted() {
+                Some(v) => v,
+                None => break, // unterminated: nothing after it can be trusted
+            },
+            Some(b'=') => {
+                // token68 padding ("abc=="): a credential, not a parameter.
+                lexer.skip_while(|b| b == b'=');
+                continue;
+            }
+            _ => lexer.bare_value().to_string(),
+        };
+        let Some(challenge) = current.as_mut() else {
+            continue;
+        };
+        let slot = match name.to_ascii_lowercase().as_str() {
+            "resource_metadata" => &mut challenge.resource_metadata,
+            "scope" => &mut challenge.scope,
+            "error" => &mut challenge.error,
+            _ => continue,
+        };
+        if slot.is_none() && !value.is_empty() {
+            *slot = Some(value);
         }
     }
-    Some(challenge)
+    found.or(current)
 }
 
-/// The metadata URLs for an issuer, in the spec's order.
+/// A byte cursor over a header value. It only stops on ASCII bytes, so
+/// every slice it takes falls on a `char` boundary.
+struct Lexer<'a> {
+    text: &'a str,
+    at: usize,
+}
+
+impl<'a> Lexer<'a> {
+    fn peek(&self) -> Option<u8> {
+        self.text.as_bytes().get(self.at).copied()
+    }
+
+    fn skip_while(&mut self, keep: impl Fn(u8) -> bool) {
+        while self.peek().is_some_and(&keep) {
+            self.at += 1;
+        }
+    }
+
+    fn take_while(&mut self, keep: impl Fn(u8) -> bool) -> &'a str {
+        let start = self.at;
+        self.skip_while(keep);
+        self.text.get(start..self.at).unwrap_or("")
+    }
+
+    /// An RFC 9110 token, or `None` when none starts here.
+    fn token(&mut self) -> Option<&'a str> {
+        let token =
+            self.take_while(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+        (!token.is_empty()).then_some(token)
+    }
+
+    /// An unquoted value: everything up to a separator (lenient: servers
+    /// send unquoted URLs, which are not RFC 9110 tokens).
+    fn bare_value(&mut self) -> &'a str {
+        self.take_while(|b| !matches!(b, b',' | b' ' | b'\t' | b'"'))
+    }
+
+    /// A quoted string starting at the opening quote, unescaped; `None`
+    /// when it is not terminated.
+    fn quoted(&mut self) -> Option<String> {
+        let bytes = self.text.as_bytes();
+        let mut out = Vec::new();
+        let mut i = self.at + 1;
+        while let Some(&b) = bytes.get(i) {
+            match b {
+                b'"' => {
+                    self.at = i + 1;
+                    return Some(String::from_utf8_lossy(&out).into_owned());
+                }
+                b'\\' => {
+                    out.extend(bytes.get(i + 1).copied());
+                    i += 2;
+                }
+                b => {
+                    out.push(b);
+                    i += 1;
+                }
+            }
+        }
+        self.at = bytes.len();
+        None
+    }
+}
+
+/// The metadata URLs for an issuer, in the MCP spec's order (2025-11-25,
+/// "Authorization Server Metadata Discovery").
+///
+/// With a path (`https://as.example/tenant1`): RFC 8414 path insertion
+/// (`/.well-known/oauth-authorization-server/tenant1`), OIDC path insertion
+/// (`/.well-known/openid-configuration/tenant1`), then OIDC path appending
+/// (`/tenant1/.well-known/openid-configuration`). Without one (a lone `/`
+/// counts as none): `/.well-known/oauth-authorization-server`, then
+/// `/.well-known/openid-configuration`. A trailing slash of the path is
+/// dropped before building them; query and fragment are never kept.
 pub fn metadata_urls(issuer: &Url) -> Vec<Url> {
-    let origin = issuer.origin().ascii_serialization();
+    if issuer.cannot_be_a_base() {
+        return Vec::new();
+    }
     let path = issuer.path().trim_end_matches('/');
-    let join = |s: String| Url::parse(&s).ok();
+    let at = |new_path: String| {
+        let mut url = issuer.clone();
+        url.set_path(&new_path);
+        url.set_query(None);
+        url.set_fragment(None);
+        let _ = url.set_username("");
+        let _ = url.set_password(None);
+        url
+    };
     if path.is_empty() {
-        [
-            format!("{origin}/.well-known/oauth-authorization-server"),
-            format!("{origin}/.well-known/openid-configuration"),
+        vec![
+            at("/.well-known/oauth-authorization-server".into()),
+            at("/.well-known/openid-configuration".into()),
         ]
-        .into_iter()
-        .filter_map(join)
-        .collect()
     } else {
-        [
-            format!("{origin}/.well-known/oauth-authorization-server{path}"),
-            format!("{origin}/.well-known/openid-configuration{path}"),
-            format!("{origin}{path}/.well-known/openid-configuration"),
+        vec![
+            at(format!("/.well-known/oauth-authorization-server{path}")),
+            at(format!("/.well-known/openid-configuration{path}")),
+            at(format!("{path}/.well-known/openid-configuration")),
         ]
-        .into_iter()
-        .filter_map(join)
-        .collect()
     }
 }
 
@@ -186,53 +317,86 @@ fn same_origin(a: &Url, b: &Url) -> bool {
     a.origin() == b.origin()
 }
 
-/// Fetches and checks an AS's metadata.
+/// Checks an AS metadata document against the issuer it was fetched for:
+/// `issuer` identical character for character (SECURITY 5, 8), every
+/// endpoint allowed by [`url_policy::check_endpoint`] (SECURITY 15, 19) and
+/// on the issuer's own origin (SECURITY 7), and PKCE S256 offered
+/// (SECURITY 16). [`fetch_as_metadata`] runs it on every document; run it
+/// again on metadata that comes from anywhere else.
+pub fn check_as_metadata(issuer: &str, metadata: &AsMetadata) -> Result<(), DiscoveryError> {
+    if metadata.issuer != issuer {
+        return Err(DiscoveryError::IssuerMismatch {
+            expected: issuer.to_string(),
+            found: metadata.issuer.chars().take(300).collect(),
+        });
+    }
+    let issuer_url = url_policy::check_user_url(issuer)?;
+    let endpoints = [
+        ("authorization", Some(&metadata.authorization_endpoint)),
+        ("token", Some(&metadata.token_endpoint)),
+        ("registration", metadata.registration_endpoint.as_ref()),
+        ("revocation", metadata.revocation_endpoint.as_ref()),
+        (
+            "server catalog",
+            metadata.mcp_server_catalog_endpoint.as_ref(),
+        ),
+    ];
+    for (name, endpoint) in endpoints {
+        let Some(endpoint) = endpoint else { continue };
+        let checked = url_policy::check_endpoint(endpoint, &issuer_url)?;
+        if !same_origin(&checked, &issuer_url) {
+            return Err(DiscoveryError::ForeignEndpoint {
+                endpoint: name,
+                url: url_policy::redact(&checked),
+                issuer: issuer.to_string(),
+            });
+        }
+    }
+    if !metadata.supports_s256() {
+        return Err(DiscoveryError::NoS256 {
+            issuer: issuer.to_string(),
+        });
+    }
+    Ok(())
+}
+
+/// Fetches an AS's metadata from the URLs of [`metadata_urls`], in order,
+/// and checks it with [`check_as_metadata`].
+///
+/// A 404 or any other non-2xx answer moves on to the next URL, and so does
+/// a 2xx whose body is not a metadata document (a web page served for any
+/// path); a transport failure or a redirect ends the search with an error.
+/// The first document found is the one used: if it fails a check, the
+/// search stops there rather than trying the next URL.
 pub async fn fetch_as_metadata(
     http: &HttpClient,
     issuer: &str,
 ) -> Result<AsMetadata, DiscoveryError> {
     let issuer_url = url_policy::check_user_url(issuer)?;
+    if issuer_url.query().is_some() || issuer_url.fragment().is_some() {
+        return Err(DiscoveryError::InvalidIssuer {
+            issuer: url_policy::redact(&issuer_url),
+        });
+    }
+    let mut not_json = None;
     for url in metadata_urls(&issuer_url) {
         let response = http.get_json(&url).await?;
         if !response.status.is_success() {
+            tracing::debug!(url = %url_policy::redact(&url), status = %response.status, "no AS metadata here");
             continue;
         }
-        let metadata: AsMetadata = response.json().ok_or_else(|| DiscoveryError::NotJson {
-            url: url_policy::redact(&url),
-        })?;
-        if metadata.issuer != issuer {
-            return Err(DiscoveryError::IssuerMismatch {
-                expected: issuer.to_string(),
-                found: metadata.issuer,
+        let Some(metadata) = response.json::<AsMetadata>() else {
+            not_json.get_or_insert(DiscoveryError::NotJson {
+                url: url_policy::redact(&url),
             });
-        }
-        let endpoints = [
-            ("authorization", Some(&metadata.authorization_endpoint)),
-            ("token", Some(&metadata.token_endpoint)),
-            ("registration", metadata.registration_endpoint.as_ref()),
-            ("revocation", metadata.revocation_endpoint.as_ref()),
-            ("catalog", metadata.mcp_server_catalog_endpoint.as_ref()),
-        ];
-        for (name, endpoint) in endpoints {
-            let Some(endpoint) = endpoint else { continue };
-            let checked = url_policy::check_endpoint(endpoint, &issuer_url)?;
-            if !same_origin(&checked, &issuer_url) {
-                return Err(DiscoveryError::ForeignEndpoint {
-                    endpoint: name,
-                    url: url_policy::redact(&checked),
-                });
-            }
-        }
-        if !metadata.supports_s256() {
-            return Err(DiscoveryError::NoS256 {
-                issuer: issuer.to_string(),
-            });
-        }
+            continue;
+        };
+        check_as_metadata(issuer, &metadata)?;
         return Ok(metadata);
     }
-    Err(DiscoveryError::NoMetadata {
+    Err(not_json.unwrap_or_else(|| DiscoveryError::NoMetadata {
         issuer: issuer.to_string(),
-    })
+    }))
 }
 
 /// Everything discovered from one MCP server URL.
@@ -244,50 +408,78 @@ pub struct ServerDiscovery {
     pub resource: ResourceMetadata,
     /// The challenge of its 401, if it sent one.
     pub challenge: Option<BearerChallenge>,
-    /// The issuer used.
+    /// The issuer used: the first of the metadata's `authorization_servers`.
     pub issuer: String,
-    /// That issuer's metadata.
+    /// That issuer's metadata, checked with [`check_as_metadata`].
     pub metadata: AsMetadata,
 }
 
-fn prm_urls(server: &Url) -> Vec<Url> {
-    let origin = server.origin().ascii_serialization();
+/// The well-known RFC 9728 URLs of a server, in the MCP spec's order: the
+/// path-based one (`/.well-known/oauth-protected-resource/PATH`) when the
+/// URL has a path, then the root one.
+pub fn resource_metadata_urls(server: &Url) -> Vec<Url> {
+    if server.cannot_be_a_base() {
+        return Vec::new();
+    }
     let path = server.path().trim_end_matches('/');
+    let at = |new_path: String| {
+        let mut url = server.clone();
+        url.set_path(&new_path);
+        url.set_query(None);
+        url.set_fragment(None);
+        let _ = url.set_username("");
+        let _ = url.set_password(None);
+        url
+    };
     let mut urls = Vec::new();
     if !path.is_empty() {
-        urls.extend(
-            Url::parse(&format!(
-                "{origin}/.well-known/oauth-protected-resource{path}"
-            ))
-            .ok(),
-        );
+        urls.push(at(format!("/.well-known/oauth-protected-resource{path}")));
     }
-    urls.extend(Url::parse(&format!("{origin}/.well-known/oauth-protected-resource")).ok());
+    urls.push(at("/.well-known/oauth-protected-resource".into()));
     urls
 }
 
-/// Discovers the authorization server of an MCP server.
+/// The MCP `initialize` request sent without a token to provoke the 401.
+fn probe_request(server: &Url) -> Result<http::Request<Vec<u8>>, DiscoveryError> {
+    let probe = serde_json::json!({
+        "jsonrpc": "2.0", "id": 0, "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-11-25", "capabilities": {},
+            "clientInfo": {"name": "mcp-passport", "version": env!("CARGO_PKG_VERSION")},
+        },
+    });
+    http::Request::post(server.as_str())
+        .header(http::header::ACCEPT, "application/json, text/event-stream")
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .body(probe.to_string().into_bytes())
+        .map_err(|_| UrlError::Malformed(url_policy::redact(server)).into())
+}
+
+/// Discovers the authorization server of an MCP server (MCP authorization
+/// spec, "Protected Resource Metadata Discovery Requirements").
+///
+/// Sends an MCP `initialize` without a token; the `resource_metadata` of a
+/// 401's Bearer challenge (allowed by [`url_policy::check_endpoint`] against
+/// the server URL) is tried first, then [`resource_metadata_urls`]. The
+/// metadata's `resource` must be `server_url` exactly (SECURITY 20); a
+/// document from the root well-known URL may instead name the server's
+/// origin, the identifier that URL stands for (RFC 9728 section 3.3).
+/// Anything else stops here, before any authorization server is contacted.
+/// The first of `authorization_servers` is the issuer, whose metadata is
+/// then fetched with [`fetch_as_metadata`].
 pub async fn discover_server(
     http: &HttpClient,
     server_url: &str,
 ) -> Result<ServerDiscovery, DiscoveryError> {
     let server = url_policy::check_user_url(server_url)?;
-    let probe = serde_json::json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
-        "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "mcp-passport", "version": env!("CARGO_PKG_VERSION")}}});
-    let request = http::Request::post(server.as_str())
-        .header(http::header::ACCEPT, "application/json, text/event-stream")
-        .header(http::header::CONTENT_TYPE, "application/json")
-        .body(probe.to_string().into_bytes())
-        .map_err(|_| UrlError::Malformed(server_url.to_string()))?;
-    let challenge = match http.send(request).await {
+    let challenge = match http.send(probe_request(&server)?).await {
         Ok(r) if r.status == http::StatusCode::UNAUTHORIZED => r
             .headers
             .get_all(http::header::WWW_AUTHENTICATE)
             .iter()
             .filter_map(|v| v.to_str().ok())
             .find_map(parse_www_authenticate),
-        Ok(_) => None,
-        Err(HttpError::Redirect { .. }) => None,
+        Ok(_) | Err(HttpError::Redirect { .. }) => None,
         Err(e) => return Err(e.into()),
     };
     let mut candidates = Vec::new();
@@ -297,25 +489,36 @@ pub async fn discover_server(
     {
         candidates.push(url_policy::check_endpoint(url, &server)?);
     }
-    candidates.extend(prm_urls(&server));
-    let root = prm_urls(&server).pop();
+    let well_known = resource_metadata_urls(&server);
+    let root = well_known.last().cloned();
+    candidates.extend(well_known);
+    let mut not_json = None;
     let mut found = None;
-    let mut fetched_from_root = false;
     for url in candidates {
         let response = http.get_json(&url).await?;
-        if response.status.is_success() {
-            fetched_from_root = Some(&url) == root.as_ref();
-            found = Some(response.json::<ResourceMetadata>().ok_or_else(|| {
-                DiscoveryError::NotJson {
+        if !response.status.is_success() {
+            tracing::debug!(url = %url_policy::redact(&url), status = %response.status, "no resource metadata here");
+            continue;
+        }
+        match response.json::<ResourceMetadata>() {
+            Some(document) => {
+                found = Some((document, Some(&url) == root.as_ref()));
+                break;
+            }
+            None => {
+                not_json.get_or_insert(DiscoveryError::NotJson {
                     url: url_policy::redact(&url),
-                }
-            })?);
-            break;
+                });
+            }
         }
     }
-    let resource = found.ok_or_else(|| DiscoveryError::NoResourceMetadata {
-        server: server_url.to_string(),
-    })?;
+    let Some((resource, fetched_from_root)) = found else {
+        return Err(
+            not_json.unwrap_or_else(|| DiscoveryError::NoResourceMetadata {
+                server: server_url.to_string(),
+            }),
+        );
+    };
     // RFC 9728 section 3.3: the resource must be the identifier the metadata
     // URL was built from: the server URL, or its origin for the root URL.
     let origin = server.origin().ascii_serialization();
@@ -323,7 +526,7 @@ pub async fn discover_server(
     if resource.resource != server_url && !from_root {
         return Err(DiscoveryError::ResourceMismatch {
             expected: server_url.to_string(),
-            found: resource.resource,
+            found: resource.resource.chars().take(300).collect(),
         });
     }
     let issuer = resource
@@ -344,7 +547,11 @@ pub async fn discover_server(
     })
 }
 
-/// The mode to use with an AS.
+/// The mode to use with an AS (DESIGN section 3, best first):
+/// [`Mode::MultiServer`] when `mcp:global` is in `scopes_supported`,
+/// [`Mode::MultiResource`] when it says `resource_indicators_supported:
+/// true`, else [`Mode::PerServer`] (the engine may still try a
+/// multi-resource grant on a standard AS).
 pub fn mode_of(metadata: &AsMetadata) -> Mode {
     if metadata.is_multi_server() {
         Mode::MultiServer
@@ -355,31 +562,56 @@ pub fn mode_of(metadata: &AsMetadata) -> Mode {
     }
 }
 
-/// The Multi-Server catalog, or nothing when the AS has none.
+/// The Multi-Server catalog (`mcp_server_catalog_endpoint`), or an empty
+/// list when the AS has none.
+///
+/// The endpoint must pass the URL policy and sit on the issuer's origin.
+/// Entries whose `resource` the URL policy refuses (plain http off
+/// loopback, metadata addresses, loopback from a remote AS) are dropped
+/// with a warning: tokens are later sent to those URLs.
 pub async fn fetch_catalog(
     http: &HttpClient,
     metadata: &AsMetadata,
 ) -> Result<Vec<CatalogServer>, DiscoveryError> {
-    let Some(endpoint) = &metadata.mcp_server_catalog_endpoint else {
-        return Ok(Vec::new());
-    };
-    let issuer =
-        Url::parse(&metadata.issuer).map_err(|_| UrlError::Malformed(metadata.issuer.clone()))?;
-    let url = url_policy::check_endpoint(endpoint, &issuer)?;
-    let response = http.get_json(&url).await?;
     #[derive(serde::Deserialize)]
     struct Catalog {
         servers: Vec<CatalogServer>,
     }
-    if !response.status.is_success() {
+    let Some(endpoint) = &metadata.mcp_server_catalog_endpoint else {
         return Ok(Vec::new());
+    };
+    let issuer = url_policy::check_user_url(&metadata.issuer)?;
+    let url = url_policy::check_endpoint(endpoint, &issuer)?;
+    if !same_origin(&url, &issuer) {
+        return Err(DiscoveryError::ForeignEndpoint {
+            endpoint: "server catalog",
+            url: url_policy::redact(&url),
+            issuer: metadata.issuer.clone(),
+        });
     }
-    Ok(response
+    let response = http.get_json(&url).await?;
+    if !response.status.is_success() {
+        return Err(DiscoveryError::CatalogUnavailable {
+            url: url_policy::redact(&url),
+            status: response.status.as_u16(),
+        });
+    }
+    let catalog = response
         .json::<Catalog>()
         .ok_or_else(|| DiscoveryError::NotJson {
             url: url_policy::redact(&url),
-        })?
-        .servers)
+        })?;
+    Ok(catalog
+        .servers
+        .into_iter()
+        .filter(|s| match url_policy::check_endpoint(&s.resource, &issuer) {
+            Ok(_) => true,
+            Err(e) => {
+                tracing::warn!(id = %s.id, error = %e, "catalog entry dropped");
+                false
+            }
+        })
+        .collect())
 }
 
 /// The scope to request: the challenge's, else the resource's `scopes_supported`, else none.
@@ -402,6 +634,14 @@ pub fn choose_scope(
 mod tests {
     use super::*;
 
+    fn url(s: &str) -> Url {
+        Url::parse(s).unwrap_or_else(|_| panic!("{s}"))
+    }
+
+    fn strings(urls: &[Url]) -> Vec<&str> {
+        urls.iter().map(Url::as_str).collect()
+    }
+
     #[test]
     fn parses_bearer_challenges_with_quotes_escapes_and_other_schemes() {
         let c = parse_www_authenticate(r#"Basic realm="x", Bearer error="insufficient_scope", scope="a b", resource_metadata="https://s.example/.well-known/oauth-protected-resource/mcp""#).unwrap_or_default();
@@ -411,34 +651,227 @@ mod tests {
             c.resource_metadata.as_deref(),
             Some("https://s.example/.well-known/oauth-protected-resource/mcp")
         );
-        let e = parse_www_authenticate(r#"bearer scope="say \"hi\"""#).unwrap_or_default();
-        assert_eq!(e.scope.as_deref(), Some("say \"hi\""));
+        let e = parse_www_authenticate(r#"bearer scope="say \"hi\" \\ ok""#).unwrap_or_default();
+        assert_eq!(e.scope.as_deref(), Some(r#"say "hi" \ ok"#));
+        let upper = parse_www_authenticate("BEARER error=invalid_token").unwrap_or_default();
+        assert_eq!(upper.error.as_deref(), Some("invalid_token"));
         assert!(parse_www_authenticate("Basic realm=x").is_none());
-        assert!(parse_www_authenticate(&"Bearer a=\"".repeat(5000)).is_none());
-        let _ = parse_www_authenticate("Bearer =,=,\"\\");
+        assert!(parse_www_authenticate("").is_none());
     }
 
     #[test]
-    fn metadata_urls_follow_the_spec_order() {
-        let with_path = Url::parse("https://as.example/tenant1").unwrap_or_else(|_| unreachable!());
-        let urls: Vec<String> = metadata_urls(&with_path)
-            .iter()
-            .map(Url::to_string)
-            .collect();
+    fn the_bearer_word_inside_another_challenge_is_not_a_bearer_challenge() {
+        assert!(parse_www_authenticate(r#"Basic realm="Bearer scope=x""#).is_none());
+        assert!(parse_www_authenticate("NotBearer scope=x").is_none());
+        assert!(parse_www_authenticate("Basic bearer=1").is_none());
+        let c = parse_www_authenticate(
+            r#"Basic realm="Bearer error=fake", Bearer error="invalid_token""#,
+        )
+        .unwrap_or_default();
+        assert_eq!(c.error.as_deref(), Some("invalid_token"));
+    }
+
+    #[test]
+    fn parameters_stay_with_their_challenge_and_token68_is_skipped() {
+        // Parameters after a second scheme belong to it, not to Bearer.
+        let c = parse_www_authenticate(
+            r#"Bearer scope="a", DPoP algs="ES256", error="use_dpop_nonce""#,
+        )
+        .unwrap_or_default();
+        assert_eq!(c.scope.as_deref(), Some("a"));
+        assert_eq!(c.error, None);
+        // A token68 credential before the Bearer challenge.
+        let c = parse_www_authenticate("Negotiate dGVzdA==, Bearer scope=b").unwrap_or_default();
+        assert_eq!(c.scope.as_deref(), Some("b"));
+        // The first of two Bearer challenges, and the first of a duplicated parameter.
+        let c = parse_www_authenticate(r#"Bearer scope="one", scope="two", Bearer scope="three""#)
+            .unwrap_or_default();
+        assert_eq!(c.scope.as_deref(), Some("one"));
+        // Unquoted URL values, spaces around '=', empty values count as absent.
+        let c = parse_www_authenticate(
+            "Bearer resource_metadata = https://s.example/prm , scope=\"\", error=x",
+        )
+        .unwrap_or_default();
         assert_eq!(
-            urls,
+            c.resource_metadata.as_deref(),
+            Some("https://s.example/prm")
+        );
+        assert_eq!(c.scope, None);
+        assert_eq!(c.error.as_deref(), Some("x"));
+        // A bare Bearer challenge.
+        assert_eq!(
+            parse_www_authenticate("Bearer"),
+            Some(BearerChallenge::default())
+        );
+    }
+
+    #[test]
+    fn junk_and_huge_challenges_never_panic() {
+        assert!(parse_www_authenticate(&"Bearer a=\"".repeat(5000)).is_none());
+        let huge = format!("Bearer scope=\"{}\"", "x".repeat(MAX_CHALLENGE_LEN));
+        assert!(parse_www_authenticate(&huge).is_none());
+        let unterminated =
+            parse_www_authenticate(r#"Bearer error="x", scope="never ends"#).unwrap_or_default();
+        assert_eq!(unterminated.error.as_deref(), Some("x"));
+        assert_eq!(unterminated.scope, None);
+        for junk in [
+            "Bearer =,=,\"\\",
+            "\"",
+            "\\",
+            "====",
+            ",,,,",
+            "Bearer \"quoted\" scope=a",
+            "Bearer scope=\"\\",
+            "Bearer scope=\"é\\é\"",
+            "ü Bearer ü=ü, scope=ö",
+            "Bearer\u{0}scope=\u{7f}",
+            "Bearer scope=\"a\"\"b\"",
+            "Bearer ,scope=a,,,error=b==",
+        ] {
+            let _ = parse_www_authenticate(junk);
+        }
+        // Every prefix of a real value, cut at each char boundary.
+        let real = r#"Basic realm="ü", Bearer error="invalid_token", scope="a b", resource_metadata="https://s.example/x""#;
+        for (i, _) in real.char_indices() {
+            let _ = parse_www_authenticate(&real[..i]);
+        }
+        // Pseudo-random bytes.
+        let mut seed: u32 = 12345;
+        for _ in 0..2000 {
+            let alphabet = b" ,=\"\\BearerScope=abc\xC3\xA9\t";
+            let bytes: Vec<u8> = (0..64)
+                .map(|_| {
+                    seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                    alphabet[(seed >> 16) as usize % alphabet.len()]
+                })
+                .collect();
+            let _ = parse_www_authenticate(&String::from_utf8_lossy(&bytes));
+        }
+    }
+
+    #[test]
+    fn metadata_urls_follow_the_spec_order_with_a_path() {
+        assert_eq!(
+            strings(&metadata_urls(&url("https://as.example/tenant1"))),
             vec![
                 "https://as.example/.well-known/oauth-authorization-server/tenant1",
                 "https://as.example/.well-known/openid-configuration/tenant1",
                 "https://as.example/tenant1/.well-known/openid-configuration",
             ]
         );
-        let root = Url::parse("https://as.example/").unwrap_or_else(|_| unreachable!());
-        assert_eq!(metadata_urls(&root).len(), 2);
         assert_eq!(
-            metadata_urls(&root)[0].as_str(),
-            "https://as.example/.well-known/oauth-authorization-server"
+            strings(&metadata_urls(&url("https://as.example:8443/a/b/"))),
+            vec![
+                "https://as.example:8443/.well-known/oauth-authorization-server/a/b",
+                "https://as.example:8443/.well-known/openid-configuration/a/b",
+                "https://as.example:8443/a/b/.well-known/openid-configuration",
+            ]
         );
+    }
+
+    #[test]
+    fn metadata_urls_without_a_path_or_with_a_lone_slash_are_the_root_ones() {
+        let expected = vec![
+            "https://as.example/.well-known/oauth-authorization-server",
+            "https://as.example/.well-known/openid-configuration",
+        ];
+        assert_eq!(
+            strings(&metadata_urls(&url("https://as.example"))),
+            expected
+        );
+        assert_eq!(
+            strings(&metadata_urls(&url("https://as.example/"))),
+            expected
+        );
+        assert_eq!(
+            strings(&metadata_urls(&url("http://127.0.0.1:9400/?q=1#f"))),
+            vec![
+                "http://127.0.0.1:9400/.well-known/oauth-authorization-server",
+                "http://127.0.0.1:9400/.well-known/openid-configuration",
+            ]
+        );
+        assert!(metadata_urls(&url("mailto:a@b.example")).is_empty());
+    }
+
+    #[test]
+    fn resource_metadata_urls_try_the_path_then_the_root() {
+        assert_eq!(
+            strings(&resource_metadata_urls(&url(
+                "https://s.example/public/mcp"
+            ))),
+            vec![
+                "https://s.example/.well-known/oauth-protected-resource/public/mcp",
+                "https://s.example/.well-known/oauth-protected-resource",
+            ]
+        );
+        assert_eq!(
+            strings(&resource_metadata_urls(&url("https://s.example/"))),
+            vec!["https://s.example/.well-known/oauth-protected-resource"]
+        );
+    }
+
+    fn as_metadata(issuer: &str) -> AsMetadata {
+        AsMetadata {
+            issuer: issuer.into(),
+            authorization_endpoint: format!("{issuer}/authorize"),
+            token_endpoint: format!("{issuer}/token"),
+            registration_endpoint: None,
+            revocation_endpoint: None,
+            scopes_supported: None,
+            code_challenge_methods_supported: Some(vec!["S256".into()]),
+            authorization_response_iss_parameter_supported: false,
+            client_id_metadata_document_supported: false,
+            token_endpoint_auth_methods_supported: None,
+            resource_indicators_supported: None,
+            mcp_server_catalog_endpoint: None,
+        }
+    }
+
+    #[test]
+    fn sec_15_metadata_endpoints_at_metadata_addresses_or_loopback_from_remote_are_refused() {
+        assert!(
+            check_as_metadata("https://as.example", &as_metadata("https://as.example")).is_ok()
+        );
+        for (field, bad) in [
+            ("token", "https://169.254.169.254/latest/meta-data"),
+            ("token", "http://127.0.0.1:8080/token"),
+            ("authorization", "https://localhost/authorize"),
+            ("registration", "https://[fe80::1]/register"),
+            ("revocation", "https://metadata.google.internal/revoke"),
+        ] {
+            let mut m = as_metadata("https://as.example");
+            match field {
+                "token" => m.token_endpoint = bad.into(),
+                "authorization" => m.authorization_endpoint = bad.into(),
+                "registration" => m.registration_endpoint = Some(bad.into()),
+                _ => m.revocation_endpoint = Some(bad.into()),
+            }
+            assert!(
+                matches!(
+                    check_as_metadata("https://as.example", &m),
+                    Err(DiscoveryError::Url(_))
+                ),
+                "{bad}"
+            );
+        }
+        // Loopback endpoints are fine for a loopback issuer; metadata addresses never are.
+        let local = as_metadata("http://127.0.0.1:9400");
+        assert!(check_as_metadata("http://127.0.0.1:9400", &local).is_ok());
+        let mut m = as_metadata("http://127.0.0.1:9400");
+        m.token_endpoint = "http://169.254.169.254/token".into();
+        assert!(check_as_metadata("http://127.0.0.1:9400", &m).is_err());
+    }
+
+    #[test]
+    fn modes_follow_the_advertised_capabilities() {
+        let mut m = as_metadata("https://as.example");
+        assert_eq!(mode_of(&m), Mode::PerServer);
+        m.resource_indicators_supported = Some(false);
+        assert_eq!(mode_of(&m), Mode::PerServer);
+        m.resource_indicators_supported = Some(true);
+        assert_eq!(mode_of(&m), Mode::MultiResource);
+        m.scopes_supported = Some(vec!["openid".into(), "mcp:global".into()]);
+        assert_eq!(mode_of(&m), Mode::MultiServer);
     }
 
     #[test]
@@ -457,7 +890,18 @@ mod tests {
             choose_scope(Some(&challenge), Some(&resource)).as_deref(),
             Some("c")
         );
+        let no_scope = BearerChallenge::default();
+        assert_eq!(
+            choose_scope(Some(&no_scope), Some(&resource)).as_deref(),
+            Some("a b")
+        );
         assert_eq!(choose_scope(None, Some(&resource)).as_deref(), Some("a b"));
+        let empty = ResourceMetadata {
+            scopes_supported: Some(vec![]),
+            ..resource
+        };
+        assert_eq!(choose_scope(None, Some(&empty)), None);
+        assert_eq!(choose_scope(Some(&challenge), None).as_deref(), Some("c"));
         assert_eq!(choose_scope(None, None), None);
     }
 }

@@ -15,6 +15,7 @@ pub mod clock;
 pub mod discovery;
 pub mod engine;
 pub mod error;
+pub mod fault;
 pub mod flows;
 pub mod headless;
 pub mod http;

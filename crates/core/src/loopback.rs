@@ -1,147 +1,238 @@
-//! The loopback redirect listener (RFC 8252 section 7.3): 127.0.0.1 on an
-//! ephemeral port, open only while a flow waits, closed after one accepted
-//! callback or a timeout. A request to another path or with another `Host`
-//! gets 400 and does not touch the pending flow. The pages it sends load
-//! nothing and send no referrer.
+//! The loopback redirect listener (RFC 8252 section 7.3; SECURITY-CASES 12
+//! and 13).
+//!
+//! Why: a native app receives the authorization response on a local port.
+//! That port is reachable by every local program and by any web page the
+//! browser shows, so it is kept as small as possible: 127.0.0.1 only, an
+//! ephemeral port, open only while a flow waits, closed after one callback
+//! that ended a flow or after a timeout. A request to another path or with
+//! another `Host` (DNS rebinding) gets 400 and never reaches the pending
+//! flows, so it cannot consume a state. The pages it sends are
+//! self-contained, load nothing, and send no referrer (the URL holds the
+//! code).
 
 use crate::clock::Clock;
 use crate::flows::Flows;
-use std::net::SocketAddr;
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use std::future::IntoFuture as _;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpListener;
+use tokio::sync::{Notify, oneshot};
 
-/// How the listener ended.
+/// The path of the redirect URI.
+pub const CALLBACK_PATH: &str = "/callback";
+
+/// How long open connections may finish after the listener stops accepting.
+const DRAIN: Duration = Duration::from_secs(2);
+
+/// Why [`LoopbackListener::serve`] returned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ListenerEnd {
-    /// A callback ended a flow.
+    /// A callback ended a flow; the port is closed.
     Delivered,
-    /// No callback came in time.
+    /// No callback ended a flow in time; the port is closed.
     TimedOut,
 }
 
-/// The listener, bound and not yet serving.
+/// The listener: bound to 127.0.0.1 on an ephemeral port, not yet serving.
 #[derive(Debug)]
 pub struct LoopbackListener {
     listener: TcpListener,
     addr: SocketAddr,
 }
 
-const PAGE_OK: &str = "<!doctype html><meta charset=utf-8><title>Signed in</title><body style=\"font-family:system-ui;max-width:30rem;margin:4rem auto\"><h1>You are signed in</h1><p>You can close this tab and return to MCP Passport.</p>";
-const PAGE_FAIL: &str = "<!doctype html><meta charset=utf-8><title>Sign-in not completed</title><body style=\"font-family:system-ui;max-width:30rem;margin:4rem auto\"><h1>This sign-in was not completed</h1><p>Return to MCP Passport and start the sign-in again.</p>";
+const PAGE_OK: &str = "<!doctype html><html lang=en><meta charset=utf-8><title>MCP Passport</title>\
+<body style=\"font-family:system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem\">\
+<h1>MCP Passport received the answer</h1><p>You can close this tab and return to MCP Passport.</p></body></html>";
+
+const PAGE_FAIL: &str = "<!doctype html><html lang=en><meta charset=utf-8><title>MCP Passport</title>\
+<body style=\"font-family:system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem\">\
+<h1>This request was not accepted</h1><p>No sign-in was waiting for it. Return to MCP Passport \
+and start the sign-in again if needed.</p></body></html>";
+
+struct Shared {
+    flows: Arc<Flows>,
+    clock: Arc<dyn Clock>,
+    /// `127.0.0.1:PORT`, the only accepted `Host`.
+    host: String,
+    delivered: Notify,
+}
 
 impl LoopbackListener {
-    /// Binds 127.0.0.1 on an ephemeral port.
+    /// Binds 127.0.0.1 on an ephemeral port (never another address).
     pub async fn bind() -> std::io::Result<Self> {
-        let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
         let addr = listener.local_addr()?;
         Ok(Self { listener, addr })
     }
 
-    /// The port.
+    /// The bound port.
     pub fn port(&self) -> u16 {
         self.addr.port()
     }
 
-    /// `http://127.0.0.1:PORT/callback`.
+    /// The redirect URI to send to the AS: `http://127.0.0.1:PORT/callback`.
     pub fn redirect_uri(&self) -> String {
-        format!("http://127.0.0.1:{}/callback", self.addr.port())
+        format!("http://127.0.0.1:{}{CALLBACK_PATH}", self.addr.port())
     }
 
-    /// Serves until one callback ends a flow or `timeout` passes; then the port closes.
+    /// Serves until one callback ends a flow (through [`Flows::deliver`]) or
+    /// `timeout` passes; then the port is closed before this returns.
     pub async fn serve(
         self,
         flows: Arc<Flows>,
         clock: Arc<dyn Clock>,
         timeout: Duration,
     ) -> ListenerEnd {
-        let host = format!("127.0.0.1:{}", self.addr.port());
-        let work = async {
-            loop {
-                let Ok((mut stream, _)) = self.listener.accept().await else {
-                    continue;
-                };
-                let delivered = handle(&mut stream, &host, &flows, clock.as_ref()).await;
-                let _ = stream.shutdown().await;
-                if delivered {
-                    return ListenerEnd::Delivered;
+        let shared = Arc::new(Shared {
+            flows,
+            clock,
+            host: format!("127.0.0.1:{}", self.addr.port()),
+            delivered: Notify::new(),
+        });
+        let app = Router::new()
+            .fallback(handle)
+            .with_state(Arc::clone(&shared));
+        let (stop, stopped) = oneshot::channel::<()>();
+        let server = axum::serve(self.listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = stopped.await;
+            })
+            .into_future();
+        let mut server = std::pin::pin!(server);
+        let end = tokio::select! {
+            () = shared.delivered.notified() => ListenerEnd::Delivered,
+            () = tokio::time::sleep(timeout) => ListenerEnd::TimedOut,
+            result = &mut server => {
+                if let Err(e) = result {
+                    tracing::warn!("loopback listener stopped: {e}");
                 }
+                return ListenerEnd::TimedOut;
             }
         };
-        tokio::time::timeout(timeout, work)
-            .await
-            .unwrap_or(ListenerEnd::TimedOut)
+        // Stop accepting (the listening socket is dropped at once), let the
+        // answer in flight reach the browser, then give up on stragglers.
+        let _ = stop.send(());
+        if tokio::time::timeout(DRAIN, &mut server).await.is_err() {
+            tracing::debug!("loopback listener: a connection outlived the drain time");
+        }
+        end
     }
 }
 
-/// Reads one request head (bounded), answers it; true when a flow ended.
+/// Whether the request is addressed to exactly `127.0.0.1:PORT`.
+fn host_ok(headers: &HeaderMap, uri: &Uri, expected: &str) -> bool {
+    let mut hosts = headers.get_all(header::HOST).iter();
+    let single = match (hosts.next(), hosts.next()) {
+        (Some(host), None) => host.as_bytes() == expected.as_bytes(),
+        _ => false,
+    };
+    let absolute_ok = match uri.authority() {
+        Some(authority) => authority.as_str() == expected && uri.scheme_str() == Some("http"),
+        None => uri.scheme().is_none(),
+    };
+    single && absolute_ok
+}
+
 async fn handle(
-    stream: &mut tokio::net::TcpStream,
-    host: &str,
-    flows: &Flows,
-    clock: &dyn Clock,
-) -> bool {
-    let mut buf = vec![0u8; 32 * 1024];
-    let mut len = 0;
-    let head_end = loop {
-        let read = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf[len..])).await;
-        match read {
-            Ok(Ok(n)) if n > 0 => len += n,
-            _ => return false,
-        }
-        if let Some(i) = buf[..len].windows(4).position(|w| w == b"\r\n\r\n") {
-            break i;
-        }
-        if len == buf.len() {
-            respond(stream, 431, PAGE_FAIL).await;
-            return false;
-        }
-    };
-    let Ok(head) = std::str::from_utf8(&buf[..head_end]) else {
-        respond(stream, 400, PAGE_FAIL).await;
-        return false;
-    };
-    let mut lines = head.split("\r\n");
-    let mut request_line = lines.next().unwrap_or_default().split(' ');
-    let (method, target) = (
-        request_line.next().unwrap_or_default(),
-        request_line.next().unwrap_or_default(),
-    );
-    let hosts: Vec<&str> = lines
-        .filter_map(|l| l.split_once(':'))
-        .filter(|(k, _)| k.eq_ignore_ascii_case("host"))
-        .map(|(_, v)| v.trim())
-        .collect();
-    let path = target.split('?').next().unwrap_or_default();
-    if method != "GET" || path != "/callback" || hosts != [host] {
-        respond(stream, 400, PAGE_FAIL).await;
-        return false;
+    State(shared): State<Arc<Shared>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    if method != Method::GET
+        || uri.path() != CALLBACK_PATH
+        || !host_ok(&headers, &uri, &shared.host)
+    {
+        tracing::info!("loopback request refused: wrong method, path or host");
+        return page(StatusCode::BAD_REQUEST, PAGE_FAIL);
     }
-    let url = format!("http://{host}{target}");
-    match flows.deliver(&url, clock.now()) {
+    let url = match uri.query() {
+        Some(query) => format!("http://{}{CALLBACK_PATH}?{query}", shared.host),
+        None => format!("http://{}{CALLBACK_PATH}", shared.host),
+    };
+    match shared.flows.deliver(&url, shared.clock.now()) {
         Ok(()) => {
-            respond(stream, 200, PAGE_OK).await;
-            true
+            shared.delivered.notify_one();
+            page(StatusCode::OK, PAGE_OK)
         }
-        Err(_) => {
-            respond(stream, 400, PAGE_FAIL).await;
-            false
-        }
+        Err(_) => page(StatusCode::BAD_REQUEST, PAGE_FAIL),
     }
 }
 
-async fn respond(stream: &mut tokio::net::TcpStream, status: u16, body: &str) {
-    let reason = match status {
-        200 => "OK",
-        431 => "Request Header Fields Too Large",
-        _ => "Bad Request",
-    };
-    let response = format!(
-        "HTTP/1.1 {status} {reason}\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\n\
-         Content-Security-Policy: default-src 'none'; style-src 'unsafe-inline'\r\nReferrer-Policy: no-referrer\r\n\
-         Cache-Control: no-store\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    let _ = stream.write_all(response.as_bytes()).await;
+/// A self-contained page with headers that keep it from leaking the URL or
+/// loading anything.
+fn page(status: StatusCode, body: &'static str) -> Response {
+    let headers = [
+        (
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/html; charset=utf-8"),
+        ),
+        (
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'"),
+        ),
+        (
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ),
+        (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        (
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ),
+        (header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")),
+    ];
+    (status, headers, body).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pages_load_nothing_from_elsewhere() {
+        for body in [PAGE_OK, PAGE_FAIL] {
+            for needle in [
+                "http:", "https:", "//", "src=", "href=", "<script", "<link", "url(",
+            ] {
+                assert!(!body.contains(needle), "{needle}");
+            }
+        }
+        assert!(PAGE_OK.contains("You can close this tab and return to MCP Passport"));
+    }
+
+    #[test]
+    fn host_must_be_exactly_the_bound_address() {
+        let expected = "127.0.0.1:5000";
+        let with = |values: &[&str]| {
+            let mut h = HeaderMap::new();
+            for v in values {
+                h.append(
+                    header::HOST,
+                    HeaderValue::from_str(v).unwrap_or_else(|e| panic!("{e}")),
+                );
+            }
+            h
+        };
+        let origin_form: Uri = "/callback?x=1".parse().unwrap_or_else(|e| panic!("{e}"));
+        assert!(host_ok(&with(&[expected]), &origin_form, expected));
+        assert!(!host_ok(&with(&[]), &origin_form, expected));
+        assert!(!host_ok(&with(&["localhost:5000"]), &origin_form, expected));
+        assert!(!host_ok(&with(&["127.0.0.1"]), &origin_form, expected));
+        assert!(!host_ok(
+            &with(&[expected, expected]),
+            &origin_form,
+            expected
+        ));
+        let absolute: Uri = "http://evil.example/callback"
+            .parse()
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(!host_ok(&with(&[expected]), &absolute, expected));
+    }
 }

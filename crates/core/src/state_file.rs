@@ -119,9 +119,9 @@ impl StateFile {
             path: self.path.clone(),
             reason: e.to_string(),
         })?;
-        let tmp = self
-            .path
-            .with_extension(format!("tmp-{}", std::process::id()));
+        // One fixed name: writers hold the refresher lock, and a file left by
+        // a crash is simply overwritten by the next save.
+        let tmp = self.path.with_extension("json.tmp");
         {
             let mut options = std::fs::OpenOptions::new();
             options.write(true).create(true).truncate(true);
@@ -131,6 +131,7 @@ impl StateFile {
             file.write_all(&json).map_err(io("write", &tmp))?;
             file.sync_all().map_err(io("sync", &tmp))?;
         }
+        crate::fault::point("state-file-before-rename");
         std::fs::rename(&tmp, &self.path).map_err(io("replace", &self.path))?;
         #[cfg(unix)]
         if let Ok(d) = std::fs::File::open(dir) {

@@ -2,15 +2,28 @@
 //! Linux, the Keychain on macOS, the Credential Manager on Windows.
 //!
 //! Items live under one service name (the app identifier, so tests use
-//! their own) with the [`StoreKey::account`] as the user name. When the
-//! keyring cannot be reached, every call fails with a typed
-//! [`StoreError`]; there is deliberately no fallback to a file, because a
-//! token manager that quietly writes refresh tokens to disk is worse than
-//! one that stops and says why.
+//! their own) with the [`StoreKey::account`] as the user name. On Linux the
+//! Secret Service item carries the attributes `service` (the app
+//! identifier), `username` (the account) and `target` (`default`), plus
+//! `application = rust-keyring` set by the `keyring` crate.
+//!
+//! Why there is no fallback: when the keyring cannot be reached, every call
+//! fails with a typed [`StoreError`] that says what to do. Nothing is ever
+//! written to a file instead, because a token manager that quietly writes
+//! refresh tokens to disk is worse than one that stops and says why. The
+//! platform backends are chosen by this crate's target-specific `keyring`
+//! features; without them `keyring` would silently use an in-memory mock,
+//! which the tests under `tests/` rule out by reading items back with
+//! `secret-tool`.
 
+mod errors;
+
+use errors::map_error;
 use passport_core::store::{StoreError, StoreKey, TokenStore};
 
 /// The OS keyring, namespaced by an app identifier.
+///
+/// Its `Debug` output shows only the service name: it holds no secret.
 #[derive(Debug, Clone)]
 pub struct KeyringStore {
     service: String,
@@ -18,7 +31,7 @@ pub struct KeyringStore {
 
 impl KeyringStore {
     /// A store whose items are filed under `app_identifier`
-    /// (for example `io.github.mcppassport`).
+    /// (for example `io.github.mcppassport`) as the keyring service name.
     pub fn new(app_identifier: &str) -> Self {
         Self {
             service: app_identifier.to_string(),
@@ -35,22 +48,6 @@ impl KeyringStore {
     }
 }
 
-/// Maps keyring errors to the engine's typed errors. No variant carries a secret.
-fn map_error(e: keyring::Error) -> StoreError {
-    match e {
-        keyring::Error::NoStorageAccess(inner) => {
-            let text = inner.to_string();
-            if text.to_ascii_lowercase().contains("locked") {
-                StoreError::Locked
-            } else {
-                StoreError::Unavailable(text)
-            }
-        }
-        keyring::Error::PlatformFailure(inner) => StoreError::Unavailable(inner.to_string()),
-        other => StoreError::Failed(other.to_string()),
-    }
-}
-
 impl TokenStore for KeyringStore {
     fn get(&self, key: &StoreKey) -> Result<Option<String>, StoreError> {
         match self.entry(key)?.get_password() {
@@ -60,6 +57,9 @@ impl TokenStore for KeyringStore {
         }
     }
 
+    /// Creates or replaces the item. The Secret Service, the Keychain and
+    /// the Credential Manager have committed the item when they answer, so
+    /// `Ok` means durable.
     fn put(&self, key: &StoreKey, secret: &str) -> Result<(), StoreError> {
         self.entry(key)?.set_password(secret).map_err(map_error)
     }

@@ -415,6 +415,7 @@ impl Engine {
             }
             other => other?,
         };
+        crate::fault::point("login-after-code-exchange");
         let refresh = tokens.refresh_token.clone();
         if refresh.is_none() {
             tracing::warn!(issuer = %plan.issuer, "no refresh token issued; the grant lasts until its access token expires");

@@ -209,9 +209,12 @@ impl Engine {
             .refresh_once(grant, if want_own { resource } else { None }, None)
             .await;
         let tokens = match attempt {
+            // Only a Multi-Server AS is asked again without `resource`: a
+            // standard AS (oidc-provider) may spend the refresh token even
+            // when it refuses the resource, and a retry would be reuse.
             Err(EngineError::Token(TokenError::Refused {
                 what: "resource", ..
-            })) if want_own => {
+            })) if want_own && grant.mode == Mode::MultiServer => {
                 self.update_grant(&grant.id, |g| set_kind(g, server, TokenKind::Shared))?;
                 self.refresh_once(grant, None, None).await?
             }
@@ -287,6 +290,7 @@ impl Engine {
             });
         };
         let endpoint = TokenEndpoint::new(&self.http, &metadata, &client, secret.as_ref())?;
+        crate::fault::point("refresh-before-request");
         let tokens = match endpoint
             .refresh(&RefreshToken::new(stored), narrow_scope, resource)
             .await
@@ -309,6 +313,7 @@ impl Engine {
             }
             Err(e) => return Err(e.into()),
         };
+        crate::fault::point("refresh-after-response");
         if let Some(rotated) = &tokens.refresh_token
             && let Err(e) = self.store.put(&key, rotated.expose())
         {
@@ -322,6 +327,7 @@ impl Engine {
             })?;
             return Err(EngineError::Store(e));
         }
+        crate::fault::point("refresh-after-keyring-write");
         Ok(tokens)
     }
 
