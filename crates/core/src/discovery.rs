@@ -4,9 +4,10 @@
 //! authorization server's RFC 8414 / OIDC metadata.
 //!
 //! Each document is checked before use: the resource must be the server's
-//! own URL, the metadata's `issuer` must be the issuer it was fetched for,
-//! character for character, every endpoint must pass the URL policy and sit
-//! on the issuer's origin, and S256 must be offered.
+//! own URL (or its origin, from the root well-known URL), the metadata's
+//! `issuer` must be the issuer it was fetched for, character for character,
+//! every endpoint must pass the URL policy and sit on the issuer's origin,
+//! and S256 must be offered. Nothing here follows a redirect.
 
 use crate::http::{HttpClient, HttpError};
 use crate::metadata::{AsMetadata, CatalogServer, ResourceMetadata};

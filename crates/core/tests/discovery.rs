@@ -101,30 +101,48 @@ async fn sec_05_issuer_differing_by_trailing_slash_case_or_port_is_refused() {
     // The document adds a trailing slash.
     let (base, _) = as_with(|base| as_doc(&format!("{base}/"), base)).await;
     let err = fetch_as_metadata(&http(), &base).await.unwrap_err();
-    assert!(matches!(err, DiscoveryError::IssuerMismatch { .. }), "{err}");
+    assert!(
+        matches!(err, DiscoveryError::IssuerMismatch { .. }),
+        "{err}"
+    );
     // The user's issuer has the slash, the document has none.
     let (base, _) = as_with(|base| as_doc(base, base)).await;
     let err = fetch_as_metadata(&http(), &format!("{base}/"))
         .await
         .unwrap_err();
-    assert!(matches!(err, DiscoveryError::IssuerMismatch { .. }), "{err}");
+    assert!(
+        matches!(err, DiscoveryError::IssuerMismatch { .. }),
+        "{err}"
+    );
     // Letter case of the scheme and of the host.
     let (base, _) = as_with(|base| as_doc(&base.replace("http://", "HTTP://"), base)).await;
     let err = fetch_as_metadata(&http(), &base).await.unwrap_err();
-    assert!(matches!(err, DiscoveryError::IssuerMismatch { .. }), "{err}");
+    assert!(
+        matches!(err, DiscoveryError::IssuerMismatch { .. }),
+        "{err}"
+    );
     let (base, _) = as_with(|base| as_doc(&base.replace("127.0.0.1", "LOCALHOST"), base)).await;
     let local = base.replace("127.0.0.1", "localhost");
     let err = fetch_as_metadata(&http(), &local).await.unwrap_err();
-    assert!(matches!(err, DiscoveryError::IssuerMismatch { .. }), "{err}");
+    assert!(
+        matches!(err, DiscoveryError::IssuerMismatch { .. }),
+        "{err}"
+    );
     // The default port written out (no port 443 to serve on here: the same
     // exact comparison, checked on the document directly), both ways.
     let doc = |issuer: &str| -> AsMetadata {
         serde_json::from_value(as_doc(issuer, "https://as.example")).unwrap()
     };
     let err = check_as_metadata("https://as.example", &doc("https://as.example:443")).unwrap_err();
-    assert!(matches!(err, DiscoveryError::IssuerMismatch { .. }), "{err}");
+    assert!(
+        matches!(err, DiscoveryError::IssuerMismatch { .. }),
+        "{err}"
+    );
     let err = check_as_metadata("https://as.example:443", &doc("https://as.example")).unwrap_err();
-    assert!(matches!(err, DiscoveryError::IssuerMismatch { .. }), "{err}");
+    assert!(
+        matches!(err, DiscoveryError::IssuerMismatch { .. }),
+        "{err}"
+    );
     // The identical issuer passes.
     let (good, _) = as_with(|base| as_doc(base, base)).await;
     let metadata = fetch_as_metadata(&http(), &good).await.unwrap();
@@ -205,7 +223,10 @@ async fn sec_08_metadata_issuer_differing_from_fetch_url_is_refused() {
     let err = fetch_as_metadata(&http(), &format!("{base}/tenant1"))
         .await
         .unwrap_err();
-    assert!(matches!(err, DiscoveryError::IssuerMismatch { .. }), "{err}");
+    assert!(
+        matches!(err, DiscoveryError::IssuerMismatch { .. }),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -357,7 +378,10 @@ async fn sec_19_metadata_or_registration_redirect_to_another_host_fails() {
     // Metadata answering 302.
     let err = fetch_as_metadata(&http(), &base).await.unwrap_err();
     assert!(
-        matches!(err, DiscoveryError::Http(HttpError::Redirect { status: 302, .. })),
+        matches!(
+            err,
+            DiscoveryError::Http(HttpError::Redirect { status: 302, .. })
+        ),
         "{err}"
     );
     // Protected resource metadata answering 302.
@@ -388,10 +412,17 @@ async fn sec_19_metadata_or_registration_redirect_to_another_host_fails() {
     .await
     .unwrap_err();
     assert!(
-        matches!(err, RegistrationError::Http(HttpError::Redirect { status: 307, .. })),
+        matches!(
+            err,
+            RegistrationError::Http(HttpError::Redirect { status: 307, .. })
+        ),
         "{err}"
     );
-    assert!(elsewhere.all().is_empty(), "followed a redirect: {:?}", elsewhere.all());
+    assert!(
+        elsewhere.all().is_empty(),
+        "followed a redirect: {:?}",
+        elsewhere.all()
+    );
     // Plain http off loopback is refused before any request.
     let remote: AsMetadata = serde_json::from_value({
         let mut m = as_doc("https://as.example", "https://as.example");
@@ -409,7 +440,10 @@ async fn sec_19_metadata_or_registration_redirect_to_another_host_fails() {
     )
     .await
     .unwrap_err();
-    assert!(matches!(err, RegistrationError::Url(UrlError::Scheme(_))), "{err}");
+    assert!(
+        matches!(err, RegistrationError::Url(UrlError::Scheme(_))),
+        "{err}"
+    );
 }
 
 /// A server at `/mcp` whose 401 names `/prm` and whose `/prm` says `resource`;
@@ -422,22 +456,24 @@ async fn server_claiming(resource: impl Fn(&str) -> String + Send + 'static) -> 
         let doc = as_doc(&base, &base);
         let header = format!(r#"Bearer resource_metadata="{base}/prm""#);
         Router::new()
-            .route(
-                "/mcp",
-                post(move || async move { (StatusCode::UNAUTHORIZED, [("www-authenticate", header)]) }),
-            )
-            .route("/prm", get(move || async move { axum::Json(prm) }))
-            .route(
-                "/.well-known/{*rest}",
-                any(move |uri: Uri| {
-                    let seen = seen.clone();
-                    let doc = doc.clone();
-                    async move {
-                        seen.push(uri.path());
-                        axum::Json(doc)
-                    }
-                }),
-            )
+                .route(
+                    "/mcp",
+                    post(move || async move {
+                        (StatusCode::UNAUTHORIZED, [("www-authenticate", header)])
+                    }),
+                )
+                .route("/prm", get(move || async move { axum::Json(prm) }))
+                .route(
+                    "/.well-known/{*rest}",
+                    any(move |uri: Uri| {
+                        let seen = seen.clone();
+                        let doc = doc.clone();
+                        async move {
+                            seen.push(uri.path());
+                            axum::Json(doc)
+                        }
+                    }),
+                )
     })
     .await;
     (base, log)
@@ -711,7 +747,10 @@ async fn preregistered_client_is_kept_as_given() {
     )
     .await
     .unwrap_err();
-    assert!(matches!(err, RegistrationError::EmptyClientId { .. }), "{err}");
+    assert!(
+        matches!(err, RegistrationError::EmptyClientId { .. }),
+        "{err}"
+    );
 }
 
 // ------------------------------------------------- order and fallbacks
@@ -767,17 +806,14 @@ async fn a_web_page_or_server_error_at_one_metadata_url_moves_on_to_the_next() {
     .await;
     assert!(fetch_as_metadata(&http(), &base).await.is_ok());
     // Only web pages: the error names the first of them.
-    let base = serve(|_| {
-        Router::new().fallback(|| async { axum::response::Html("<html>nope</html>") })
-    })
-    .await;
+    let base =
+        serve(|_| Router::new().fallback(|| async { axum::response::Html("<html>nope</html>") }))
+            .await;
     let err = fetch_as_metadata(&http(), &base).await.unwrap_err();
     assert!(matches!(err, DiscoveryError::NotJson { .. }), "{err}");
     // Only errors: no metadata.
-    let base = serve(|_| {
-        Router::new().fallback(|| async { StatusCode::INTERNAL_SERVER_ERROR })
-    })
-    .await;
+    let base =
+        serve(|_| Router::new().fallback(|| async { StatusCode::INTERNAL_SERVER_ERROR })).await;
     let err = fetch_as_metadata(&http(), &base).await.unwrap_err();
     assert!(matches!(err, DiscoveryError::NoMetadata { .. }), "{err}");
     // Nobody listening: a transport error, not "no metadata".
@@ -786,7 +822,10 @@ async fn a_web_page_or_server_error_at_one_metadata_url_moves_on_to_the_next() {
         format!("http://127.0.0.1:{}", l.local_addr().unwrap().port())
     };
     let err = fetch_as_metadata(&http(), &closed).await.unwrap_err();
-    assert!(matches!(err, DiscoveryError::Http(HttpError::Transport { .. })), "{err}");
+    assert!(
+        matches!(err, DiscoveryError::Http(HttpError::Transport { .. })),
+        "{err}"
+    );
     // An issuer with a query is not an issuer.
     let err = fetch_as_metadata(&http(), &format!("{closed}/?tenant=1"))
         .await
@@ -878,6 +917,28 @@ async fn without_a_challenge_the_path_prm_then_the_root_prm_is_used() {
         discovery::choose_scope(found.challenge.as_ref(), Some(&found.resource)).as_deref(),
         Some("tools:call")
     );
+
+    // A root PRM may name the origin, the identifier its URL stands for
+    // (RFC 9728 section 3.3); a path-based one may not (see sec_20).
+    let base = serve(|base| {
+        let prm = json!({"resource": base.clone(), "authorization_servers": [base.clone()]});
+        let doc = as_doc(&base, &base);
+        Router::new()
+            .route("/mcp", post(|| async { StatusCode::UNAUTHORIZED }))
+            .route(
+                "/.well-known/oauth-protected-resource",
+                get(move || async move { axum::Json(prm) }),
+            )
+            .route(
+                "/.well-known/oauth-authorization-server",
+                get(move || async move { axum::Json(doc) }),
+            )
+    })
+    .await;
+    let found = discover_server(&http(), &format!("{base}/mcp"))
+        .await
+        .unwrap();
+    assert_eq!(found.resource.resource, base);
 }
 
 #[tokio::test]
@@ -894,8 +955,10 @@ async fn the_probe_is_an_mcp_initialize_accepting_json_and_sse() {
                 let keep = keep.clone();
                 let header = header.clone();
                 async move {
-                    *keep.lock().unwrap() =
-                        Some((headers, serde_json::from_slice(&body).unwrap_or(Value::Null)));
+                    *keep.lock().unwrap() = Some((
+                        headers,
+                        serde_json::from_slice(&body).unwrap_or(Value::Null),
+                    ));
                     (StatusCode::UNAUTHORIZED, [("www-authenticate", header)])
                 }
             }),
@@ -906,7 +969,10 @@ async fn the_probe_is_an_mcp_initialize_accepting_json_and_sse() {
     let err = discover_server(&http(), &format!("{probe}/mcp"))
         .await
         .unwrap_err();
-    assert!(matches!(err, DiscoveryError::ResourceMismatch { .. }), "{err}");
+    assert!(
+        matches!(err, DiscoveryError::ResourceMismatch { .. }),
+        "{err}"
+    );
     let (headers, body) = seen.lock().unwrap().clone().unwrap();
     let accept = headers.get("accept").unwrap().to_str().unwrap();
     assert!(accept.contains("application/json") && accept.contains("text/event-stream"));
@@ -1014,11 +1080,22 @@ async fn registration_answers_are_checked() {
         let redirect = redirect.clone();
         let base = base.clone();
         async move {
-            register(&http(), &base, &metadata, &ClientChoice::Dynamic, &redirect, "MCP Passport").await
+            register(
+                &http(),
+                &base,
+                &metadata,
+                &ClientChoice::Dynamic,
+                &redirect,
+                "MCP Passport",
+            )
+            .await
         }
     };
     let c = run("/ok-secret").await.unwrap();
-    assert_eq!((c.record.client_id.as_str(), &c.record.auth), ("c1", &ClientAuth::ClientSecretBasic));
+    assert_eq!(
+        (c.record.client_id.as_str(), &c.record.auth),
+        ("c1", &ClientAuth::ClientSecretBasic)
+    );
     assert_eq!(c.secret.as_ref().map(ClientSecret::expose), Some("s1"));
     let c = run("/post").await.unwrap();
     assert_eq!(c.record.auth, ClientAuth::ClientSecretPost);
@@ -1026,7 +1103,10 @@ async fn registration_answers_are_checked() {
         run("/jwt").await,
         Err(RegistrationError::UnsupportedAuthMethod { .. })
     ));
-    assert!(matches!(run("/no-id").await, Err(RegistrationError::Malformed { .. })));
+    assert!(matches!(
+        run("/no-id").await,
+        Err(RegistrationError::Malformed { .. })
+    ));
     assert!(matches!(
         run("/accepted").await,
         Err(RegistrationError::Status { status: 202, .. })
@@ -1039,21 +1119,42 @@ async fn registration_answers_are_checked() {
     let text = err.to_string();
     assert!(matches!(err, RegistrationError::Refused { .. }), "{text}");
     assert!(text.contains("(invalid_client_metadata)"), "{text}");
-    assert!(text.contains("in its own words: \"client_name is [31mtoo longfor us\""), "{text}");
+    assert!(
+        text.contains("in its own words: \"client_name is [31mtoo longfor us\""),
+        "{text}"
+    );
     assert!(!text.contains('\u{1b}') && !text.contains('\n'));
     // No registration endpoint and no other option: pass --client-id.
     let mut none = at("/unused");
     none.registration_endpoint = None;
-    let err = register(&http(), &base, &none, &ClientChoice::Dynamic, &redirect, "MCP Passport")
-        .await
-        .unwrap_err();
-    assert!(matches!(err, RegistrationError::NoRegistration { .. }), "{err}");
+    let err = register(
+        &http(),
+        &base,
+        &none,
+        &ClientChoice::Dynamic,
+        &redirect,
+        "MCP Passport",
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(err, RegistrationError::NoRegistration { .. }),
+        "{err}"
+    );
     assert!(err.to_string().contains("--client-id"), "{err}");
     // A registration endpoint on another origin.
     let mut foreign = at("/unused");
     foreign.registration_endpoint = Some("http://127.0.0.2:9/register".into());
     assert!(matches!(
-        register(&http(), &base, &foreign, &ClientChoice::Dynamic, &redirect, "MCP Passport").await,
+        register(
+            &http(),
+            &base,
+            &foreign,
+            &ClientChoice::Dynamic,
+            &redirect,
+            "MCP Passport"
+        )
+        .await,
         Err(RegistrationError::ForeignEndpoint { .. })
     ));
 }

@@ -118,6 +118,16 @@ impl Engine {
         }
     }
 
+    /// Forgets the in-memory token of `server` (id or URL), so the next
+    /// request refreshes: for when the server itself refused the token.
+    pub fn invalidate(&self, server: &str) {
+        if let Some(grant) = self.grant_for(server)
+            && let Some(entry) = grant.server(server)
+        {
+            self.tokens.take(&grant.id, Some(&entry.id));
+        }
+    }
+
     /// The current access token for `server` (id or URL), refreshing first
     /// when it is missing or near expiry. Concurrent callers for one grant
     /// share one refresh.

@@ -1,0 +1,86 @@
+//! What the broker handed to whom: every token handed out and every proxied
+//! request, by client, server, time and outcome. Never the token.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::VecDeque;
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+/// One audit record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Which client (its key's client name).
+    pub client: String,
+    /// Which server.
+    pub server: String,
+    /// `token` or `proxy`.
+    pub kind: String,
+    /// `ok`, or the error code.
+    pub outcome: String,
+}
+
+/// The audit log: the latest records in memory, all of them appended to a file.
+#[derive(Debug)]
+pub struct Audit {
+    path: PathBuf,
+    recent: Mutex<VecDeque<AuditEntry>>,
+}
+
+const KEEP: usize = 1000;
+
+impl Audit {
+    /// An audit log appending to `path` (JSON lines); loads its tail.
+    pub fn open(path: impl Into<PathBuf>) -> Self {
+        let path = path.into();
+        let mut recent: VecDeque<AuditEntry> = std::fs::read_to_string(&path)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect();
+        while recent.len() > KEEP {
+            recent.pop_front();
+        }
+        Self {
+            path,
+            recent: Mutex::new(recent),
+        }
+    }
+
+    /// Records one event.
+    pub fn record(&self, entry: AuditEntry) {
+        if let Ok(line) = serde_json::to_string(&entry) {
+            let mut options = std::fs::OpenOptions::new();
+            options.create(true).append(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            if let Err(e) = options
+                .open(&self.path)
+                .and_then(|mut f| writeln!(f, "{line}"))
+            {
+                tracing::warn!(error = %e, "could not append to the audit log");
+            }
+        }
+        let mut recent = self
+            .recent
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        recent.push_back(entry);
+        if recent.len() > KEEP {
+            recent.pop_front();
+        }
+    }
+
+    /// The latest records, oldest first.
+    pub fn recent(&self) -> Vec<AuditEntry> {
+        self.recent
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .cloned()
+            .collect()
+    }
+}

@@ -1,0 +1,232 @@
+//! The broker: the one process per user that owns the grants' refresh
+//! schedule and serves tokens to local MCP clients on 127.0.0.1.
+//!
+//! `start` binds the endpoint (loopback only), mints the CLI's key and
+//! writes it with the port to the endpoint file (readable by the user
+//! only), and refreshes tokens ahead of expiry in the background. The desktop
+//! app hosts it in-process; `mcp-passport serve` hosts it headless.
+
+pub mod audit;
+pub mod guard;
+pub mod keys;
+pub mod proxy;
+pub mod routes;
+
+use audit::Audit;
+use axum::Router;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get};
+use keys::Keys;
+use passport_core::engine::Engine;
+use passport_core::error::EngineError;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The client name of the CLI's own key.
+pub const CLI_CLIENT: &str = "mcp-passport-cli";
+
+/// Where and how the broker runs.
+#[derive(Debug, Clone)]
+pub struct BrokerConfig {
+    /// Address to bind; must be a loopback address.
+    pub bind: SocketAddr,
+    /// The endpoint file (port and the CLI's key), mode 0600.
+    pub endpoint_file: PathBuf,
+    /// The client key file.
+    pub keys_file: PathBuf,
+    /// The audit log.
+    pub audit_file: PathBuf,
+    /// How often to look for tokens near expiry.
+    pub refresh_every: Duration,
+}
+
+/// Why the broker could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BrokerError {
+    /// A non-loopback address was configured.
+    #[error("refusing to listen on {0}: the broker serves this machine only (use 127.0.0.1)")]
+    NotLoopback(IpAddr),
+    /// The port is taken.
+    #[error(
+        "cannot listen on {addr}: {source} (is another broker running? see `mcp-passport clients`)"
+    )]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The key file failed.
+    #[error(transparent)]
+    Keys(#[from] keys::KeyError),
+    /// The endpoint file could not be written.
+    #[error("cannot write the endpoint file {path}: {source}")]
+    EndpointFile {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The HTTP client could not be built.
+    #[error("http client: {0}")]
+    Http(String),
+}
+
+/// What the handlers share.
+#[derive(Debug)]
+pub struct BrokerState {
+    /// The engine.
+    pub engine: Arc<Engine>,
+    /// Client keys.
+    pub keys: Keys,
+    /// The audit log.
+    pub audit: Audit,
+    /// The port the broker listens on (for the Host check).
+    pub port: u16,
+    /// Upstream client for the proxy (no redirects).
+    pub http: reqwest::Client,
+}
+
+/// An engine error as `{code, message}` JSON with a fitting status.
+pub fn error_response(e: &EngineError) -> Response {
+    let status = match e.code() {
+        "not_granted" => StatusCode::NOT_FOUND,
+        "sign_in_needed" => StatusCode::UNAUTHORIZED,
+        "unreachable" => StatusCode::BAD_GATEWAY,
+        "keyring_unavailable" => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    (
+        status,
+        axum::Json(serde_json::json!({"error": {"code": e.code(), "message": e.to_string()}})),
+    )
+        .into_response()
+}
+
+/// The broker's routes behind the guard.
+pub fn app(state: Arc<BrokerState>) -> Router {
+    Router::new()
+        .route("/v1/servers", get(routes::servers))
+        .route("/v1/token/{server}", get(routes::token))
+        .route("/v1/mcp/{server}", any(proxy::proxy))
+        .fallback(|| async { StatusCode::NOT_FOUND })
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&state),
+            guard::guard,
+        ))
+        .with_state(state)
+}
+
+/// A running broker.
+#[derive(Debug)]
+pub struct RunningBroker {
+    /// The shared state.
+    pub state: Arc<BrokerState>,
+    /// The bound address.
+    pub addr: SocketAddr,
+    endpoint_file: PathBuf,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    server: tokio::task::JoinHandle<()>,
+    refresher: tokio::task::JoinHandle<()>,
+}
+
+impl RunningBroker {
+    /// Stops serving and removes the endpoint file.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        self.refresher.abort();
+        let _ = (&mut self.server).await;
+        let _ = std::fs::remove_file(&self.endpoint_file);
+    }
+}
+
+/// Starts the broker for `engine`.
+pub async fn start(
+    config: BrokerConfig,
+    engine: Arc<Engine>,
+) -> Result<RunningBroker, BrokerError> {
+    if !config.bind.ip().is_loopback() {
+        return Err(BrokerError::NotLoopback(config.bind.ip()));
+    }
+    let listener = tokio::net::TcpListener::bind(config.bind)
+        .await
+        .map_err(|source| BrokerError::Bind {
+            addr: config.bind,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| BrokerError::Bind {
+        addr: config.bind,
+        source,
+    })?;
+    let keys = Keys::open(&config.keys_file)?;
+    keys.revoke(CLI_CLIENT)?;
+    let (_, cli_key) = keys.mint(CLI_CLIENT, None, engine.clock().now())?;
+    let endpoint =
+        serde_json::json!({"port": addr.port(), "key": cli_key, "pid": std::process::id()});
+    keys::write_private(&config.endpoint_file, endpoint.to_string().as_bytes()).map_err(
+        |source| BrokerError::EndpointFile {
+            path: config.endpoint_file.clone(),
+            source,
+        },
+    )?;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(Duration::from_secs(10))
+        .build()
+        .map_err(|e| BrokerError::Http(e.to_string()))?;
+    let state = Arc::new(BrokerState {
+        engine,
+        keys,
+        audit: Audit::open(&config.audit_file),
+        port: addr.port(),
+        http,
+    });
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let router = app(Arc::clone(&state));
+    let server = tokio::spawn(async move {
+        let served = axum::serve(listener, router).with_graceful_shutdown(async move {
+            let _ = stopped.await;
+        });
+        if let Err(e) = served.await {
+            tracing::error!(error = %e, "the broker's endpoint stopped");
+        }
+    });
+    let refresher = tokio::spawn(refresh_ahead(
+        Arc::clone(&state.engine),
+        config.refresh_every,
+    ));
+    tracing::info!(%addr, "broker listening");
+    Ok(RunningBroker {
+        state,
+        addr,
+        endpoint_file: config.endpoint_file,
+        stop: Some(stop),
+        server,
+        refresher,
+    })
+}
+
+/// Keeps every granted server's token fresh: asking for a token refreshes
+/// it when it is near expiry, so the refresh happens here, ahead of need.
+async fn refresh_ahead(engine: Arc<Engine>, every: Duration) {
+    loop {
+        tokio::time::sleep(every).await;
+        for grant in engine.grants() {
+            let touched = grant
+                .servers
+                .iter()
+                .filter(|s| s.expires_at.is_some() && !grant.blocked.contains(&s.id));
+            for server in touched {
+                if let Err(e) = engine.token(&server.id).await {
+                    tracing::debug!(server = %server.id, code = e.code(), "background refresh did not succeed");
+                }
+            }
+        }
+    }
+}
