@@ -102,6 +102,17 @@ pub enum Command {
         /// The issuer (all when omitted).
         issuer: Option<String>,
     },
+    /// Run the broker in the foreground: the local token endpoint and proxy for MCP clients.
+    Serve {
+        /// Port on 127.0.0.1 (0 picks a free one).
+        #[arg(long, default_value_t = 8755)]
+        port: u16,
+        /// Address to bind; only loopback addresses are accepted.
+        #[arg(long, default_value = "127.0.0.1")]
+        bind: std::net::IpAddr,
+    },
+    /// List connected clients' keys and what they used recently.
+    Clients,
     /// Connect to an MCP server as a client: sign in if needed, initialize, list tools, optionally call one.
     Check {
         /// The MCP server URL.

@@ -17,6 +17,13 @@ use std::time::Duration;
 pub enum Failure {
     /// An engine error (its code decides the exit code).
     Engine(EngineError),
+    /// An error the broker answered with.
+    Remote {
+        /// Its code.
+        code: String,
+        /// Its message.
+        message: String,
+    },
     /// Anything else.
     Other {
         /// Stable code.
@@ -95,26 +102,25 @@ pub async fn dispatch(cli: Cli) -> Result<(), Failure> {
             print_grants(json, &ctx.engine.grants(), ctx.engine.clock().now());
         }
         Command::Token { server } => {
-            let ctx = Context::open(&cli, true)?;
-            let token = ctx.engine.token(server).await?;
+            let (token, expires_at, id) = token_for(&cli, server).await?;
             if json {
                 println!(
                     "{}",
-                    serde_json::json!({"access_token": token.access_token.expose(), "token_type": "Bearer",
-                        "expires_at": token.expires_at.to_rfc3339(), "server": token.server})
+                    serde_json::json!({"access_token": token, "token_type": "Bearer", "expires_at": expires_at, "server": id})
                 );
             } else {
-                println!("{}", token.access_token.expose());
+                println!("{token}");
             }
         }
         Command::Headers { server } => {
-            let ctx = Context::open(&cli, true)?;
-            let token = ctx.engine.token(server).await?;
+            let (token, _, _) = token_for(&cli, server).await?;
             println!(
                 "{}",
-                serde_json::json!({"Authorization": format!("Bearer {}", token.access_token.expose())})
+                serde_json::json!({"Authorization": format!("Bearer {token}")})
             );
         }
+        Command::Serve { port, bind } => crate::serve::serve(&cli, *bind, *port).await?,
+        Command::Clients => crate::serve::clients(&cli)?,
         Command::Revoke { server } => {
             let ctx = Context::open(&cli, true)?;
             let outcome = ctx.engine.revoke_server(server).await?;
@@ -183,6 +189,27 @@ pub async fn dispatch(cli: Cli) -> Result<(), Failure> {
         }
     }
     Ok(())
+}
+
+/// The token for `server`: from the running broker when there is one (so
+/// there is never a second refresher), else refreshed here under the lock.
+async fn token_for(cli: &Cli, server: &str) -> Result<(String, String, String), Failure> {
+    let paths = crate::context::Paths::resolve(cli)?;
+    match crate::broker_client::ask_token(&paths.endpoint_file(), server).await {
+        crate::broker_client::Asked::Token(t) => Ok((t.access_token, t.expires_at, t.server)),
+        crate::broker_client::Asked::Error { code, message } => {
+            Err(Failure::Remote { code, message })
+        }
+        crate::broker_client::Asked::NoBroker => {
+            let ctx = Context::open(cli, true)?;
+            let t = ctx.engine.token(server).await?;
+            Ok((
+                t.access_token.expose().to_string(),
+                t.expires_at.to_rfc3339(),
+                t.server,
+            ))
+        }
+    }
 }
 
 fn looks_like_server(target: &str) -> bool {

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// The files of one user.
+#[derive(Debug, Clone)]
 pub struct Paths {
     /// The state directory.
     pub home: PathBuf,
@@ -40,6 +41,11 @@ impl Paths {
             .unwrap_or_else(|| home.join("run"));
         Ok(Self { home, runtime })
     }
+
+    /// The broker's endpoint file (port and the CLI's key).
+    pub fn endpoint_file(&self) -> PathBuf {
+        self.runtime.join("endpoint.json")
+    }
 }
 
 /// An engine plus the refresher lock it runs under.
@@ -52,14 +58,20 @@ pub struct Context {
 impl Context {
     /// Builds the engine; `refresher` takes the one-refresher lock first.
     pub fn open(cli: &Cli, refresher: bool) -> Result<Self, Failure> {
+        Self::open_waiting(cli, refresher.then_some(Duration::from_secs(30)))
+    }
+
+    /// Builds the engine, taking the refresher lock when `wait` is given.
+    pub fn open_waiting(cli: &Cli, wait: Option<Duration>) -> Result<Self, Failure> {
         let paths = Paths::resolve(cli)?;
-        let lock = if refresher {
-            Some(
-                RefresherLock::acquire(&paths.runtime, Duration::from_secs(30))
-                    .map_err(|e| Failure::other("locked", e.to_string()))?,
-            )
-        } else {
-            None
+        let lock = match wait {
+            Some(wait) => Some(RefresherLock::acquire(&paths.runtime, wait).map_err(|e| {
+                Failure::other(
+                    "locked",
+                    format!("{e}. If the broker is running (`mcp-passport serve` or the app), stop it first"),
+                )
+            })?),
+            None => None,
         };
         let http = HttpClient::new().map_err(|e| Failure::other("http_client", e.to_string()))?;
         let store = Arc::new(passport_keyring::KeyringStore::new(&cli.keyring_service));

@@ -5,11 +5,13 @@
 //! with `--json`, one JSON document. Exit codes are stable for scripts: see
 //! [`exit_code`].
 
+mod broker_client;
 mod check;
 mod cli;
 mod commands;
 mod context;
 mod opener;
+mod serve;
 
 use clap::Parser as _;
 use passport_core::error::EngineError;
@@ -18,7 +20,12 @@ use std::process::ExitCode;
 /// Exit code for an engine error: 3 sign-in needed, 4 unreachable,
 /// 5 keyring unavailable, 6 not granted, 1 anything else.
 pub fn exit_code(e: &EngineError) -> u8 {
-    match e.code() {
+    exit_code_for(e.code())
+}
+
+/// Exit code for an error code (also the broker's).
+pub fn exit_code_for(code: &str) -> u8 {
+    match code {
         "sign_in_needed" => 3,
         "unreachable" => 4,
         "keyring_unavailable" => 5,
@@ -55,6 +62,10 @@ pub fn run() -> ExitCode {
         Err(commands::Failure::Other { code, message }) => {
             report(json, code, &message);
             ExitCode::FAILURE
+        }
+        Err(commands::Failure::Remote { code, message }) => {
+            report(json, &code, &message);
+            ExitCode::from(exit_code_for(&code))
         }
     }
 }

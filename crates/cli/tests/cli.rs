@@ -239,3 +239,74 @@ async fn token_for_an_unknown_server_says_what_to_do_and_exits_6() {
     let err: Value = serde_json::from_str(String::from_utf8_lossy(&json.stderr).trim()).unwrap();
     assert_eq!(err["error"]["code"], "not_granted");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sec_22_one_broker_per_user_and_token_and_headers_go_through_it() {
+    let demo = Demo::start(DemoConfig::default()).await.unwrap();
+    let cli = Cli::new("github-mcp");
+    cli.ok(&["login", &demo.info().issuer]).await;
+    let mut broker = tokio::process::Command::new(env!("CARGO_BIN_EXE_mcp-passport"))
+        .args(["serve", "--port", "0"])
+        .env("MCP_PASSPORT_HOME", cli.home.path())
+        .env("MCP_PASSPORT_KEYRING_SERVICE", &cli.service)
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let endpoint = cli.home.path().join("run/endpoint.json");
+    for _ in 0..200 {
+        if endpoint.exists() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert!(endpoint.exists(), "the broker wrote its endpoint file");
+
+    let second = cli.run(&["serve", "--port", "0"]).await;
+    assert!(!second.status.success());
+    assert!(
+        String::from_utf8_lossy(&second.stderr).contains("already running"),
+        "{}",
+        String::from_utf8_lossy(&second.stderr)
+    );
+
+    let token = cli.ok(&["token", "github-mcp"]).await.trim().to_string();
+    assert_eq!(
+        mcp_status(&resource(&demo, "github-mcp"), &token).await,
+        200
+    );
+    let headers: Value =
+        serde_json::from_str(cli.ok(&["headers", "github-mcp"]).await.trim()).unwrap();
+    assert_eq!(
+        headers["Authorization"],
+        format!("Bearer {token}"),
+        "the broker served the same fresh token"
+    );
+    let clients: Value = serde_json::from_str(&cli.ok(&["clients", "--json"]).await).unwrap();
+    let served = clients["recent"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["client"] == "mcp-passport-cli" && a["kind"] == "token")
+        .count();
+    assert_eq!(
+        served, 2,
+        "both requests were answered by the broker: {clients}"
+    );
+    let out = cli.run(&["token", "notion-mcp"]).await;
+    assert_eq!(
+        out.status.code(),
+        Some(6),
+        "the broker's not_granted keeps its exit code"
+    );
+
+    let pid = broker.id().unwrap().to_string();
+    std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    let status = broker.wait().await.unwrap();
+    assert!(status.success());
+    assert!(!endpoint.exists(), "the endpoint file is removed on stop");
+    demo.shutdown().await;
+}

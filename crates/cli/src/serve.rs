@@ -1,0 +1,93 @@
+//! `mcp-passport serve` (the broker, headless) and `mcp-passport clients`.
+
+use crate::cli::Cli;
+use crate::commands::Failure;
+use crate::context::{Context, Paths};
+use passport_broker::{BrokerConfig, audit::Audit, keys::Keys};
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+/// Runs the broker until Ctrl+C or SIGTERM. A second broker for the same
+/// user refuses to start and says where the first one is.
+pub async fn serve(cli: &Cli, bind: IpAddr, port: u16) -> Result<(), Failure> {
+    let paths = Paths::resolve(cli)?;
+    let ctx = Context::open_waiting(cli, Some(Duration::ZERO)).map_err(|_| {
+        let running = std::fs::read_to_string(paths.endpoint_file())
+            .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+            .and_then(|v| v["port"].as_u64())
+            .map_or_else(String::new, |p| format!(" on 127.0.0.1:{p}"));
+        Failure::other("already_running", format!("a broker is already running for this user{running}; stop it before starting another"))
+    })?;
+    let config = BrokerConfig {
+        bind: SocketAddr::new(bind, port),
+        endpoint_file: paths.endpoint_file(),
+        keys_file: paths.home.join("keys.json"),
+        audit_file: paths.home.join("audit.jsonl"),
+        refresh_every: Duration::from_secs(30),
+    };
+    let broker = passport_broker::start(config, ctx.engine.clone())
+        .await
+        .map_err(|e| Failure::other("broker", e.to_string()))?;
+    eprintln!(
+        "MCP Passport broker on http://{} (Ctrl+C to stop)",
+        broker.addr
+    );
+    stopped().await;
+    broker.shutdown().await;
+    Ok(())
+}
+
+async fn stopped() {
+    #[cfg(unix)]
+    if let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+    {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        return;
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+/// Lists client keys (never the keys themselves) and recent use.
+pub fn clients(cli: &Cli) -> Result<(), Failure> {
+    let paths = Paths::resolve(cli)?;
+    let keys = Keys::open(paths.home.join("keys.json"))
+        .map_err(|e| Failure::other("keys", e.to_string()))?
+        .list();
+    let recent = Audit::open(paths.home.join("audit.jsonl")).recent();
+    if cli.json {
+        let keys: Vec<serde_json::Value> = keys
+            .iter()
+            .map(|k| serde_json::json!({"id": k.id, "client": k.client, "servers": k.servers, "created_at": k.created_at, "revoked": k.revoked}))
+            .collect();
+        println!("{}", serde_json::json!({"clients": keys, "recent": recent}));
+        return Ok(());
+    }
+    let live: Vec<_> = keys.iter().filter(|k| !k.revoked).collect();
+    if live.is_empty() {
+        println!("No client is connected.");
+    }
+    for k in live {
+        let servers = k
+            .servers
+            .as_ref()
+            .map_or_else(|| "all servers".to_string(), |s| s.join(", "));
+        let last = recent.iter().rev().find(|a| a.client == k.client);
+        let used = last.map_or_else(
+            || "never used".to_string(),
+            |a| {
+                format!(
+                    "last used {} for {} ({})",
+                    a.at.format("%Y-%m-%d %H:%M"),
+                    a.server,
+                    a.outcome
+                )
+            },
+        );
+        println!("{:<20} key {}  {servers}  {used}", k.client, k.id);
+    }
+    Ok(())
+}
