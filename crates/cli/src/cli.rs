@@ -111,6 +111,11 @@ pub enum Command {
         #[arg(long, default_value = "127.0.0.1")]
         bind: std::net::IpAddr,
     },
+    /// Bridge a stdio-only MCP client (Claude Desktop) to a granted server over Streamable HTTP.
+    Stdio {
+        /// Server id or URL.
+        server: String,
+    },
     /// List connected clients' keys and what they used recently.
     Clients,
     /// Connect to an MCP server as a client: sign in if needed, initialize, list tools, optionally call one.

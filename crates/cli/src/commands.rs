@@ -121,6 +121,7 @@ pub async fn dispatch(cli: Cli) -> Result<(), Failure> {
         }
         Command::Serve { port, bind } => crate::serve::serve(&cli, *bind, *port).await?,
         Command::Clients => crate::serve::clients(&cli)?,
+        Command::Stdio { server } => crate::stdio::bridge(&cli, server).await?,
         Command::Revoke { server } => {
             let ctx = Context::open(&cli, true)?;
             let outcome = ctx.engine.revoke_server(server).await?;

@@ -12,6 +12,7 @@ mod commands;
 mod context;
 mod opener;
 mod serve;
+mod stdio;
 
 use clap::Parser as _;
 use passport_core::error::EngineError;
