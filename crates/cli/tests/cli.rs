@@ -12,6 +12,8 @@ struct Cli {
     home: tempfile::TempDir,
     service: String,
     browser: PathBuf,
+    /// Everything the commands printed on stderr (logs at debug level).
+    stderr: std::sync::Mutex<String>,
 }
 
 fn target_bin(name: &str) -> PathBuf {
@@ -53,6 +55,7 @@ impl Cli {
             home,
             service,
             browser,
+            stderr: std::sync::Mutex::default(),
         }
     }
 
@@ -69,14 +72,29 @@ impl Cli {
     }
 
     async fn run(&self, args: &[&str]) -> Output {
-        tokio::process::Command::new(env!("CARGO_BIN_EXE_mcp-passport"))
+        let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_mcp-passport"))
             .args(args)
             .env("MCP_PASSPORT_HOME", self.home.path())
             .env("MCP_PASSPORT_KEYRING_SERVICE", &self.service)
             .env("BROWSER", &self.browser)
+            .env("MCP_PASSPORT_LOG", "debug")
             .output()
             .await
+            .unwrap();
+        self.stderr
+            .lock()
             .unwrap()
+            .push_str(&String::from_utf8_lossy(&out.stderr));
+        out
+    }
+
+    /// SECURITY-CASES 36: no secret in anything the commands logged.
+    fn assert_no_secret_logged(&self, secrets: &[&str]) {
+        let logs = self.stderr.lock().unwrap();
+        assert!(logs.len() > 100, "debug logging produced output to scan");
+        for secret in secrets.iter().filter(|s| s.len() >= 16) {
+            assert!(!logs.contains(secret), "a secret appeared in the logs");
+        }
     }
 
     async fn ok(&self, args: &[&str]) -> String {
@@ -124,7 +142,8 @@ fn resource(demo: &Demo, id: &str) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn login_token_headers_add_revoke_logout_round_trip_with_the_real_keyring() {
+async fn login_token_headers_add_revoke_logout_round_trip_with_the_real_keyring_and_sec_36_no_secret_in_logs()
+ {
     let demo = Demo::start(DemoConfig::default()).await.unwrap();
     let issuer = demo.info().issuer.clone();
     let cli = Cli::new("github-mcp,slack-mcp");
@@ -223,9 +242,11 @@ async fn login_token_headers_add_revoke_logout_round_trip_with_the_real_keyring(
             .contains("github-mcp")
     );
 
+    let refresh_token = String::from_utf8_lossy(&lookup.stdout).trim().to_string();
     cli.ok(&["logout"]).await;
     let after: Value = serde_json::from_str(&cli.ok(&["status", "--json"]).await).unwrap();
     assert!(after["grants"].as_array().unwrap().is_empty());
+    cli.assert_no_secret_logged(&[&token, &bearer, &notion, &refresh_token]);
     demo.shutdown().await;
 }
 
@@ -236,7 +257,9 @@ async fn token_for_an_unknown_server_says_what_to_do_and_exits_6() {
     assert_eq!(out.status.code(), Some(6));
     assert!(String::from_utf8_lossy(&out.stderr).contains("mcp-passport login"));
     let json = cli.run(&["token", "nowhere-mcp", "--json"]).await;
-    let err: Value = serde_json::from_str(String::from_utf8_lossy(&json.stderr).trim()).unwrap();
+    let stderr = String::from_utf8_lossy(&json.stderr);
+    let last = stderr.lines().last().unwrap_or_default();
+    let err: Value = serde_json::from_str(last).unwrap();
     assert_eq!(err["error"]["code"], "not_granted");
 }
 
