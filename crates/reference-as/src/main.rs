@@ -50,6 +50,21 @@ enum Command {
         #[arg(long)]
         introspect: bool,
     },
+    /// Run one sample MCP server that trusts an authorization server (this one or another, e.g. oidc-provider).
+    Server {
+        /// Catalog id (github-mcp, slack-mcp, notion-mcp, or any other for a generic server).
+        #[arg(long)]
+        id: String,
+        /// Port on 127.0.0.1 (0 picks a free one).
+        #[arg(long, default_value_t = 0)]
+        port: u16,
+        /// The issuer whose tokens it accepts (exactly as that AS publishes it).
+        #[arg(long)]
+        trust_issuer: String,
+        /// Ask the AS's introspection endpoint about every token, with these credentials (CLIENT_ID:SECRET).
+        #[arg(long, value_parser = parse_user)]
+        introspect: Option<(String, String)>,
+    },
     /// Act as the person at the browser: sign in, tick servers, approve, and deliver the redirect.
     Approve {
         /// The authorization URL.
@@ -81,6 +96,7 @@ fn main() -> ExitCode {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .with_target(false)
+        .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Runtime::new() {
@@ -122,6 +138,12 @@ async fn run(cli: Cli) -> Result<(), String> {
             };
             demo(config, users, ready_file).await
         }
+        Command::Server {
+            id,
+            port,
+            trust_issuer,
+            introspect,
+        } => server(id, port, trust_issuer, introspect).await,
         Command::Approve {
             url,
             user,
@@ -171,6 +193,38 @@ async fn demo(
     println!("Press Ctrl+C to stop.");
     stopped().await?;
     demo.shutdown().await;
+    Ok(())
+}
+
+async fn server(
+    id: String,
+    port: u16,
+    trust_issuer: String,
+    introspect: Option<(String, String)>,
+) -> Result<(), String> {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .map_err(|e| format!("cannot listen on 127.0.0.1:{port}: {e}"))?;
+    let introspection =
+        introspect.map(|(client_id, client_secret)| sample_servers::Introspection {
+            client_id,
+            client_secret,
+        });
+    let trust = sample_servers::Trust {
+        issuer: trust_issuer,
+        introspection,
+    };
+    let server = sample_servers::SampleServer::serve(
+        sample_servers::ServerSpec::for_id(&id),
+        listener,
+        trust,
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    println!("MCP server    {:<12} {}", server.id(), server.resource());
+    println!("Press Ctrl+C to stop.");
+    stopped().await?;
+    server.shutdown().await;
     Ok(())
 }
 

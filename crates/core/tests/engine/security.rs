@@ -62,7 +62,7 @@ async fn sec_09_attackers_code_under_the_victims_state_fails_on_pkce_and_stores_
 }
 
 #[tokio::test]
-async fn sec_23_and_26_reuse_revocation_means_sign_in_needed_once_and_no_older_token_is_tried() {
+async fn sec_23_reuse_revocation_means_sign_in_needed_told_once_and_no_retry_loop() {
     let h = Harness::start(DemoConfig::default()).await;
     let grant = h.global_login(&["github-mcp"]).await;
     let key = StoreKey::RefreshToken {
@@ -157,6 +157,54 @@ async fn restarted_engine_refreshes_from_the_stored_refresh_token() {
     assert_eq!(
         h.mcp_status("slack-mcp", token.access_token.expose()).await,
         200
+    );
+    h.demo.shutdown().await;
+}
+
+#[tokio::test]
+async fn sec_26_after_invalid_grant_an_older_refresh_token_is_never_tried() {
+    let h = Harness::start(DemoConfig::default()).await;
+    let grant = h.global_login(&["github-mcp"]).await;
+    let key = StoreKey::RefreshToken {
+        grant_id: grant.id.clone(),
+    };
+    let oldest = h.store.get(&key).unwrap().unwrap();
+    h.clock.advance(chrono::Duration::hours(2));
+    h.engine.token("github-mcp").await.unwrap();
+    let current = h.store.get(&key).unwrap().unwrap();
+    assert_ne!(current, oldest, "a refresh rotated the stored token");
+    // The current refresh token is spent by someone else.
+    let r = reqwest::Client::new()
+        .post(format!("{}/token", h.issuer()))
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", current.as_str()),
+            ("client_id", grant.client_id.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    h.clock.advance(chrono::Duration::hours(2));
+    let before = h.refreshes();
+    assert_eq!(
+        h.engine.token("github-mcp").await.unwrap_err().code(),
+        "sign_in_needed"
+    );
+    assert_eq!(
+        h.refreshes() - before,
+        1,
+        "one attempt with the current token; no fallback to an older one"
+    );
+    assert_eq!(
+        h.engine.token("github-mcp").await.unwrap_err().code(),
+        "sign_in_needed"
+    );
+    assert_eq!(h.refreshes() - before, 1, "and none afterwards");
+    assert_eq!(
+        h.store.get(&key).unwrap().as_deref(),
+        Some(current.as_str()),
+        "the stored token is not replaced by an older one"
     );
     h.demo.shutdown().await;
 }

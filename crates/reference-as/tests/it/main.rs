@@ -18,3 +18,5 @@ mod standard_flows;
 mod persistence_and_servers;
 // The `approve` command that stands in for a person at the browser.
 mod approve_command;
+// The `server` command: one sample server trusting any issuer.
+mod server_command;
