@@ -5,8 +5,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 use std::io::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::sync::mpsc::{Receiver, Sender};
 
 /// One audit record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -23,11 +24,12 @@ pub struct AuditEntry {
     pub outcome: String,
 }
 
-/// The audit log: the latest records in memory, all of them appended to a file.
+/// The audit log: the latest records in memory, all of them appended to a
+/// file by a background writer, so no request waits on the disk.
 #[derive(Debug)]
 pub struct Audit {
-    path: PathBuf,
     recent: Mutex<VecDeque<AuditEntry>>,
+    writer: Sender<String>,
 }
 
 const KEEP: usize = 1000;
@@ -44,25 +46,18 @@ impl Audit {
         while recent.len() > KEEP {
             recent.pop_front();
         }
+        let (writer, lines) = std::sync::mpsc::channel::<String>();
+        std::thread::spawn(move || append_lines(&path, &lines));
         Self {
-            path,
             recent: Mutex::new(recent),
+            writer,
         }
     }
 
     /// Records one event.
     pub fn record(&self, entry: AuditEntry) {
         if let Ok(line) = serde_json::to_string(&entry) {
-            let mut options = std::fs::OpenOptions::new();
-            options.create(true).append(true);
-            #[cfg(unix)]
-            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-            if let Err(e) = options
-                .open(&self.path)
-                .and_then(|mut f| writeln!(f, "{line}"))
-            {
-                tracing::warn!(error = %e, "could not append to the audit log");
-            }
+            let _ = self.writer.send(line);
         }
         let mut recent = self
             .recent
@@ -82,5 +77,27 @@ impl Audit {
             .iter()
             .cloned()
             .collect()
+    }
+}
+
+/// Appends each line received to `path` (mode 0600), flushing after each
+/// burst; ends when the audit log is dropped.
+fn append_lines(path: &Path, lines: &Receiver<String>) {
+    while let Ok(first) = lines.recv() {
+        let mut options = std::fs::OpenOptions::new();
+        options.create(true).append(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let written = options.open(path).and_then(|f| {
+            let mut file = std::io::BufWriter::new(f);
+            writeln!(file, "{first}")?;
+            while let Ok(more) = lines.try_recv() {
+                writeln!(file, "{more}")?;
+            }
+            file.flush()
+        });
+        if let Err(e) = written {
+            tracing::warn!(error = %e, "could not append to the audit log");
+        }
     }
 }

@@ -17,6 +17,7 @@ use axum::Router;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
+use axum::serve::ListenerExt as _;
 use keys::Keys;
 use passport_core::engine::Engine;
 use passport_core::error::EngineError;
@@ -190,7 +191,13 @@ pub async fn start(
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let router = app(Arc::clone(&state));
     let server = tokio::spawn(async move {
-        let served = axum::serve(listener, router).with_graceful_shutdown(async move {
+        let served = axum::serve(
+            listener.tap_io(|tcp| {
+                let _ = tcp.set_nodelay(true);
+            }),
+            router,
+        )
+        .with_graceful_shutdown(async move {
             let _ = stopped.await;
         });
         if let Err(e) = served.await {

@@ -86,6 +86,18 @@ async fn setup() -> Setup {
     }
 }
 
+/// Waits (bounded) for the background audit writer to create its file.
+async fn audit_file(dir: &std::path::Path) -> std::path::PathBuf {
+    let path = dir.join("audit.jsonl");
+    for _ in 0..200 {
+        if std::fs::metadata(&path).is_ok_and(|m| m.len() > 0) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    path
+}
+
 fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -142,7 +154,7 @@ async fn token_route_hands_out_a_token_the_server_accepts_and_lists_servers_with
         && a.server == "github-mcp"
         && a.outcome == "ok"
         && a.client == passport_broker::CLI_CLIENT));
-    let log = std::fs::read_to_string(s.dir.path().join("audit.jsonl")).unwrap();
+    let log = std::fs::read_to_string(audit_file(s.dir.path()).await).unwrap();
     assert!(
         !log.contains(token["access_token"].as_str().unwrap()),
         "the audit never holds a token"
@@ -427,6 +439,7 @@ async fn sec_34_endpoint_file_and_key_file_are_readable_by_the_owner_only() {
         .send()
         .await
         .unwrap();
+    audit_file(s.dir.path()).await;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;

@@ -305,13 +305,22 @@ async fn sec_22_one_broker_per_user_and_token_and_headers_go_through_it() {
         format!("Bearer {token}"),
         "the broker served the same fresh token"
     );
-    let clients: Value = serde_json::from_str(&cli.ok(&["clients", "--json"]).await).unwrap();
-    let served = clients["recent"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|a| a["client"] == "mcp-passport-cli" && a["kind"] == "token")
-        .count();
+    // The broker appends its audit in the background: allow it a moment.
+    let mut served = 0;
+    let mut clients = Value::Null;
+    for _ in 0..100 {
+        clients = serde_json::from_str(&cli.ok(&["clients", "--json"]).await).unwrap();
+        served = clients["recent"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|a| a["client"] == "mcp-passport-cli" && a["kind"] == "token")
+            .count();
+        if served >= 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     assert_eq!(
         served, 2,
         "both requests were answered by the broker: {clients}"

@@ -306,8 +306,18 @@ impl Engine {
             .await
         {
             Ok(t) => t,
-            Err(TokenError::InvalidGrant(reason)) | Err(TokenError::InvalidClient(reason)) => {
+            Err(error @ (TokenError::InvalidGrant(_) | TokenError::InvalidClient(_))) => {
                 tracing::warn!(issuer = %grant.issuer, "refresh refused; sign-in needed");
+                let reason = match error {
+                    TokenError::InvalidClient(reason) => {
+                        // The registration is gone at the AS: register anew at the next sign-in.
+                        let issuer = grant.issuer.clone();
+                        self.update(|s| s.clients.retain(|c| c.issuer != issuer))?;
+                        reason
+                    }
+                    TokenError::InvalidGrant(reason) => reason,
+                    _ => String::new(),
+                };
                 self.tokens.take(&grant.id, None);
                 let reason =
                     format!("the authorization server refused the refresh token ({reason})");
