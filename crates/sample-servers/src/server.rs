@@ -112,6 +112,9 @@ impl SampleServer {
                 // Ends rmcp's sessions and SSE streams so connections can close.
                 cancel.cancel();
             };
+            let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+                let _ = tcp.set_nodelay(true);
+            });
             if let Err(e) = axum::serve(listener, app)
                 .with_graceful_shutdown(shutdown)
                 .await
