@@ -534,3 +534,58 @@ async fn sec_35_a_key_limited_to_one_server_gets_403_for_another() {
     s.broker.shutdown().await;
     s.demo.shutdown().await;
 }
+
+#[tokio::test]
+async fn typescript_sdk_client_works_through_the_proxy_with_sse_responses() {
+    let s = setup().await;
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    assert!(
+        root.join("tests/sdk-client/node_modules").exists(),
+        "run scripts/setup.sh"
+    );
+    let (_, key) = s
+        .broker
+        .state
+        .keys
+        .mint(
+            "sdk-test",
+            Some(vec!["github-mcp".into()]),
+            chrono::Utc::now(),
+        )
+        .unwrap();
+    let out = tokio::process::Command::new("node")
+        .arg(root.join("tests/sdk-client/proxy-client.mjs"))
+        .arg(format!("{}/v1/mcp/github-mcp", s.base))
+        .arg(&key)
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        report["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t == "whoami")
+    );
+    assert_eq!(report["whoami"]["aud"], "github-mcp");
+    assert_eq!(
+        report["contentType"], "text/event-stream",
+        "SSE responses stream through the proxy"
+    );
+    assert!(
+        s.broker
+            .state
+            .audit
+            .recent()
+            .iter()
+            .any(|a| a.client == "sdk-test" && a.kind == "proxy" && a.outcome == "ok")
+    );
+    s.broker.shutdown().await;
+    s.demo.shutdown().await;
+}
