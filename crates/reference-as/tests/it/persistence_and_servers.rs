@@ -6,16 +6,29 @@ use serde_json::{Value, json};
 #[tokio::test]
 async fn restart_with_the_same_state_dir_keeps_the_grant_refreshable() {
     let dir = tempfile::tempdir().unwrap();
-    let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = probe.local_addr().unwrap().port();
-    drop(probe);
-    let config = DemoConfig {
-        port,
-        state_dir: Some(dir.path().to_path_buf()),
-        servers: vec!["github-mcp".into()],
-        ..DemoConfig::default()
-    };
-    let stack = Stack::start(config.clone()).await;
+    // A fixed port (the issuer must survive the restart), below the
+    // ephemeral range so parallel tests' sockets do not take it or port+1.
+    let mut started = None;
+    for _ in 0..30 {
+        let port = 20_000 + (rand::random::<u16>() % 10_000);
+        let config = DemoConfig {
+            port,
+            state_dir: Some(dir.path().to_path_buf()),
+            servers: vec!["github-mcp".into()],
+            ..DemoConfig::default()
+        };
+        if let Ok(demo) = reference_as::demo::Demo::start(config.clone()).await {
+            started = Some((
+                Stack {
+                    demo,
+                    http: no_redirects(),
+                },
+                config,
+            ));
+            break;
+        }
+    }
+    let (stack, config) = started.expect("a free fixed port");
     let (client, t1) = stack.global_login(&["github-mcp"]).await;
     stack.demo.shutdown().await;
 
