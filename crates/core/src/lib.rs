@@ -11,6 +11,7 @@
 //! [`http::HttpClient`], all passed in by the caller.
 
 pub mod callback;
+pub mod challenge;
 pub mod clock;
 pub mod discovery;
 pub mod engine;

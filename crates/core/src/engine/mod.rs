@@ -7,6 +7,7 @@
 //! applied to the grant by id afterwards, so a slow AS never blocks status.
 
 mod login;
+mod plan;
 mod revoke;
 mod tokens;
 
