@@ -128,6 +128,9 @@ pub enum Command {
         /// The tool's arguments, as a JSON object.
         #[arg(long, requires = "call")]
         args: Option<String>,
+        /// Sign in for this check only: keep nothing (no keyring item, no state file).
+        #[arg(long)]
+        ephemeral: bool,
         /// Sign-in options.
         #[command(flatten)]
         sign_in: SignInOptions,

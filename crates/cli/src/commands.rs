@@ -176,8 +176,13 @@ pub async fn dispatch(cli: Cli) -> Result<(), Failure> {
             call,
             args,
             sign_in,
+            ephemeral,
         } => {
-            let ctx = Context::open(&cli, true)?;
+            let ctx = if *ephemeral {
+                Context::ephemeral(&cli)?
+            } else {
+                Context::open(&cli, true)?
+            };
             crate::check::check(
                 &ctx.engine,
                 url,

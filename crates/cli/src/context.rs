@@ -53,6 +53,7 @@ pub struct Context {
     /// The engine.
     pub engine: Arc<Engine>,
     _lock: Option<RefresherLock>,
+    _scratch: Option<tempfile::TempDir>,
 }
 
 impl Context {
@@ -81,6 +82,25 @@ impl Context {
         Ok(Self {
             engine: Arc::new(engine),
             _lock: lock,
+            _scratch: None,
+        })
+    }
+
+    /// An engine that keeps nothing: secrets in memory, state in a
+    /// temporary directory removed on exit (`check --ephemeral`).
+    pub fn ephemeral(cli: &Cli) -> Result<Self, Failure> {
+        let scratch = tempfile::tempdir().map_err(|e| {
+            Failure::other("scratch", format!("cannot make a temporary directory: {e}"))
+        })?;
+        let http = HttpClient::new().map_err(|e| Failure::other("http_client", e.to_string()))?;
+        let mut config = EngineConfig::new(scratch.path().join("state.json"));
+        config.client_metadata_url = cli.client_metadata_url.clone();
+        let store = Arc::new(passport_core::store::MemoryStore::new());
+        let engine = Engine::new(config, http, Arc::new(SystemClock), store)?;
+        Ok(Self {
+            engine: Arc::new(engine),
+            _lock: None,
+            _scratch: Some(scratch),
         })
     }
 }

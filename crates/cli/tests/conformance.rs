@@ -2,7 +2,7 @@
 //! 0.1.16, `--suite auth`, all scenarios) drives `mcp-passport check`
 //! through `tests/conformance/client`. Any failure or warning fails the test.
 //! Needs Node 22 and the suite from `scripts/setup.sh`; run under
-//! `scripts/desktop-session.sh` (the CLI keeps secrets in the real keyring).
+//! `scripts/desktop-session.sh`. Each check runs `--ephemeral` (nothing kept).
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::path::PathBuf;
@@ -30,7 +30,10 @@ fn mcp_conformance_auth_suite_passes_with_no_failure_and_no_warning() {
         node22.display(),
         std::env::var("PATH").unwrap_or_default()
     );
-    let output = std::process::Command::new(node22.join("node"))
+    // Bounded: `timeout` ends the suite if a scenario ever hangs.
+    let output = std::process::Command::new("timeout")
+        .arg("600")
+        .arg(node22.join("node"))
         .arg(&suite)
         .args(["client", "--command"])
         .arg(root.join("tests/conformance/client"))
