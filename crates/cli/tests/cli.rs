@@ -116,6 +116,10 @@ fn rand_suffix() -> u64 {
         % 1000
 }
 
+/// The tests here share one gnome-keyring; they take turns, since a daemon
+/// serving many processes' session negotiations at once has been seen to crash.
+static KEYRING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 async fn mcp_status(resource: &str, token: &str) -> u16 {
     let body = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
         "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}}});
@@ -144,6 +148,7 @@ fn resource(demo: &Demo, id: &str) -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn login_token_headers_add_revoke_logout_round_trip_with_the_real_keyring_and_sec_36_no_secret_in_logs()
  {
+    let _turn = KEYRING.lock().await;
     let demo = Demo::start(DemoConfig::default()).await.unwrap();
     let issuer = demo.info().issuer.clone();
     let cli = Cli::new("github-mcp,slack-mcp");
@@ -252,6 +257,7 @@ async fn login_token_headers_add_revoke_logout_round_trip_with_the_real_keyring_
 
 #[tokio::test(flavor = "multi_thread")]
 async fn token_for_an_unknown_server_says_what_to_do_and_exits_6() {
+    let _turn = KEYRING.lock().await;
     let cli = Cli::new("github-mcp");
     let out = cli.run(&["token", "nowhere-mcp"]).await;
     assert_eq!(out.status.code(), Some(6));
@@ -265,6 +271,7 @@ async fn token_for_an_unknown_server_says_what_to_do_and_exits_6() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sec_22_one_broker_per_user_and_token_and_headers_go_through_it() {
+    let _turn = KEYRING.lock().await;
     let demo = Demo::start(DemoConfig::default()).await.unwrap();
     let cli = Cli::new("github-mcp");
     cli.ok(&["login", &demo.info().issuer]).await;
@@ -345,6 +352,7 @@ async fn sec_22_one_broker_per_user_and_token_and_headers_go_through_it() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn stdio_bridge_serves_a_real_rmcp_client_over_stdin_and_stdout() {
+    let _turn = KEYRING.lock().await;
     use rmcp::ServiceExt as _;
     let demo = Demo::start(DemoConfig::default()).await.unwrap();
     let cli = Cli::new("github-mcp,slack-mcp");
