@@ -80,24 +80,33 @@ impl Audit {
     }
 }
 
-/// Appends each line received to `path` (mode 0600), flushing after each
-/// burst; ends when the audit log is dropped.
+/// Appends each line received to `path` (mode 0600): the file stays open,
+/// each burst of lines is written and flushed together; ends when the
+/// audit log is dropped.
 fn append_lines(path: &Path, lines: &Receiver<String>) {
+    let mut file: Option<std::io::BufWriter<std::fs::File>> = None;
     while let Ok(first) = lines.recv() {
-        let mut options = std::fs::OpenOptions::new();
-        options.create(true).append(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let written = options.open(path).and_then(|f| {
-            let mut file = std::io::BufWriter::new(f);
-            writeln!(file, "{first}")?;
-            while let Ok(more) = lines.try_recv() {
-                writeln!(file, "{more}")?;
+        if file.is_none() {
+            let mut options = std::fs::OpenOptions::new();
+            options.create(true).append(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            match options.open(path) {
+                Ok(f) => file = Some(std::io::BufWriter::new(f)),
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not open the audit log");
+                    continue;
+                }
             }
-            file.flush()
-        });
-        if let Err(e) = written {
-            tracing::warn!(error = %e, "could not append to the audit log");
+        }
+        let Some(out) = file.as_mut() else { continue };
+        let mut written = writeln!(out, "{first}");
+        while let Ok(more) = lines.try_recv() {
+            written = written.and_then(|()| writeln!(out, "{more}"));
+        }
+        if let Err(e) = written.and_then(|()| out.flush()) {
+            tracing::warn!(error = %e, "could not append to the audit log; reopening it");
+            file = None;
         }
     }
 }
