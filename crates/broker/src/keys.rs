@@ -56,11 +56,36 @@ pub enum KeyError {
     Corrupt(PathBuf),
 }
 
-/// The client keys, persisted in one file.
+/// The client keys, persisted in one file. The file is the truth: `connect`
+/// and `disconnect` (other processes) change it while the broker runs, so
+/// it is read again whenever its modification time changes.
 #[derive(Debug)]
 pub struct Keys {
     path: PathBuf,
-    keys: Mutex<Vec<ClientKey>>,
+    keys: Mutex<Loaded>,
+}
+
+#[derive(Debug, Default)]
+struct Loaded {
+    keys: Vec<ClientKey>,
+    modified: Option<std::time::SystemTime>,
+}
+
+fn read_file(path: &Path) -> Result<Loaded, KeyError> {
+    let modified = std::fs::metadata(path).and_then(|m| m.modified()).ok();
+    let keys = match std::fs::read(path) {
+        Ok(bytes) => {
+            serde_json::from_slice(&bytes).map_err(|_| KeyError::Corrupt(path.to_path_buf()))?
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(source) => {
+            return Err(KeyError::Io {
+                path: path.to_path_buf(),
+                source,
+            });
+        }
+    };
+    Ok(Loaded { keys, modified })
 }
 
 fn digest(secret: &str) -> String {
@@ -102,7 +127,7 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     std::fs::rename(&tmp, path)
 }
 
-fn lock(m: &Mutex<Vec<ClientKey>>) -> std::sync::MutexGuard<'_, Vec<ClientKey>> {
+fn lock(m: &Mutex<Loaded>) -> std::sync::MutexGuard<'_, Loaded> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
@@ -110,17 +135,28 @@ impl Keys {
     /// Loads the key file (missing means no keys).
     pub fn open(path: impl Into<PathBuf>) -> Result<Self, KeyError> {
         let path = path.into();
-        let keys = match std::fs::read(&path) {
-            Ok(bytes) => {
-                serde_json::from_slice(&bytes).map_err(|_| KeyError::Corrupt(path.clone()))?
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-            Err(source) => return Err(KeyError::Io { path, source }),
-        };
+        let loaded = read_file(&path)?;
         Ok(Self {
             path,
-            keys: Mutex::new(keys),
+            keys: Mutex::new(loaded),
         })
+    }
+
+    /// The current keys, read again from the file when it changed.
+    fn current(&self) -> std::sync::MutexGuard<'_, Loaded> {
+        let mut loaded = lock(&self.keys);
+        let modified = std::fs::metadata(&self.path)
+            .and_then(|m| m.modified())
+            .ok();
+        if modified != loaded.modified {
+            match read_file(&self.path) {
+                Ok(fresh) => *loaded = fresh,
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not reread the client key file; keeping the keys in memory")
+                }
+            }
+        }
+        loaded
     }
 
     fn save(&self, keys: &[ClientKey]) -> Result<(), KeyError> {
@@ -152,11 +188,16 @@ impl Keys {
             created_at: now,
             revoked: false,
         };
-        let mut keys = lock(&self.keys);
-        let mut next = keys.clone();
+        let mut loaded = self.current();
+        let mut next = loaded.keys.clone();
         next.push(record.clone());
         self.save(&next)?;
-        *keys = next;
+        *loaded = Loaded {
+            keys: next,
+            modified: std::fs::metadata(&self.path)
+                .and_then(|m| m.modified())
+                .ok(),
+        };
         Ok((record, format!("mpk_{id}_{secret}")))
     }
 
@@ -164,15 +205,15 @@ impl Keys {
     pub fn verify(&self, presented: &str) -> Option<ClientKey> {
         let rest = presented.strip_prefix("mpk_")?;
         let (id, secret) = rest.split_once('_')?;
-        let keys = lock(&self.keys);
-        let record = keys.iter().find(|k| k.id == id && !k.revoked)?;
+        let loaded = self.current();
+        let record = loaded.keys.iter().find(|k| k.id == id && !k.revoked)?;
         same(&record.hash, &digest(secret)).then(|| record.clone())
     }
 
     /// Revokes every live key of `client` (or with that id); returns how many.
     pub fn revoke(&self, client_or_id: &str) -> Result<usize, KeyError> {
-        let mut keys = lock(&self.keys);
-        let mut next = keys.clone();
+        let mut loaded = self.current();
+        let mut next = loaded.keys.clone();
         let mut count = 0;
         for k in next
             .iter_mut()
@@ -182,13 +223,18 @@ impl Keys {
             count += 1;
         }
         self.save(&next)?;
-        *keys = next;
+        *loaded = Loaded {
+            keys: next,
+            modified: std::fs::metadata(&self.path)
+                .and_then(|m| m.modified())
+                .ok(),
+        };
         Ok(count)
     }
 
     /// Every key record.
     pub fn list(&self) -> Vec<ClientKey> {
-        lock(&self.keys).clone()
+        self.current().keys.clone()
     }
 }
 
@@ -208,5 +254,34 @@ mod tests {
             tampered.pop();
             assert!(keys.verify(&tampered).is_none());
         }
+    }
+}
+
+#[cfg(test)]
+mod shared_file_tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn keys_minted_or_revoked_by_another_process_take_effect_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let broker = Keys::open(dir.path().join("keys.json")).unwrap();
+        let (_, own) = broker.mint("mcp-passport-cli", None, Utc::now()).unwrap();
+        // `connect` in another process opens the same file and mints a key.
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let other = Keys::open(dir.path().join("keys.json")).unwrap();
+        let (_, cursor) = other.mint("cursor", None, Utc::now()).unwrap();
+        assert!(
+            broker.verify(&cursor).is_some(),
+            "the broker sees the new key"
+        );
+        assert!(broker.verify(&own).is_some(), "and keeps its own");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        other.revoke("cursor").unwrap();
+        assert!(
+            broker.verify(&cursor).is_none(),
+            "a revocation elsewhere is honoured"
+        );
+        assert!(broker.verify(&own).is_some());
     }
 }

@@ -135,4 +135,29 @@ pub enum Command {
         #[command(flatten)]
         sign_in: SignInOptions,
     },
+    /// Write `passport-<id>` entries for the granted servers into an MCP client's config, with a key for that client.
+    Connect {
+        /// The client to configure.
+        client: crate::connect::ClientKind,
+        /// Only these server ids (comma-separated); the client's key is limited to them.
+        #[arg(long, value_delimiter = ',')]
+        servers: Vec<String>,
+        /// Show the change without writing anything or minting a key.
+        #[arg(long)]
+        dry_run: bool,
+        /// The client's config file (default: its usual location).
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Remove the `passport-*` entries from an MCP client's config and revoke its key.
+    Disconnect {
+        /// The client.
+        client: crate::connect::ClientKind,
+        /// Show the change without writing anything or revoking.
+        #[arg(long)]
+        dry_run: bool,
+        /// The client's config file (default: its usual location).
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
 }

@@ -121,6 +121,8 @@ pub async fn dispatch(cli: Cli) -> Result<(), Failure> {
         }
         Command::Serve { port, bind } => crate::serve::serve(&cli, *bind, *port).await?,
         Command::Clients => crate::serve::clients(&cli)?,
+        Command::Connect { .. } => crate::connect::connect(&cli)?,
+        Command::Disconnect { .. } => crate::connect::disconnect(&cli)?,
         Command::Stdio { server } => crate::stdio::bridge(&cli, server).await?,
         Command::Revoke { server } => {
             let ctx = Context::open(&cli, true)?;

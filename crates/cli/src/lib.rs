@@ -9,6 +9,7 @@ mod broker_client;
 mod check;
 mod cli;
 mod commands;
+mod connect;
 mod context;
 mod opener;
 mod serve;

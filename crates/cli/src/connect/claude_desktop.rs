@@ -1,0 +1,18 @@
+//! Claude Desktop: `claude_desktop_config.json`, `mcpServers`. It starts
+//! local servers over stdio only, so the entry runs `mcp-passport stdio <id>`,
+//! which bridges to the broker with the CLI's own key (no per-client key).
+
+use super::{Client, Entry};
+use serde_json::json;
+
+/// Claude Desktop.
+pub(super) const CLIENT: Client = Client {
+    name: "claude-desktop",
+    display: "Claude Desktop",
+    container: "mcpServers",
+    default_path: || {
+        dirs::config_dir().map(|d| d.join("Claude").join("claude_desktop_config.json"))
+    },
+    entry: |e: &Entry| vec![("command", json!(e.exe)), ("args", json!(["stdio", e.id]))],
+    needs_key: false,
+};

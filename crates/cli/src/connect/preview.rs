@@ -1,0 +1,50 @@
+//! What `--dry-run` shows: the `passport-*` entries before and after, with
+//! keys hidden.
+
+use super::PREFIX;
+use super::jsonedit;
+use serde_json::{Value, json};
+
+/// The `passport-*` entries currently in the file, keys redacted.
+pub(super) fn current_entries(text: Option<&str>, container: &str) -> Vec<(String, Value)> {
+    let Some(Ok(value)) = text.map(jsonedit::parse) else {
+        return Vec::new();
+    };
+    value
+        .get(container)
+        .and_then(Value::as_object)
+        .map(|o| {
+            o.iter()
+                .filter(|(k, _)| k.starts_with(PREFIX))
+                .map(|(k, v)| (k.clone(), redact(v)))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+pub(super) fn redact(v: &Value) -> Value {
+    match v {
+        Value::String(s) if s.starts_with("Bearer ") => json!("Bearer <current key>"),
+        Value::Object(o) => Value::Object(o.iter().map(|(k, v)| (k.clone(), redact(v))).collect()),
+        Value::Array(a) => Value::Array(a.iter().map(redact).collect()),
+        other => other.clone(),
+    }
+}
+
+pub(super) fn compact(fields: &[(&'static str, Value)]) -> String {
+    let inner: Vec<String> = fields
+        .iter()
+        .map(|(k, v)| format!("{}: {v}", Value::from(*k)))
+        .collect();
+    format!("{{{}}}", inner.join(", "))
+}
+
+pub(super) fn print_before(before: &[(String, Value)]) {
+    println!("Before:");
+    if before.is_empty() {
+        println!("  (no passport-* entries)");
+    }
+    for (k, v) in before {
+        println!("  {}: {v}", Value::from(k.as_str()));
+    }
+}
