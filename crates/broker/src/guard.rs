@@ -30,10 +30,7 @@ pub async fn guard(
         .iter()
         .map(|h| h.as_bytes())
         .collect();
-    let allowed = [
-        format!("127.0.0.1:{}", state.port),
-        format!("localhost:{}", state.port),
-    ];
+    let allowed = &state.hosts;
     if hosts.len() != 1 || !allowed.iter().any(|a| a.as_bytes() == hosts[0]) {
         return StatusCode::FORBIDDEN.into_response();
     }

@@ -86,8 +86,10 @@ pub struct BrokerState {
     pub keys: Keys,
     /// The audit log.
     pub audit: Audit,
-    /// The port the broker listens on (for the Host check).
+    /// The port the broker listens on.
     pub port: u16,
+    /// The `Host` values accepted (`127.0.0.1:PORT`, `localhost:PORT`).
+    pub hosts: [String; 2],
     /// Upstream client for the proxy (no redirects).
     pub http: reqwest::Client,
 }
@@ -186,6 +188,10 @@ pub async fn start(
         keys,
         audit: Audit::open(&config.audit_file),
         port: addr.port(),
+        hosts: [
+            format!("127.0.0.1:{}", addr.port()),
+            format!("localhost:{}", addr.port()),
+        ],
         http,
     });
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -64,9 +64,12 @@ pub async fn token(
 
 /// Whether `key` may use `server`, matching the grant's id for a URL too.
 pub fn allowed(state: &BrokerState, key: &ClientKey, server: &str) -> bool {
+    if key.allows(server) {
+        return true;
+    }
     let id = state
         .engine
         .grant_for(server)
         .and_then(|g| g.server(server).map(|s| s.id.clone()));
-    key.allows(server) || id.is_some_and(|id| key.allows(&id))
+    id.is_some_and(|id| key.allows(&id))
 }

@@ -43,7 +43,8 @@ struct Cached {
 /// grant uses the server id `*`. Plus one async lock per grant.
 #[derive(Debug, Default)]
 pub(super) struct TokenCache {
-    tokens: Mutex<HashMap<(String, String), Cached>>,
+    /// grant id -> server id (or `*`) -> token; looked up by `&str`, no allocation.
+    tokens: Mutex<HashMap<String, HashMap<String, Cached>>>,
     flights: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
@@ -52,7 +53,8 @@ const SHARED: &str = "*";
 impl TokenCache {
     fn get(&self, grant: &str, server: &str) -> Option<Cached> {
         lock(&self.tokens)
-            .get(&(grant.to_string(), server.to_string()))
+            .get(grant)
+            .and_then(|m| m.get(server))
             .cloned()
     }
 
@@ -64,14 +66,17 @@ impl TokenCache {
         issued_at: DateTime<Utc>,
         expires_at: DateTime<Utc>,
     ) {
-        lock(&self.tokens).insert(
-            (grant.to_string(), server.to_string()),
-            Cached {
-                token,
-                issued_at,
-                expires_at,
-            },
-        );
+        lock(&self.tokens)
+            .entry(grant.to_string())
+            .or_default()
+            .insert(
+                server.to_string(),
+                Cached {
+                    token,
+                    issued_at,
+                    expires_at,
+                },
+            );
     }
 
     pub(super) fn put_shared(
@@ -87,15 +92,21 @@ impl TokenCache {
     /// Removes and returns the tokens of a grant (all servers, or one and the shared one).
     pub(super) fn take(&self, grant: &str, server: Option<&str>) -> Vec<AccessToken> {
         let mut tokens = lock(&self.tokens);
-        let keys: Vec<_> = tokens
-            .keys()
-            .filter(|(g, s)| g == grant && server.is_none_or(|one| s == one || s == SHARED))
-            .cloned()
-            .collect();
-        keys.into_iter()
-            .filter_map(|k| tokens.remove(&k))
-            .map(|c| c.token)
-            .collect()
+        let Some(servers) = tokens.get_mut(grant) else {
+            return Vec::new();
+        };
+        let taken: Vec<AccessToken> = match server {
+            None => servers.drain().map(|(_, c)| c.token).collect(),
+            Some(one) => [one, SHARED]
+                .iter()
+                .filter_map(|k| servers.remove(*k))
+                .map(|c| c.token)
+                .collect(),
+        };
+        if servers.is_empty() {
+            tokens.remove(grant);
+        }
+        taken
     }
 
     pub(super) fn flight(&self, grant: &str) -> Arc<tokio::sync::Mutex<()>> {
@@ -118,6 +129,25 @@ impl Engine {
         }
     }
 
+    /// A fresh token from memory, found without copying the grant (the
+    /// common case, on every request a local client makes).
+    fn fresh_in_memory(&self, server: &str) -> Option<IssuedToken> {
+        let state = lock(&self.state);
+        let grant = state.grants.iter().find(|g| g.server(server).is_some())?;
+        if matches!(grant.status, GrantStatus::SignInNeeded { .. }) {
+            return None;
+        }
+        let entry = grant.server(server)?;
+        let slot = if entry.token_kind == TokenKind::Shared {
+            SHARED
+        } else {
+            entry.id.as_str()
+        };
+        let cached = self.tokens.get(&grant.id, slot)?;
+        self.fresh(&cached, self.clock.now())
+            .then(|| issued(cached, &entry.id, entry.token_kind))
+    }
+
     /// Forgets the in-memory token of `server` (id or URL), so the next
     /// request refreshes: for when the server itself refused the token.
     pub fn invalidate(&self, server: &str) {
@@ -132,6 +162,9 @@ impl Engine {
     /// when it is missing or near expiry. Concurrent callers for one grant
     /// share one refresh.
     pub async fn token(&self, server: &str) -> Result<IssuedToken, EngineError> {
+        if let Some(hit) = self.fresh_in_memory(server) {
+            return Ok(hit);
+        }
         let grant = self
             .grant_for(server)
             .ok_or_else(|| EngineError::NotGranted(server.to_string()))?;
