@@ -29,7 +29,7 @@ pub struct AuditEntry {
 #[derive(Debug)]
 pub struct Audit {
     recent: Mutex<VecDeque<AuditEntry>>,
-    writer: Sender<String>,
+    writer: Sender<AuditEntry>,
 }
 
 const KEEP: usize = 1000;
@@ -46,7 +46,7 @@ impl Audit {
         while recent.len() > KEEP {
             recent.pop_front();
         }
-        let (writer, lines) = std::sync::mpsc::channel::<String>();
+        let (writer, lines) = std::sync::mpsc::channel::<AuditEntry>();
         std::thread::spawn(move || append_lines(&path, &lines));
         Self {
             recent: Mutex::new(recent),
@@ -56,9 +56,7 @@ impl Audit {
 
     /// Records one event.
     pub fn record(&self, entry: AuditEntry) {
-        if let Ok(line) = serde_json::to_string(&entry) {
-            let _ = self.writer.send(line);
-        }
+        let _ = self.writer.send(entry.clone());
         let mut recent = self
             .recent
             .lock()
@@ -80,10 +78,10 @@ impl Audit {
     }
 }
 
-/// Appends each line received to `path` (mode 0600): the file stays open,
-/// each burst of lines is written and flushed together; ends when the
-/// audit log is dropped.
-fn append_lines(path: &Path, lines: &Receiver<String>) {
+/// Appends each record received to `path` as a JSON line (mode 0600): the
+/// file stays open, each burst is serialised, written and flushed together
+/// here, off the request path; ends when the audit log is dropped.
+fn append_lines(path: &Path, lines: &Receiver<AuditEntry>) {
     let mut file: Option<std::io::BufWriter<std::fs::File>> = None;
     while let Ok(first) = lines.recv() {
         if file.is_none() {
@@ -100,13 +98,18 @@ fn append_lines(path: &Path, lines: &Receiver<String>) {
             }
         }
         let Some(out) = file.as_mut() else { continue };
-        let mut written = writeln!(out, "{first}");
+        let mut written = write_entry(out, &first);
         while let Ok(more) = lines.try_recv() {
-            written = written.and_then(|()| writeln!(out, "{more}"));
+            written = written.and_then(|()| write_entry(out, &more));
         }
         if let Err(e) = written.and_then(|()| out.flush()) {
             tracing::warn!(error = %e, "could not append to the audit log; reopening it");
             file = None;
         }
     }
+}
+
+fn write_entry(out: &mut impl std::io::Write, entry: &AuditEntry) -> std::io::Result<()> {
+    serde_json::to_writer(&mut *out, entry).map_err(std::io::Error::other)?;
+    out.write_all(b"\n")
 }
