@@ -29,15 +29,28 @@ pub enum Asked {
     },
 }
 
+/// What a running broker's endpoint file says.
+pub struct Endpoint {
+    /// Its port on 127.0.0.1.
+    pub port: u16,
+    /// The CLI's key.
+    pub key: String,
+}
+
+/// Reads the endpoint file; `None` when there is none or it is not valid.
+pub fn read_endpoint(endpoint_file: &Path) -> Option<Endpoint> {
+    let text = std::fs::read_to_string(endpoint_file).ok()?;
+    let value: serde_json::Value = serde_json::from_str(&text).ok()?;
+    let port = u16::try_from(value["port"].as_u64()?).ok()?;
+    Some(Endpoint {
+        port,
+        key: value["key"].as_str()?.to_string(),
+    })
+}
+
 /// Asks the broker described by `endpoint_file` for `server`'s token.
 pub async fn ask_token(endpoint_file: &Path, server: &str) -> Asked {
-    let Ok(text) = std::fs::read_to_string(endpoint_file) else {
-        return Asked::NoBroker;
-    };
-    let Ok(endpoint) = serde_json::from_str::<serde_json::Value>(&text) else {
-        return Asked::NoBroker;
-    };
-    let (Some(port), Some(key)) = (endpoint["port"].as_u64(), endpoint["key"].as_str()) else {
+    let Some(Endpoint { port, key }) = read_endpoint(endpoint_file) else {
         return Asked::NoBroker;
     };
     let Ok(client) = reqwest::Client::builder()

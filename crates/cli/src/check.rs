@@ -82,7 +82,8 @@ pub async fn check(
                 ));
             }
             Outcome::NeedsScope(scope) => {
-                extra_scope = union(extra_scope, scope);
+                extra_scope =
+                    passport_core::scope::union([extra_scope.as_deref(), scope.as_deref()]);
                 sign_ins += 1;
                 sign_in_with(
                     engine,
@@ -106,18 +107,6 @@ pub async fn check(
             }
         }
     }
-}
-
-fn union(a: Option<String>, b: Option<String>) -> Option<String> {
-    let mut all: Vec<String> = Vec::new();
-    for s in [a, b].into_iter().flatten() {
-        for item in s.split(' ').filter(|x| !x.is_empty()) {
-            if !all.iter().any(|x| x == item) {
-                all.push(item.to_string());
-            }
-        }
-    }
-    (!all.is_empty()).then(|| all.join(" "))
 }
 
 /// Looks through an error's sources for the transport's 401/403 answers.

@@ -12,11 +12,8 @@ use std::time::Duration;
 pub async fn serve(cli: &Cli, bind: IpAddr, port: u16) -> Result<(), Failure> {
     let paths = Paths::resolve(cli)?;
     let ctx = Context::open_waiting(cli, Some(Duration::ZERO)).map_err(|_| {
-        let running = std::fs::read_to_string(paths.endpoint_file())
-            .ok()
-            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-            .and_then(|v| v["port"].as_u64())
-            .map_or_else(String::new, |p| format!(" on 127.0.0.1:{p}"));
+        let running = crate::broker_client::read_endpoint(&paths.endpoint_file())
+            .map_or_else(String::new, |e| format!(" on 127.0.0.1:{}", e.port));
         Failure::other("already_running", format!("a broker is already running for this user{running}; stop it before starting another"))
     })?;
     let config = BrokerConfig {

@@ -59,13 +59,11 @@ pub async fn bridge(cli: &Cli, server: &str) -> Result<(), Failure> {
 
 /// The broker's proxy URL for `server` and the CLI's key, when a broker runs.
 fn broker_route(paths: &Paths, server: &str) -> Option<(String, String)> {
-    let text = std::fs::read_to_string(paths.endpoint_file()).ok()?;
-    let endpoint: serde_json::Value = serde_json::from_str(&text).ok()?;
-    let port = endpoint["port"].as_u64()?;
-    std::net::TcpStream::connect(("127.0.0.1", u16::try_from(port).ok()?)).ok()?;
+    let endpoint = crate::broker_client::read_endpoint(&paths.endpoint_file())?;
+    std::net::TcpStream::connect(("127.0.0.1", endpoint.port)).ok()?;
     let encoded: String = url::form_urlencoded::byte_serialize(server.as_bytes()).collect();
     Some((
-        format!("http://127.0.0.1:{port}/v1/mcp/{encoded}"),
-        endpoint["key"].as_str()?.to_string(),
+        format!("http://127.0.0.1:{}/v1/mcp/{encoded}", endpoint.port),
+        endpoint.key,
     ))
 }

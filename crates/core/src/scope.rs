@@ -31,6 +31,23 @@ pub fn join(plain: &[String], servers: &[String]) -> String {
     parts.join(" ")
 }
 
+/// The union of several space-separated scope strings, first occurrence
+/// order kept; `None` when there is nothing in them.
+pub fn union<'a>(scopes: impl IntoIterator<Item = Option<&'a str>>) -> Option<String> {
+    let mut all: Vec<&str> = Vec::new();
+    for item in scopes
+        .into_iter()
+        .flatten()
+        .flat_map(|s| s.split(' '))
+        .filter(|x| !x.is_empty())
+    {
+        if !all.contains(&item) {
+            all.push(item);
+        }
+    }
+    (!all.is_empty()).then(|| all.join(" "))
+}
+
 /// The scope of a global authorization request, with a `servers:` hint.
 pub fn global_request(hint: &[String]) -> String {
     let plain: Vec<String> = ["mcp:global", "mcp:tools", "mcp:resources", "mcp:prompts"]
@@ -50,6 +67,15 @@ mod tests {
         assert_eq!(plain, vec!["mcp:global", "mcp:tools"]);
         assert_eq!(servers, Some(vec!["a".into(), "b".into(), "c".into()]));
         assert_eq!(split("openid").1, None);
+    }
+
+    #[test]
+    fn union_keeps_first_occurrence_order_and_drops_duplicates() {
+        assert_eq!(
+            union([Some("a b"), None, Some("b c ")]).as_deref(),
+            Some("a b c")
+        );
+        assert_eq!(union([None, Some(" ")]), None);
     }
 
     #[test]

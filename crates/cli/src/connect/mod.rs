@@ -128,12 +128,7 @@ fn edit_error(path: &Path, e: jsonedit::EditError) -> Failure {
 
 /// The broker's port from its endpoint file, else the default.
 fn broker_port(paths: &Paths) -> u16 {
-    std::fs::read_to_string(paths.endpoint_file())
-        .ok()
-        .and_then(|t| serde_json::from_str::<Value>(&t).ok())
-        .and_then(|v| v.get("port").and_then(Value::as_u64))
-        .and_then(|p| u16::try_from(p).ok())
-        .unwrap_or(DEFAULT_PORT)
+    crate::broker_client::read_endpoint(&paths.endpoint_file()).map_or(DEFAULT_PORT, |e| e.port)
 }
 
 /// Runs `mcp-passport connect` from the parsed command line.

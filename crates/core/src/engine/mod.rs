@@ -6,6 +6,7 @@
 //! network exchange happens without holding the state lock; results are
 //! applied to the grant by id afterwards, so a slow AS never blocks status.
 
+mod cache;
 mod login;
 mod plan;
 mod revoke;
@@ -63,7 +64,7 @@ pub struct Engine {
     config: EngineConfig,
     state: Mutex<PassportState>,
     flows: Arc<Flows>,
-    tokens: tokens::TokenCache,
+    tokens: cache::TokenCache,
     metadata: Mutex<HashMap<String, AsMetadata>>,
 }
 
@@ -97,7 +98,7 @@ impl Engine {
             config,
             state: Mutex::new(state),
             flows: Arc::new(Flows::default()),
-            tokens: tokens::TokenCache::default(),
+            tokens: cache::TokenCache::default(),
             metadata: Mutex::new(HashMap::new()),
         })
     }

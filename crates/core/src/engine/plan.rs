@@ -30,18 +30,6 @@ pub(super) struct Plan {
     pub(super) scope: Option<String>,
 }
 
-fn union_scopes<'a>(scopes: impl Iterator<Item = Option<&'a str>>) -> Option<String> {
-    let mut all: Vec<&str> = Vec::new();
-    for s in scopes.flatten() {
-        for item in s.split(' ').filter(|x| !x.is_empty()) {
-            if !all.contains(&item) {
-                all.push(item);
-            }
-        }
-    }
-    (!all.is_empty()).then(|| all.join(" "))
-}
-
 fn display_name(d: &ServerDiscovery) -> String {
     d.resource.resource_name.clone().unwrap_or_else(|| {
         Url::parse(&d.server_url)
@@ -69,8 +57,7 @@ impl Engine {
                 }
                 let catalog = discovery::fetch_catalog(&self.http, &metadata).await?;
                 let hint = request.servers.clone();
-                let scope =
-                    union_scopes([Some(scope::global_request(&hint).as_str()), extra].into_iter());
+                let scope = scope::union([Some(scope::global_request(&hint).as_str()), extra]);
                 Ok(vec![Plan {
                     issuer: metadata.issuer.clone(),
                     metadata,
@@ -118,9 +105,8 @@ impl Engine {
                                     .cloned()
                                     .collect::<Vec<_>>(),
                             );
-                            let scope = union_scopes(
-                                [Some(scope::global_request(&hint).as_str()), extra].into_iter(),
-                            );
+                            let scope =
+                                scope::union([Some(scope::global_request(&hint).as_str()), extra]);
                             plans.push(Plan {
                                 issuer,
                                 metadata,
@@ -135,7 +121,7 @@ impl Engine {
                         }
                         mode if group.len() > 1 || mode == Mode::MultiResource => {
                             let scope =
-                                union_scopes(scopes.iter().map(|s| s.as_deref()).chain([extra]));
+                                scope::union(scopes.iter().map(|s| s.as_deref()).chain([extra]));
                             let resources =
                                 group.iter().map(|d| d.resource.resource.clone()).collect();
                             let urls = group.iter().map(|d| d.server_url.clone()).collect();
@@ -158,7 +144,7 @@ impl Engine {
                             });
                         }
                         _ => {
-                            let scope = union_scopes([scopes[0].as_deref(), extra].into_iter());
+                            let scope = scope::union([scopes[0].as_deref(), extra]);
                             let d = group[0];
                             plans.push(Plan {
                                 issuer,

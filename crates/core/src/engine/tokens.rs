@@ -8,6 +8,7 @@
 //! AS leaves unexpired tokens in service and sets a retry time with backoff
 //! and jitter.
 
+use super::cache::{Cached, SHARED};
 use super::{Engine, lock};
 use crate::error::EngineError;
 use crate::model::{Grant, GrantStatus, Mode, TokenKind};
@@ -16,8 +17,6 @@ use crate::secret::{AccessToken, RefreshToken};
 use crate::store::StoreKey;
 use crate::token::{TokenEndpoint, TokenError, Tokens};
 use chrono::{DateTime, Duration, Utc};
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 
 /// An access token for one server.
 #[derive(Debug, Clone)]
@@ -30,88 +29,6 @@ pub struct IssuedToken {
     pub server: String,
     /// Whether only this server accepts it.
     pub kind: TokenKind,
-}
-
-#[derive(Debug, Clone)]
-struct Cached {
-    token: AccessToken,
-    issued_at: DateTime<Utc>,
-    expires_at: DateTime<Utc>,
-}
-
-/// Tokens in memory, keyed by (grant id, server id); the shared token of a
-/// grant uses the server id `*`. Plus one async lock per grant.
-#[derive(Debug, Default)]
-pub(super) struct TokenCache {
-    /// grant id -> server id (or `*`) -> token; looked up by `&str`, no allocation.
-    tokens: Mutex<HashMap<String, HashMap<String, Cached>>>,
-    flights: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
-}
-
-const SHARED: &str = "*";
-
-impl TokenCache {
-    fn get(&self, grant: &str, server: &str) -> Option<Cached> {
-        lock(&self.tokens)
-            .get(grant)
-            .and_then(|m| m.get(server))
-            .cloned()
-    }
-
-    pub(super) fn put(
-        &self,
-        grant: &str,
-        server: &str,
-        token: AccessToken,
-        issued_at: DateTime<Utc>,
-        expires_at: DateTime<Utc>,
-    ) {
-        lock(&self.tokens)
-            .entry(grant.to_string())
-            .or_default()
-            .insert(
-                server.to_string(),
-                Cached {
-                    token,
-                    issued_at,
-                    expires_at,
-                },
-            );
-    }
-
-    pub(super) fn put_shared(
-        &self,
-        grant: &str,
-        token: AccessToken,
-        issued_at: DateTime<Utc>,
-        expires_at: DateTime<Utc>,
-    ) {
-        self.put(grant, SHARED, token, issued_at, expires_at);
-    }
-
-    /// Removes and returns the tokens of a grant (all servers, or one and the shared one).
-    pub(super) fn take(&self, grant: &str, server: Option<&str>) -> Vec<AccessToken> {
-        let mut tokens = lock(&self.tokens);
-        let Some(servers) = tokens.get_mut(grant) else {
-            return Vec::new();
-        };
-        let taken: Vec<AccessToken> = match server {
-            None => servers.drain().map(|(_, c)| c.token).collect(),
-            Some(one) => [one, SHARED]
-                .iter()
-                .filter_map(|k| servers.remove(*k))
-                .map(|c| c.token)
-                .collect(),
-        };
-        if servers.is_empty() {
-            tokens.remove(grant);
-        }
-        taken
-    }
-
-    pub(super) fn flight(&self, grant: &str) -> Arc<tokio::sync::Mutex<()>> {
-        Arc::clone(lock(&self.flights).entry(grant.to_string()).or_default())
-    }
 }
 
 impl Engine {
@@ -339,30 +256,14 @@ impl Engine {
             .await
         {
             Ok(t) => t,
-            Err(error @ (TokenError::InvalidGrant(_) | TokenError::InvalidClient(_))) => {
-                tracing::warn!(issuer = %grant.issuer, "refresh refused; sign-in needed");
-                let reason = match error {
-                    TokenError::InvalidClient(reason) => {
-                        // The registration is gone at the AS: register anew at the next sign-in.
-                        let issuer = grant.issuer.clone();
-                        self.update(|s| s.clients.retain(|c| c.issuer != issuer))?;
-                        reason
-                    }
-                    TokenError::InvalidGrant(reason) => reason,
-                    _ => String::new(),
-                };
-                self.tokens.take(&grant.id, None);
-                let reason =
-                    format!("the authorization server refused the refresh token ({reason})");
-                self.update_grant(&grant.id, |g| {
-                    g.status = GrantStatus::SignInNeeded {
-                        reason: reason.clone(),
-                    }
-                })?;
-                return Err(EngineError::SignInNeeded {
-                    issuer: grant.issuer.clone(),
-                    reason,
-                });
+            Err(TokenError::InvalidClient(reason)) => {
+                // The registration is gone at the AS: register anew at the next sign-in.
+                let issuer = grant.issuer.clone();
+                self.update(|s| s.clients.retain(|c| c.issuer != issuer))?;
+                return Err(self.sign_in_needed(grant, &reason)?);
+            }
+            Err(TokenError::InvalidGrant(reason)) => {
+                return Err(self.sign_in_needed(grant, &reason)?);
             }
             Err(e) => return Err(e.into()),
         };
@@ -382,6 +283,23 @@ impl Engine {
         }
         crate::fault::point("refresh-after-keyring-write");
         Ok(tokens)
+    }
+
+    /// Marks `grant` "sign-in needed" after the AS refused its refresh token
+    /// (never retried), drops its tokens, and returns the error to report.
+    fn sign_in_needed(&self, grant: &Grant, said: &str) -> Result<EngineError, EngineError> {
+        tracing::warn!(issuer = %grant.issuer, "refresh refused; sign-in needed");
+        self.tokens.take(&grant.id, None);
+        let reason = format!("the authorization server refused the refresh token ({said})");
+        self.update_grant(&grant.id, |g| {
+            g.status = GrantStatus::SignInNeeded {
+                reason: reason.clone(),
+            }
+        })?;
+        Ok(EngineError::SignInNeeded {
+            issuer: grant.issuer.clone(),
+            reason,
+        })
     }
 
     fn note_unreachable(&self, grant: &Grant, e: &EngineError) -> Result<(), EngineError> {
