@@ -183,35 +183,43 @@ impl<'a> TokenEndpoint<'a> {
             .revocation
             .as_ref()
             .ok_or(TokenError::NoEndpoint("revocation"))?;
-        let mut form = url::form_urlencoded::Serializer::new(String::new());
-        form.append_pair("token", token)
-            .append_pair("token_type_hint", hint);
+        // The form serializer is not `Send`; it lives only in this block, so
+        // the future stays `Send` (the desktop app awaits it on a thread pool).
+        let (body, basic) = {
+            let mut form = url::form_urlencoded::Serializer::new(String::new());
+            form.append_pair("token", token)
+                .append_pair("token_type_hint", hint);
+            let mut basic = None;
+            match (&self.auth, &self.secret) {
+                (ClientAuth::ClientSecretBasic, Some(secret)) => {
+                    let encode = |s: &str| {
+                        url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>()
+                    };
+                    let pair = format!("{}:{}", encode(&self.client_id), encode(secret.expose()));
+                    basic = Some(format!(
+                        "Basic {}",
+                        base64::engine::general_purpose::STANDARD.encode(pair)
+                    ));
+                }
+                (ClientAuth::ClientSecretPost, Some(secret)) => {
+                    form.append_pair("client_id", &self.client_id)
+                        .append_pair("client_secret", secret.expose());
+                }
+                _ => {
+                    form.append_pair("client_id", &self.client_id);
+                }
+            }
+            (form.finish(), basic)
+        };
         let mut request = http::Request::post(url.as_str()).header(
             http::header::CONTENT_TYPE,
             "application/x-www-form-urlencoded",
         );
-        match (&self.auth, &self.secret) {
-            (ClientAuth::ClientSecretBasic, Some(secret)) => {
-                let encode = |s: &str| {
-                    url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>()
-                };
-                let pair = format!("{}:{}", encode(&self.client_id), encode(secret.expose()));
-                let value = format!(
-                    "Basic {}",
-                    base64::engine::general_purpose::STANDARD.encode(pair)
-                );
-                request = request.header(http::header::AUTHORIZATION, value);
-            }
-            (ClientAuth::ClientSecretPost, Some(secret)) => {
-                form.append_pair("client_id", &self.client_id)
-                    .append_pair("client_secret", secret.expose());
-            }
-            _ => {
-                form.append_pair("client_id", &self.client_id);
-            }
+        if let Some(value) = basic {
+            request = request.header(http::header::AUTHORIZATION, value);
         }
         let request = request
-            .body(form.finish().into_bytes())
+            .body(body.into_bytes())
             .map_err(|e| TokenError::Malformed(e.to_string()))?;
         let response = self.http.send(request).await?;
         if response.status.is_server_error() {
@@ -222,23 +230,27 @@ impl<'a> TokenEndpoint<'a> {
         }
         if !response.status.is_success() {
             let body: serde_json::Value = response.json().unwrap_or_default();
-            let error = body
-                .get("error")
-                .and_then(|v| v.as_str())
-                .unwrap_or("revocation_failed")
-                .to_string();
-            let description = body
-                .get("error_description")
-                .and_then(|v| v.as_str())
-                .unwrap_or("")
-                .chars()
-                .filter(|c| !c.is_control())
-                .take(300)
-                .collect();
+            let error = untrusted(
+                body.get("error")
+                    .and_then(|v| v.as_str())
+                    .unwrap_or("revocation_failed"),
+            );
+            let description = untrusted(
+                body.get("error_description")
+                    .and_then(|v| v.as_str())
+                    .unwrap_or(""),
+            );
             return Err(TokenError::Other { error, description });
         }
         Ok(())
     }
+}
+
+/// Text the AS chose (an error code, its description, or the part of its
+/// answer a parser quotes, such as a JSON key), made safe to show on a
+/// terminal: control characters dropped, at most 300 characters.
+fn untrusted(text: &str) -> String {
+    text.chars().filter(|c| !c.is_control()).take(300).collect()
 }
 
 fn convert(
@@ -265,8 +277,8 @@ fn classify<T: oauth2::ErrorResponse + std::fmt::Debug + 'static>(
 ) -> TokenError {
     match e {
         RequestTokenError::Request(http) => TokenError::Unreachable(http),
-        RequestTokenError::Parse(err, _) => TokenError::Malformed(err.to_string()),
-        RequestTokenError::Other(text) => TokenError::Malformed(text),
+        RequestTokenError::Parse(err, _) => TokenError::Malformed(untrusted(&err.to_string())),
+        RequestTokenError::Other(text) => TokenError::Malformed(untrusted(&text)),
         RequestTokenError::ServerResponse(body) => from_error_body(&body),
     }
 }
@@ -274,19 +286,16 @@ fn classify<T: oauth2::ErrorResponse + std::fmt::Debug + 'static>(
 fn from_error_body<T: oauth2::ErrorResponse + std::fmt::Debug>(body: &T) -> TokenError {
     // ErrorResponse gives no typed access for every T; go through its JSON form.
     let json = serde_json::to_value(body).unwrap_or_default();
-    let error = json
-        .get("error")
-        .and_then(|v| v.as_str())
-        .unwrap_or("unknown_error")
-        .to_string();
-    let description: String = json
-        .get("error_description")
-        .and_then(|v| v.as_str())
-        .unwrap_or("no description")
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(300)
-        .collect();
+    let error = untrusted(
+        json.get("error")
+            .and_then(|v| v.as_str())
+            .unwrap_or("unknown_error"),
+    );
+    let description = untrusted(
+        json.get("error_description")
+            .and_then(|v| v.as_str())
+            .unwrap_or("no description"),
+    );
     match error.as_str() {
         e if e == BasicErrorResponseType::InvalidGrant.as_ref() => {
             TokenError::InvalidGrant(description)
@@ -303,5 +312,77 @@ fn from_error_body<T: oauth2::ErrorResponse + std::fmt::Debug>(body: &T) -> Toke
             description,
         },
         _ => TokenError::Other { error, description },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::model::Registration;
+
+    /// Serves `(status, body)` as JSON on loopback and refreshes against it.
+    async fn refresh_against(status: u16, body: &'static [u8]) -> Result<Tokens, TokenError> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let issuer = format!("http://{}", listener.local_addr().unwrap());
+        let app = axum::Router::new().fallback(move || async move {
+            (
+                http::StatusCode::from_u16(status).unwrap(),
+                [(http::header::CONTENT_TYPE, "application/json")],
+                body,
+            )
+        });
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let metadata = AsMetadata {
+            issuer: issuer.clone(),
+            authorization_endpoint: format!("{issuer}/authorize"),
+            token_endpoint: format!("{issuer}/token"),
+            registration_endpoint: None,
+            revocation_endpoint: None,
+            scopes_supported: None,
+            code_challenge_methods_supported: Some(vec!["S256".into()]),
+            authorization_response_iss_parameter_supported: true,
+            client_id_metadata_document_supported: false,
+            token_endpoint_auth_methods_supported: None,
+            resource_indicators_supported: None,
+            mcp_server_catalog_endpoint: None,
+        };
+        let record = ClientRecord {
+            issuer,
+            client_id: "c".into(),
+            auth: ClientAuth::None,
+            registration: Registration::Dynamic,
+            redirect_uris: vec![],
+        };
+        let http = HttpClient::new().unwrap();
+        let endpoint = TokenEndpoint::new(&http, &metadata, &record, None).unwrap();
+        endpoint.refresh(&RefreshToken::new("rt"), None, None).await
+    }
+
+    /// Found by the `token_response` fuzz target: a JSON key the AS chose
+    /// (here with an escape sequence) came back inside the error message.
+    #[tokio::test]
+    async fn control_characters_from_the_answer_never_reach_error_messages() {
+        let malformed = refresh_against(
+            200,
+            b"{\"access_token\":\"at\",\"x\\u001b[31m\":\"\x01\"}",
+        )
+        .await
+        .unwrap_err();
+        assert!(matches!(malformed, TokenError::Malformed(_)), "{malformed:?}");
+        let error_code = refresh_against(
+            400,
+            b"{\"error\":\"\\u001b[2Jodd\",\"error_description\":\"a\\nb\"}",
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            matches!(&error_code, TokenError::Other { error, description } if error == "[2Jodd" && description == "ab"),
+            "{error_code:?}"
+        );
+        for e in [malformed, error_code] {
+            let shown = e.to_string();
+            assert!(!shown.chars().any(char::is_control), "{shown:?}");
+        }
     }
 }

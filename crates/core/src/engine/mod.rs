@@ -178,3 +178,15 @@ impl Engine {
         })
     }
 }
+
+/// The engine's futures are awaited on multi-threaded runtimes (the broker,
+/// the desktop app), so each must be `Send`; this fails to compile if one is not.
+#[cfg(test)]
+#[allow(dead_code)]
+fn engine_futures_are_send(engine: &Engine, request: &LoginRequest, opener: &dyn Opener) {
+    fn send<T: Send>(_: T) {}
+    send(engine.login(request, opener));
+    send(engine.token("s"));
+    send(engine.revoke_server("s"));
+    send(engine.sign_out("i"));
+}
