@@ -3,7 +3,8 @@
 #   - the Debian packages for the desktop app and for the test session (Xvfb, D-Bus,
 #     gnome-keyring);
 #   - Node.js 22 under target/tools/node22 (for the MCP conformance suite);
-#   - the npm packages of tests/sdk-client, tests/conformance and tests/oidc-provider.
+#   - the npm packages of tests/sdk-client, tests/conformance and tests/oidc-provider;
+#   - tauri-driver (the WebDriver server the desktop app's GUI tests talk to).
 # Safe to run again: prints nothing when everything is already there.
 #
 # Usage: scripts/setup.sh [--system-only]
@@ -28,6 +29,7 @@ packages=(
 node_min_major=20
 node22_version=22
 node22_dir="$root/target/tools/node22"
+tauri_driver_version=2.1.0
 
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
@@ -119,8 +121,20 @@ install_npm_packages() {
     npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error
 }
 
+# tauri-driver from crates.io into cargo's bin folder (about 30 s to build).
+install_tauri_driver() {
+  local cargo_bin="${CARGO_HOME:-$HOME/.cargo}/bin"
+  if command -v tauri-driver >/dev/null 2>&1 || [[ -x $cargo_bin/tauri-driver ]]; then
+    return 0
+  fi
+  echo "setup: installing tauri-driver $tauri_driver_version (cargo install)" >&2
+  quietly "cargo install tauri-driver" "Check that crates.io is reachable, then run scripts/setup.sh again." \
+    cargo install tauri-driver --locked --version "$tauri_driver_version"
+}
+
 install_system_packages
 if [[ $system_only == false ]]; then
+  install_tauri_driver
   check_system_node
   install_node22
   install_npm_packages tests/sdk-client

@@ -12,7 +12,7 @@ use rand::RngCore as _;
 use serde::{Deserialize, Serialize};
 use sha2::Digest as _;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// A client's key record (no secret in it).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -58,22 +58,51 @@ pub enum KeyError {
 
 /// The client keys, persisted in one file. The file is the truth: `connect`
 /// and `disconnect` (other processes) change it while the broker runs, so
-/// it is read again whenever its modification time changes.
+/// it is read again whenever it changed (modification time, size or inode:
+/// every write replaces the file).
 #[derive(Debug)]
 pub struct Keys {
     path: PathBuf,
     keys: Mutex<Loaded>,
 }
 
-#[derive(Debug, Default)]
-struct Loaded {
-    keys: Vec<ClientKey>,
+/// What identifies one version of the key file without reading it.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Version {
     modified: Option<std::time::SystemTime>,
+    len: u64,
+    inode: u64,
 }
 
+fn version(path: &Path) -> Option<Version> {
+    let meta = std::fs::metadata(path).ok()?;
+    #[cfg(unix)]
+    let inode = std::os::unix::fs::MetadataExt::ino(&meta);
+    #[cfg(not(unix))]
+    let inode = 0;
+    Some(Version {
+        modified: meta.modified().ok(),
+        len: meta.len(),
+        inode,
+    })
+}
+
+#[derive(Debug, Default)]
+struct Loaded {
+    keys: Vec<Arc<ClientKey>>,
+    version: Option<Version>,
+    /// When the file was last looked at.
+    checked: Option<std::time::Instant>,
+}
+
+/// How long a look at the key file stands for a key that verifies: a
+/// revocation elsewhere takes effect within this time. A key that does not
+/// verify always gets a fresh look (a key minted a moment ago works at once).
+const LOOK_AGAIN: std::time::Duration = std::time::Duration::from_millis(1);
+
 fn read_file(path: &Path) -> Result<Loaded, KeyError> {
-    let modified = std::fs::metadata(path).and_then(|m| m.modified()).ok();
-    let keys = match std::fs::read(path) {
+    let version = version(path);
+    let keys: Vec<ClientKey> = match std::fs::read(path) {
         Ok(bytes) => {
             serde_json::from_slice(&bytes).map_err(|_| KeyError::Corrupt(path.to_path_buf()))?
         }
@@ -85,14 +114,26 @@ fn read_file(path: &Path) -> Result<Loaded, KeyError> {
             });
         }
     };
-    Ok(Loaded { keys, modified })
+    Ok(Loaded {
+        keys: keys.into_iter().map(Arc::new).collect(),
+        version,
+        checked: None,
+    })
+}
+
+/// Lowercase hex SHA-256 of `secret`, written into a fixed buffer (no allocation).
+fn digest_hex(secret: &str) -> [u8; 64] {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = [0u8; 64];
+    for (i, b) in sha2::Sha256::digest(secret.as_bytes()).iter().enumerate() {
+        out[2 * i] = HEX[usize::from(b >> 4)];
+        out[2 * i + 1] = HEX[usize::from(b & 0x0f)];
+    }
+    out
 }
 
 fn digest(secret: &str) -> String {
-    sha2::Sha256::digest(secret.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    String::from_utf8_lossy(&digest_hex(secret)).into_owned()
 }
 
 /// `bytes` random bytes, base64url.
@@ -102,12 +143,8 @@ fn random(bytes: usize) -> String {
     URL_SAFE_NO_PAD.encode(buf)
 }
 
-fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// Writes `bytes` to `path` atomically, readable by the user only.
@@ -142,13 +179,14 @@ impl Keys {
         })
     }
 
-    /// The current keys, read again from the file when it changed.
+    /// The current keys, read again from the file when it changed (the
+    /// file is looked at before the lock is taken, so callers never wait on
+    /// each other's `stat`).
     fn current(&self) -> std::sync::MutexGuard<'_, Loaded> {
+        let now = version(&self.path);
         let mut loaded = lock(&self.keys);
-        let modified = std::fs::metadata(&self.path)
-            .and_then(|m| m.modified())
-            .ok();
-        if modified != loaded.modified {
+        loaded.checked = Some(std::time::Instant::now());
+        if now != loaded.version {
             match read_file(&self.path) {
                 Ok(fresh) => *loaded = fresh,
                 Err(e) => {
@@ -159,9 +197,10 @@ impl Keys {
         loaded
     }
 
-    fn save(&self, keys: &[ClientKey]) -> Result<(), KeyError> {
+    fn save(&self, keys: &[Arc<ClientKey>]) -> Result<(), KeyError> {
+        let plain: Vec<&ClientKey> = keys.iter().map(|k| &**k).collect();
         let json =
-            serde_json::to_vec_pretty(keys).map_err(|_| KeyError::Corrupt(self.path.clone()))?;
+            serde_json::to_vec_pretty(&plain).map_err(|_| KeyError::Corrupt(self.path.clone()))?;
         write_private(&self.path, &json).map_err(|source| KeyError::Io {
             path: self.path.clone(),
             source,
@@ -190,24 +229,35 @@ impl Keys {
         };
         let mut loaded = self.current();
         let mut next = loaded.keys.clone();
-        next.push(record.clone());
+        next.push(Arc::new(record.clone()));
         self.save(&next)?;
         *loaded = Loaded {
             keys: next,
-            modified: std::fs::metadata(&self.path)
-                .and_then(|m| m.modified())
-                .ok(),
+            version: version(&self.path),
+            checked: Some(std::time::Instant::now()),
         };
         Ok((record, format!("mpk_{id}_{secret}")))
     }
 
-    /// The live key record for a presented key.
-    pub fn verify(&self, presented: &str) -> Option<ClientKey> {
+    /// The live key record for a presented key. The secret is hashed once,
+    /// before the lock is taken; the record is shared, not copied.
+    pub fn verify(&self, presented: &str) -> Option<Arc<ClientKey>> {
         let rest = presented.strip_prefix("mpk_")?;
         let (id, secret) = rest.split_once('_')?;
-        let loaded = self.current();
-        let record = loaded.keys.iter().find(|k| k.id == id && !k.revoked)?;
-        same(&record.hash, &digest(secret)).then(|| record.clone())
+        let hashed = digest_hex(secret);
+        let find = |loaded: &Loaded| {
+            let record = loaded.keys.iter().find(|k| k.id == id && !k.revoked)?;
+            same(record.hash.as_bytes(), &hashed).then(|| Arc::clone(record))
+        };
+        {
+            let loaded = lock(&self.keys);
+            if loaded.checked.is_some_and(|t| t.elapsed() < LOOK_AGAIN)
+                && let Some(found) = find(&loaded)
+            {
+                return Some(found);
+            }
+        }
+        find(&self.current())
     }
 
     /// Revokes every live key of `client` (or with that id); returns how many.
@@ -219,22 +269,25 @@ impl Keys {
             .iter_mut()
             .filter(|k| !k.revoked && (k.client == client_or_id || k.id == client_or_id))
         {
-            k.revoked = true;
+            Arc::make_mut(k).revoked = true;
             count += 1;
         }
         self.save(&next)?;
         *loaded = Loaded {
             keys: next,
-            modified: std::fs::metadata(&self.path)
-                .and_then(|m| m.modified())
-                .ok(),
+            version: version(&self.path),
+            checked: Some(std::time::Instant::now()),
         };
         Ok(count)
     }
 
     /// Every key record.
     pub fn list(&self) -> Vec<ClientKey> {
-        self.current().keys.clone()
+        self.current()
+            .keys
+            .iter()
+            .map(|k| ClientKey::clone(k))
+            .collect()
     }
 }
 
@@ -249,7 +302,7 @@ mod tests {
         let keys = Keys::open(dir.path().join("keys.json")).unwrap();
         for _ in 0..200 {
             let (record, key) = keys.mint("c", None, Utc::now()).unwrap();
-            assert_eq!(keys.verify(&key).map(|k| k.id), Some(record.id));
+            assert_eq!(keys.verify(&key).map(|k| k.id.clone()), Some(record.id));
             let mut tampered = key.clone();
             tampered.pop();
             assert!(keys.verify(&tampered).is_none());
@@ -283,5 +336,28 @@ mod shared_file_tests {
             "a revocation elsewhere is honoured"
         );
         assert!(broker.verify(&own).is_some());
+    }
+}
+
+#[cfg(test)]
+mod fresh_look_tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn a_key_minted_elsewhere_verifies_right_after_a_verified_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let broker = Keys::open(dir.path().join("keys.json")).unwrap();
+        let (_, own) = broker.mint("mcp-passport-cli", None, Utc::now()).unwrap();
+        let other = Keys::open(dir.path().join("keys.json")).unwrap();
+        // No pause: the broker has just looked at the file, and the new
+        // file may carry the same modification time.
+        assert!(broker.verify(&own).is_some());
+        let (_, cursor) = other.mint("cursor", None, Utc::now()).unwrap();
+        assert!(
+            broker.verify(&cursor).is_some(),
+            "a key that does not verify gets a fresh look at the file"
+        );
+        assert!(broker.verify("mpk_0000_nothing").is_none());
     }
 }

@@ -4,22 +4,25 @@
 //! `start` binds the endpoint (loopback only), mints the CLI's key and
 //! writes it with the port to the endpoint file (readable by the user
 //! only), and refreshes tokens ahead of expiry in the background. The desktop
-//! app hosts it in-process; `mcp-passport serve` hosts it headless.
+//! app hosts it in-process; `mcp-passport serve` hosts it headless. Either
+//! host gives it an [`Opener`], so sign-ins the CLI asks for through the
+//! admin API open the sign-in page the host's way.
 
+pub mod admin;
 pub mod audit;
 pub mod guard;
 pub mod keys;
 pub mod proxy;
 pub mod routes;
+pub mod service;
 
 use audit::Audit;
 use axum::Router;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get};
-use axum::serve::ListenerExt as _;
+use axum::routing::{any, get, post};
 use keys::Keys;
-use passport_core::engine::Engine;
+use passport_core::engine::{Engine, Opener};
 use passport_core::error::EngineError;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -92,10 +95,14 @@ pub struct BrokerState {
     pub hosts: [String; 2],
     /// Upstream client for the proxy (no redirects).
     pub http: reqwest::Client,
+    /// The id of the CLI's own key, the only key the admin API accepts.
+    pub cli_key_id: String,
+    /// How the host opens sign-in pages.
+    pub opener: admin::HostOpener,
 }
 
-/// An engine error as `{code, message}` JSON with a fitting status.
-pub fn error_response(e: &EngineError) -> Response {
+/// An engine error's status and `{"error": {code, message}}` body.
+pub fn error_body(e: &EngineError) -> (StatusCode, Vec<u8>) {
     let status = match e.code() {
         "not_granted" => StatusCode::NOT_FOUND,
         "sign_in_needed" => StatusCode::UNAUTHORIZED,
@@ -103,24 +110,32 @@ pub fn error_response(e: &EngineError) -> Response {
         "keyring_unavailable" => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     };
+    let body = serde_json::json!({"error": {"code": e.code(), "message": e.to_string()}});
+    (status, serde_json::to_vec(&body).unwrap_or_default())
+}
+
+/// An engine error as `{code, message}` JSON with a fitting status.
+pub fn error_response(e: &EngineError) -> Response {
+    let (status, body) = error_body(e);
     (
         status,
-        axum::Json(serde_json::json!({"error": {"code": e.code(), "message": e.to_string()}})),
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        body,
     )
         .into_response()
 }
 
-/// The broker's routes behind the guard.
+/// The routes other than the token route (which the connection service
+/// answers itself). The guard has run before any of them; the admin routes
+/// are reached with the CLI's key only (see [`service`]).
 pub fn app(state: Arc<BrokerState>) -> Router {
     Router::new()
         .route("/v1/servers", get(routes::servers))
-        .route("/v1/token/{server}", get(routes::token))
         .route("/v1/mcp/{server}", any(proxy::proxy))
+        .route("/v1/admin/login", post(admin::login))
+        .route("/v1/admin/revoke/{server}", post(admin::revoke))
+        .route("/v1/admin/logout", post(admin::logout))
         .fallback(|| async { StatusCode::NOT_FOUND })
-        .layer(axum::middleware::from_fn_with_state(
-            Arc::clone(&state),
-            guard::guard,
-        ))
         .with_state(state)
 }
 
@@ -146,13 +161,16 @@ impl RunningBroker {
         self.refresher.abort();
         let _ = (&mut self.server).await;
         let _ = std::fs::remove_file(&self.endpoint_file);
+        self.state.audit.close();
     }
 }
 
-/// Starts the broker for `engine`.
+/// Starts the broker for `engine`; sign-ins asked for through the admin
+/// API open their page with `opener`.
 pub async fn start(
     config: BrokerConfig,
     engine: Arc<Engine>,
+    opener: Arc<dyn Opener>,
 ) -> Result<RunningBroker, BrokerError> {
     if !config.bind.ip().is_loopback() {
         return Err(BrokerError::NotLoopback(config.bind.ip()));
@@ -169,7 +187,7 @@ pub async fn start(
     })?;
     let keys = Keys::open(&config.keys_file)?;
     keys.revoke(CLI_CLIENT)?;
-    let (_, cli_key) = keys.mint(CLI_CLIENT, None, engine.clock().now())?;
+    let (cli_record, cli_key) = keys.mint(CLI_CLIENT, None, engine.clock().now())?;
     let endpoint =
         serde_json::json!({"port": addr.port(), "key": cli_key, "pid": std::process::id()});
     keys::write_private(&config.endpoint_file, endpoint.to_string().as_bytes()).map_err(
@@ -193,23 +211,17 @@ pub async fn start(
             format!("localhost:{}", addr.port()),
         ],
         http,
+        cli_key_id: cli_record.id,
+        opener: admin::HostOpener(opener),
     });
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let router = app(Arc::clone(&state));
-    let server = tokio::spawn(async move {
-        let served = axum::serve(
-            listener.tap_io(|tcp| {
-                let _ = tcp.set_nodelay(true);
-            }),
-            router,
-        )
-        .with_graceful_shutdown(async move {
-            let _ = stopped.await;
-        });
-        if let Err(e) = served.await {
-            tracing::error!(error = %e, "the broker's endpoint stopped");
-        }
-    });
+    let server = tokio::spawn(service::serve(
+        listener,
+        Arc::clone(&state),
+        router,
+        stopped,
+    ));
     let refresher = tokio::spawn(refresh_ahead(
         Arc::clone(&state.engine),
         config.refresh_every,

@@ -4,7 +4,7 @@
 //! a refresh; responses, including SSE streams, are streamed through as they
 //! arrive. `Mcp-Session-Id` and the other MCP headers pass both ways.
 
-use crate::audit::AuditEntry;
+use crate::audit::{Kind, Outcome};
 use crate::keys::ClientKey;
 use crate::routes::allowed;
 use crate::{BrokerState, error_response};
@@ -13,7 +13,6 @@ use axum::body::Body;
 use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, HeaderName, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use futures_util::TryStreamExt as _;
 use std::sync::Arc;
 
 const MAX_REQUEST: usize = 4 * 1024 * 1024;
@@ -47,7 +46,7 @@ fn forward_headers(from: &HeaderMap) -> HeaderMap {
 /// Proxies one request.
 pub async fn proxy(
     State(state): State<Arc<BrokerState>>,
-    Extension(key): Extension<ClientKey>,
+    Extension(key): Extension<Arc<ClientKey>>,
     Path(server): Path<String>,
     request: Request,
 ) -> Response {
@@ -71,7 +70,7 @@ pub async fn proxy(
         let token = match state.engine.token(&server).await {
             Ok(t) => t,
             Err(e) => {
-                audit(&state, &key, &server, e.code());
+                audit(&state, &key, &server, Outcome::Code(e.code()));
                 return error_response(&e);
             }
         };
@@ -91,7 +90,7 @@ pub async fn proxy(
             Ok(r) => break r,
             Err(e) => {
                 tracing::warn!(%server, error = %e.without_url(), "upstream request failed");
-                audit(&state, &key, &server, "upstream_unreachable");
+                audit(&state, &key, &server, Outcome::Code("upstream_unreachable"));
                 return (
                     StatusCode::BAD_GATEWAY,
                     "the MCP server could not be reached",
@@ -106,33 +105,32 @@ pub async fn proxy(
         &key,
         &server,
         if status.is_success() {
-            "ok"
+            Outcome::Ok
         } else {
-            status.as_str()
+            Outcome::Status(status)
         },
     );
-    let mut out = Response::builder().status(response.status().as_u16());
-    if let Some(h) = out.headers_mut() {
-        for (name, value) in response.headers() {
-            if !hop_by_hop(name)
-                && !name.as_str().starts_with("access-control-")
-                && name != header::SET_COOKIE
-            {
-                h.append(name.clone(), value.clone());
-            }
+    // The upstream body is passed on as it is: frames go through as they
+    // arrive (SSE included), without a stream adapter in between.
+    let (mut parts, body) = http::Response::from(response).into_parts();
+    let upstream = std::mem::take(&mut parts.headers);
+    let mut name = None;
+    for (next, value) in upstream {
+        // `HeaderMap::into_iter` names only the first of repeated values.
+        if next.is_some() {
+            name = next;
+        }
+        let Some(name) = name.as_ref() else { continue };
+        if !hop_by_hop(name)
+            && !name.as_str().starts_with("access-control-")
+            && name != header::SET_COOKIE
+        {
+            parts.headers.append(name.clone(), value);
         }
     }
-    let stream = response.bytes_stream().map_err(std::io::Error::other);
-    out.body(Body::from_stream(stream))
-        .unwrap_or_else(|_| StatusCode::BAD_GATEWAY.into_response())
+    Response::from_parts(parts, Body::new(body))
 }
 
-fn audit(state: &BrokerState, key: &ClientKey, server: &str, outcome: &str) {
-    state.audit.record(AuditEntry {
-        at: chrono::Utc::now(),
-        client: key.client.clone(),
-        server: server.to_string(),
-        kind: "proxy".into(),
-        outcome: outcome.into(),
-    });
+fn audit(state: &BrokerState, key: &Arc<ClientKey>, server: &str, outcome: Outcome) {
+    state.audit.note(key, server, Kind::Proxy, outcome);
 }

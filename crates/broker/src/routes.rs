@@ -1,20 +1,27 @@
 //! `/v1/servers` and `/v1/token/{server}`: what the caller's key may see.
+//!
+//! The token route is the one every local client calls on every
+//! connection, so it is answered straight from the connection service (no
+//! router, no extractors) and its body is written by hand into one buffer:
+//! no `serde_json::Value`, no copy of the grant, one audit push.
 
-use crate::audit::AuditEntry;
+use crate::audit::{Kind, Outcome};
 use crate::keys::ClientKey;
-use crate::{BrokerState, error_response};
+use crate::{BrokerState, error_body};
 use axum::Extension;
 use axum::Json;
-use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::body::Bytes;
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
+use http::{HeaderValue, StatusCode, header};
+use http_body_util::Full;
 use serde_json::json;
 use std::sync::Arc;
 
 /// `GET /v1/servers`: the granted servers this key may use, with status and expiry; no tokens.
 pub async fn servers(
     State(state): State<Arc<BrokerState>>,
-    Extension(key): Extension<ClientKey>,
+    Extension(key): Extension<Arc<ClientKey>>,
 ) -> Response {
     let mut out = Vec::new();
     for grant in state.engine.grants() {
@@ -33,33 +40,68 @@ pub async fn servers(
     Json(json!({"servers": out})).into_response()
 }
 
-/// `GET /v1/token/{server}`.
+/// `GET /v1/token/{server}` (`server` already percent-decoded): `{access_token,
+/// token_type, expires_at, server}`, or `{error: {code, message}}`.
 pub async fn token(
-    State(state): State<Arc<BrokerState>>,
-    Extension(key): Extension<ClientKey>,
-    Path(server): Path<String>,
-) -> Response {
-    if !allowed(&state, &key, &server) {
-        return StatusCode::FORBIDDEN.into_response();
+    state: &BrokerState,
+    key: &Arc<ClientKey>,
+    server: &str,
+) -> http::Response<Full<Bytes>> {
+    if !allowed(state, key, server) {
+        return empty(StatusCode::FORBIDDEN);
     }
-    let result = state.engine.token(&server).await;
-    state.audit.record(AuditEntry {
-        at: chrono::Utc::now(),
-        client: key.client.clone(),
-        server: server.clone(),
-        kind: "token".into(),
-        outcome: result
-            .as_ref()
-            .map_or_else(|e| e.code().to_string(), |_| "ok".into()),
-    });
-    match result {
-        Ok(t) => Json(json!({
-            "access_token": t.access_token.expose(), "token_type": "Bearer",
-            "expires_at": t.expires_at.to_rfc3339(), "server": t.server,
-        }))
-        .into_response(),
-        Err(e) => error_response(&e),
+    match state.engine.token(server).await {
+        Ok(t) => {
+            state.audit.note(key, server, Kind::Token, Outcome::Ok);
+            let mut body = Vec::with_capacity(t.access_token.expose().len() + 128);
+            body.extend_from_slice(b"{\"access_token\":");
+            push_json_str(&mut body, t.access_token.expose());
+            body.extend_from_slice(b",\"token_type\":\"Bearer\",\"expires_at\":");
+            push_json_str(&mut body, &t.expires_at.to_rfc3339());
+            body.extend_from_slice(b",\"server\":");
+            push_json_str(&mut body, &t.server);
+            body.push(b'}');
+            json_response(StatusCode::OK, body)
+        }
+        Err(e) => {
+            state
+                .audit
+                .note(key, server, Kind::Token, Outcome::Code(e.code()));
+            let (status, body) = error_body(&e);
+            json_response(status, body)
+        }
     }
+}
+
+/// `s` as a JSON string (quoted, escaped). Tokens and ids need no escape:
+/// they are copied as they are after one quick scan.
+fn push_json_str(out: &mut Vec<u8>, s: &str) {
+    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+    } else {
+        // Writing a `&str` into a `Vec` cannot fail.
+        let _ = serde_json::to_writer(&mut *out, s);
+    }
+}
+
+/// A JSON response with `body`.
+pub fn json_response(status: StatusCode, body: Vec<u8>) -> http::Response<Full<Bytes>> {
+    let mut response = http::Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+/// A response with `status` and an empty body.
+pub fn empty(status: StatusCode) -> http::Response<Full<Bytes>> {
+    let mut response = http::Response::new(Full::new(Bytes::new()));
+    *response.status_mut() = status;
+    response
 }
 
 /// Whether `key` may use `server`, matching the grant's id for a URL too.
@@ -72,4 +114,26 @@ pub fn allowed(state: &BrokerState, key: &ClientKey, server: &str) -> bool {
         .grant_for(server)
         .and_then(|g| g.server(server).map(|s| s.id.clone()));
     id.is_some_and(|id| key.allows(&id))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    #[test]
+    fn json_strings_are_escaped_when_they_need_it_and_copied_when_not() {
+        for s in [
+            "eyJhbGciOi.x-y_z",
+            "a\"b",
+            "back\\slash",
+            "line\nbreak",
+            "tab\t",
+            "é",
+        ] {
+            let mut out = Vec::new();
+            super::push_json_str(&mut out, s);
+            let back: String = serde_json::from_slice(&out).unwrap();
+            assert_eq!(back, s);
+        }
+    }
 }

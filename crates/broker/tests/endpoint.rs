@@ -70,7 +70,9 @@ async fn setup() -> Setup {
         audit_file: dir.path().join("audit.jsonl"),
         refresh_every: Duration::from_secs(3600),
     };
-    let broker = passport_broker::start(config, engine).await.unwrap();
+    let broker = passport_broker::start(config, engine, Arc::new(Approver))
+        .await
+        .unwrap();
     let endpoint: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(dir.path().join("run/endpoint.json")).unwrap(),
     )
@@ -415,14 +417,14 @@ async fn sec_33_binding_anything_but_loopback_is_refused() {
         refresh_every: Duration::from_secs(3600),
     };
     assert!(matches!(
-        passport_broker::start(config("0.0.0.0:0"), engine.clone()).await,
+        passport_broker::start(config("0.0.0.0:0"), engine.clone(), Arc::new(Approver)).await,
         Err(BrokerError::NotLoopback(_))
     ));
     assert!(matches!(
-        passport_broker::start(config("[::]:0"), engine.clone()).await,
+        passport_broker::start(config("[::]:0"), engine.clone(), Arc::new(Approver)).await,
         Err(BrokerError::NotLoopback(_))
     ));
-    let broker = passport_broker::start(config("127.0.0.1:0"), engine)
+    let broker = passport_broker::start(config("127.0.0.1:0"), engine, Arc::new(Approver))
         .await
         .unwrap();
     assert!(broker.addr.ip().is_loopback());

@@ -58,24 +58,29 @@ pub async fn dispatch(cli: Cli) -> Result<(), Failure> {
             servers,
             sign_in,
         } => {
-            let ctx = Context::open(&cli, true)?;
             let target = if targets.len() == 1 && !looks_like_server(&targets[0]) {
                 LoginTarget::Issuer(targets[0].clone())
             } else {
                 LoginTarget::Servers(targets.clone())
             };
-            let grants = sign_in_with(&ctx.engine, target, servers.clone(), sign_in, None).await?;
-            print_grants(json, &grants, ctx.engine.clock().now());
+            let grants = match crate::remote::login(&cli, &target, servers, sign_in).await {
+                Some(through_broker) => through_broker?,
+                None => {
+                    let ctx = Context::open(&cli, true)?;
+                    sign_in_with(&ctx.engine, target, servers.clone(), sign_in, None).await?
+                }
+            };
+            print_grants(json, &grants, chrono::Utc::now());
         }
         Command::AddServers {
             issuer,
             servers,
             sign_in,
         } => {
-            let ctx = Context::open(&cli, true)?;
-            let mut hint: Vec<String> = ctx
-                .engine
-                .grants()
+            // The current servers stay checked: read them without the lock
+            // (a running broker holds it and keeps the state file current).
+            let current = Context::open(&cli, false)?.engine.grants();
+            let mut hint: Vec<String> = current
                 .iter()
                 .filter(|g| &g.issuer == issuer)
                 .flat_map(|g| g.servers.iter().map(|s| s.id.clone()))
@@ -87,15 +92,15 @@ pub async fn dispatch(cli: Cli) -> Result<(), Failure> {
                     .cloned()
                     .collect::<Vec<_>>(),
             );
-            let grants = sign_in_with(
-                &ctx.engine,
-                LoginTarget::Issuer(issuer.clone()),
-                hint,
-                sign_in,
-                None,
-            )
-            .await?;
-            print_grants(json, &grants, ctx.engine.clock().now());
+            let target = LoginTarget::Issuer(issuer.clone());
+            let grants = match crate::remote::login(&cli, &target, &hint, sign_in).await {
+                Some(through_broker) => through_broker?,
+                None => {
+                    let ctx = Context::open(&cli, true)?;
+                    sign_in_with(&ctx.engine, target, hint, sign_in, None).await?
+                }
+            };
+            print_grants(json, &grants, chrono::Utc::now());
         }
         Command::Status => {
             let ctx = Context::open(&cli, false)?;
@@ -125,22 +130,29 @@ pub async fn dispatch(cli: Cli) -> Result<(), Failure> {
         Command::Disconnect { .. } => crate::connect::disconnect(&cli)?,
         Command::Stdio { server } => crate::stdio::bridge(&cli, server).await?,
         Command::Revoke { server } => {
-            let ctx = Context::open(&cli, true)?;
-            let outcome = ctx.engine.revoke_server(server).await?;
-            let (state, message) = match &outcome {
-                RevokeOutcome::Narrowed => (
-                    "narrowed",
-                    format!("{server} was removed from your grant; its tokens were revoked."),
+            let (state, reason) = match crate::remote::revoke(&cli, server).await {
+                Some(through_broker) => through_broker?,
+                None => {
+                    let ctx = Context::open(&cli, true)?;
+                    match ctx.engine.revoke_server(server).await? {
+                        RevokeOutcome::Narrowed => ("narrowed".to_string(), None),
+                        RevokeOutcome::SignedOut => ("signed-out".to_string(), None),
+                        RevokeOutcome::BlockedLocally { reason } => {
+                            ("blocked-locally".to_string(), Some(reason))
+                        }
+                    }
+                }
+            };
+            let message = match (state.as_str(), reason) {
+                ("narrowed", _) => {
+                    format!("{server} was removed from your grant; its tokens were revoked.")
+                }
+                ("signed-out", _) => format!(
+                    "{server} was your last server there; you are signed out of that authorization server."
                 ),
-                RevokeOutcome::SignedOut => (
-                    "signed-out",
-                    format!(
-                        "{server} was your last server there; you are signed out of that authorization server."
-                    ),
-                ),
-                RevokeOutcome::BlockedLocally { reason } => (
-                    "blocked-locally",
-                    format!("{server} is blocked on this machine: {reason}."),
+                (_, reason) => format!(
+                    "{server} is blocked on this machine: {}.",
+                    reason.unwrap_or_default()
                 ),
             };
             if json {
@@ -153,20 +165,27 @@ pub async fn dispatch(cli: Cli) -> Result<(), Failure> {
             }
         }
         Command::Logout { issuer } => {
-            let ctx = Context::open(&cli, true)?;
-            let issuers: Vec<String> = match issuer {
-                Some(i) => vec![i.clone()],
+            let count = match crate::remote::logout(&cli, issuer.as_deref()).await {
+                Some(through_broker) => through_broker?,
                 None => {
-                    let mut all: Vec<String> =
-                        ctx.engine.grants().into_iter().map(|g| g.issuer).collect();
-                    all.dedup();
-                    all
+                    let ctx = Context::open(&cli, true)?;
+                    let issuers: Vec<String> = match issuer {
+                        Some(i) => vec![i.clone()],
+                        None => {
+                            let mut all: Vec<String> =
+                                ctx.engine.grants().into_iter().map(|g| g.issuer).collect();
+                            all.sort();
+                            all.dedup();
+                            all
+                        }
+                    };
+                    let mut count = 0;
+                    for issuer in &issuers {
+                        count += ctx.engine.sign_out(issuer).await?;
+                    }
+                    count as u64
                 }
             };
-            let mut count = 0;
-            for issuer in &issuers {
-                count += ctx.engine.sign_out(issuer).await?;
-            }
             if json {
                 println!("{}", serde_json::json!({"signed_out": count}));
             } else {

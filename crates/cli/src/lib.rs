@@ -12,6 +12,7 @@ mod commands;
 mod connect;
 mod context;
 mod opener;
+mod remote;
 mod serve;
 mod stdio;
 

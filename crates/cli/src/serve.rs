@@ -23,7 +23,9 @@ pub async fn serve(cli: &Cli, bind: IpAddr, port: u16) -> Result<(), Failure> {
         audit_file: paths.home.join("audit.jsonl"),
         refresh_every: Duration::from_secs(30),
     };
-    let broker = passport_broker::start(config, ctx.engine.clone())
+    // Sign-ins the CLI asks for through the admin API open the system browser.
+    let opener = std::sync::Arc::new(crate::opener::SystemBrowser);
+    let broker = passport_broker::start(config, ctx.engine.clone(), opener)
         .await
         .map_err(|e| Failure::other("broker", e.to_string()))?;
     eprintln!(

@@ -269,16 +269,14 @@ async fn token_for_an_unknown_server_says_what_to_do_and_exits_6() {
     assert_eq!(err["error"]["code"], "not_granted");
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn sec_22_one_broker_per_user_and_token_and_headers_go_through_it() {
-    let _turn = KEYRING.lock().await;
-    let demo = Demo::start(DemoConfig::default()).await.unwrap();
-    let cli = Cli::new("github-mcp");
-    cli.ok(&["login", &demo.info().issuer]).await;
-    let mut broker = tokio::process::Command::new(env!("CARGO_BIN_EXE_mcp-passport"))
+/// Starts `mcp-passport serve` for `cli`'s home (its browser is `cli`'s);
+/// returns it once it wrote its endpoint file.
+async fn serve(cli: &Cli) -> (tokio::process::Child, PathBuf) {
+    let broker = tokio::process::Command::new(env!("CARGO_BIN_EXE_mcp-passport"))
         .args(["serve", "--port", "0"])
         .env("MCP_PASSPORT_HOME", cli.home.path())
         .env("MCP_PASSPORT_KEYRING_SERVICE", &cli.service)
+        .env("BROWSER", &cli.browser)
         .stderr(std::process::Stdio::null())
         .kill_on_drop(true)
         .spawn()
@@ -291,6 +289,70 @@ async fn sec_22_one_broker_per_user_and_token_and_headers_go_through_it() {
         tokio::time::sleep(std::time::Duration::from_millis(25)).await;
     }
     assert!(endpoint.exists(), "the broker wrote its endpoint file");
+    (broker, endpoint)
+}
+
+async fn stop(mut broker: tokio::process::Child) -> std::process::ExitStatus {
+    let pid = broker.id().unwrap().to_string();
+    std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    broker.wait().await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn add_servers_revoke_and_logout_go_through_a_running_broker() {
+    let _turn = KEYRING.lock().await;
+    let demo = Demo::start(DemoConfig::default()).await.unwrap();
+    let issuer = demo.info().issuer.clone();
+    let cli = Cli::new("github-mcp,slack-mcp");
+    cli.ok(&["login", &issuer]).await;
+    let (broker, _) = serve(&cli).await;
+
+    // The broker holds the refresher lock: each of these would wait for it
+    // and fail if it ran here rather than in the broker.
+    cli.set_browser_servers("github-mcp,slack-mcp,notion-mcp");
+    cli.ok(&["add-servers", &issuer]).await;
+    let notion = cli.ok(&["token", "notion-mcp"]).await.trim().to_string();
+    assert_eq!(
+        mcp_status(&resource(&demo, "notion-mcp"), &notion).await,
+        200
+    );
+    let revoked = cli.ok(&["revoke", "slack-mcp"]).await;
+    assert!(revoked.contains("removed"), "{revoked}");
+    assert_eq!(
+        cli.run(&["token", "slack-mcp"]).await.status.code(),
+        Some(6)
+    );
+    let unknown = cli.run(&["revoke", "nowhere-mcp"]).await;
+    assert_eq!(
+        unknown.status.code(),
+        Some(6),
+        "the engine's code crosses the broker"
+    );
+    let out = cli.ok(&["logout", "--json"]).await;
+    let out: Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(out["signed_out"], 1);
+    let after: Value = serde_json::from_str(&cli.ok(&["status", "--json"]).await).unwrap();
+    assert!(after["grants"].as_array().unwrap().is_empty());
+    assert_eq!(
+        cli.run(&["token", "github-mcp"]).await.status.code(),
+        Some(6),
+        "the running broker forgot the grant too"
+    );
+    assert!(stop(broker).await.success());
+    cli.assert_no_secret_logged(&[&notion]);
+    demo.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sec_22_one_broker_per_user_and_token_and_headers_go_through_it() {
+    let _turn = KEYRING.lock().await;
+    let demo = Demo::start(DemoConfig::default()).await.unwrap();
+    let cli = Cli::new("github-mcp");
+    cli.ok(&["login", &demo.info().issuer]).await;
+    let (broker, endpoint) = serve(&cli).await;
 
     let second = cli.run(&["serve", "--port", "0"]).await;
     assert!(!second.status.success());
@@ -339,13 +401,7 @@ async fn sec_22_one_broker_per_user_and_token_and_headers_go_through_it() {
         "the broker's not_granted keeps its exit code"
     );
 
-    let pid = broker.id().unwrap().to_string();
-    std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap();
-    let status = broker.wait().await.unwrap();
-    assert!(status.success());
+    assert!(stop(broker).await.success());
     assert!(!endpoint.exists(), "the endpoint file is removed on stop");
     demo.shutdown().await;
 }

@@ -363,13 +363,14 @@ mod tests {
     /// (here with an escape sequence) came back inside the error message.
     #[tokio::test]
     async fn control_characters_from_the_answer_never_reach_error_messages() {
-        let malformed = refresh_against(
-            200,
-            b"{\"access_token\":\"at\",\"x\\u001b[31m\":\"\x01\"}",
-        )
-        .await
-        .unwrap_err();
-        assert!(matches!(malformed, TokenError::Malformed(_)), "{malformed:?}");
+        let malformed =
+            refresh_against(200, b"{\"access_token\":\"at\",\"x\\u001b[31m\":\"\x01\"}")
+                .await
+                .unwrap_err();
+        assert!(
+            matches!(malformed, TokenError::Malformed(_)),
+            "{malformed:?}"
+        );
         let error_code = refresh_against(
             400,
             b"{\"error\":\"\\u001b[2Jodd\",\"error_description\":\"a\\nb\"}",

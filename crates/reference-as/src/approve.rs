@@ -170,3 +170,66 @@ async fn deliver(client: &reqwest::Client, a: &Approval, location: &str) -> Resu
     }
     Ok(target.to_string())
 }
+
+/// The same person at the AS's account page: signs in and presses
+/// "revoke all" on every grant of theirs. Returns how many grants it revoked.
+pub async fn revoke_everything(issuer: &str, user: (&str, &str)) -> Result<usize, String> {
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .cookie_store(true)
+        .build()
+        .map_err(|e| e.to_string())?;
+    let fail = |what: &'static str| move |e: reqwest::Error| format!("{what}: {}", e.without_url());
+    let account = format!("{}/account", issuer.trim_end_matches('/'));
+    let page = |client: &reqwest::Client| {
+        let request = client.get(&account);
+        async move {
+            request
+                .send()
+                .await
+                .map_err(fail("account page"))?
+                .text()
+                .await
+                .map_err(fail("account page"))
+        }
+    };
+    let html = page(&client).await?;
+    let csrf = hidden(&html, "csrf").ok_or("the account page has no sign-in form")?;
+    client
+        .post(format!("{}/login", issuer.trim_end_matches('/')))
+        .form(&[
+            ("username", user.0),
+            ("password", user.1),
+            ("csrf", csrf.as_str()),
+            ("return_to", "/account"),
+        ])
+        .send()
+        .await
+        .map_err(fail("sign-in"))?;
+    let html = page(&client).await?;
+    let csrf = hidden(&html, "csrf").ok_or("the account page has no form after sign-in")?;
+    let marker = "action=\"/account/grants/";
+    let ids: Vec<String> = html
+        .split(marker)
+        .skip(1)
+        .filter_map(|rest| {
+            let (id, action) = rest.split_once('/')?;
+            action.starts_with("revoke\"").then(|| id.to_string())
+        })
+        .collect();
+    for id in &ids {
+        let r = client
+            .post(format!(
+                "{}/account/grants/{id}/revoke",
+                issuer.trim_end_matches('/')
+            ))
+            .form(&[("csrf", csrf.as_str())])
+            .send()
+            .await
+            .map_err(fail("revoke"))?;
+        if !r.status().is_redirection() && !r.status().is_success() {
+            return Err(format!("revoking a grant answered {}", r.status()));
+        }
+    }
+    Ok(ids.len())
+}

@@ -1,7 +1,7 @@
 //! Reading and writing client config files: atomically, readable by the
 //! user only (the file holds a key), with a backup of what was there.
 
-use crate::commands::Failure;
+use crate::ConnectError as Failure;
 use std::path::{Path, PathBuf};
 
 pub(super) fn read_config(path: &Path) -> Result<Option<String>, Failure> {

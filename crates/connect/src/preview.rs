@@ -1,12 +1,12 @@
 //! What `--dry-run` shows: the `passport-*` entries before and after, with
 //! keys hidden.
 
-use super::PREFIX;
-use super::jsonedit;
+use crate::PREFIX;
+use crate::jsonedit;
 use serde_json::{Value, json};
 
 /// The `passport-*` entries currently in the file, keys redacted.
-pub(super) fn current_entries(text: Option<&str>, container: &str) -> Vec<(String, Value)> {
+pub fn current_entries(text: Option<&str>, container: &str) -> Vec<(String, Value)> {
     let Some(Ok(value)) = text.map(jsonedit::parse) else {
         return Vec::new();
     };
@@ -22,7 +22,8 @@ pub(super) fn current_entries(text: Option<&str>, container: &str) -> Vec<(Strin
         .unwrap_or_default()
 }
 
-pub(super) fn redact(v: &Value) -> Value {
+/// The value with every `Bearer ...` string replaced by a placeholder.
+pub fn redact(v: &Value) -> Value {
     match v {
         Value::String(s) if s.starts_with("Bearer ") => json!("Bearer <current key>"),
         Value::Object(o) => Value::Object(o.iter().map(|(k, v)| (k.clone(), redact(v))).collect()),
@@ -31,20 +32,11 @@ pub(super) fn redact(v: &Value) -> Value {
     }
 }
 
-pub(super) fn compact(fields: &[(&'static str, Value)]) -> String {
+/// An entry's members as one line of JSON, in the order written.
+pub fn compact(fields: &[(&'static str, Value)]) -> String {
     let inner: Vec<String> = fields
         .iter()
         .map(|(k, v)| format!("{}: {v}", Value::from(*k)))
         .collect();
     format!("{{{}}}", inner.join(", "))
-}
-
-pub(super) fn print_before(before: &[(String, Value)]) {
-    println!("Before:");
-    if before.is_empty() {
-        println!("  (no passport-* entries)");
-    }
-    for (k, v) in before {
-        println!("  {}: {v}", Value::from(k.as_str()));
-    }
 }

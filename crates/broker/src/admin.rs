@@ -1,0 +1,332 @@
+//! The admin API: what changes grants while a broker runs. The broker is
+//! the one refresher, so `login`, `add-servers`, `revoke` and `logout`
+//! must run inside it rather than wait for its lock; the CLI asks here.
+//!
+//! Only the CLI's own key (the one in the endpoint file, minted at start)
+//! reaches these routes: the connection service answers 403 to every other
+//! key before routing. Results are JSON; errors are `{error: {code,
+//! message}}` with the engine's stable code, so the CLI keeps its exit codes.
+//!
+//! - `POST /v1/admin/login`: a sign-in, answered as JSON lines: `{"open":
+//!   URL}` for each sign-in page (so the CLI can show it), then `{"grants":
+//!   [...]}` or `{"error": ...}`. The page is opened by the host's
+//!   [`Opener`] (the system browser for `serve`, the app's own for the
+//!   desktop app), only printed, or followed headless, as asked.
+//! - `POST /v1/admin/revoke/{server}`: `{"server", "outcome", "reason"?}`.
+//! - `POST /v1/admin/logout` with `{"issuer"?}`: `{"signed_out": N}`.
+
+use crate::audit::{Kind, Outcome};
+use crate::keys::ClientKey;
+use crate::{BrokerState, error_response};
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use passport_core::engine::{LoginRequest, LoginTarget, Opener, RevokeOutcome};
+use passport_core::headless::HeadlessOpener;
+use passport_core::loopback::LoopbackListener;
+use passport_core::registration::ClientChoice;
+use passport_core::secret::ClientSecret;
+use serde::Deserialize;
+use serde_json::json;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc::UnboundedSender;
+
+/// The host's way of opening a sign-in page (the system browser for
+/// `mcp-passport serve`; the desktop app brings its own).
+#[derive(Clone)]
+pub struct HostOpener(pub Arc<dyn Opener>);
+
+impl std::fmt::Debug for HostOpener {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("HostOpener")
+    }
+}
+
+/// What to sign in to, as the CLI sends it.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Target {
+    /// An issuer URL.
+    Issuer(String),
+    /// MCP server URLs.
+    Servers(Vec<String>),
+}
+
+/// How the sign-in page is opened.
+#[derive(Debug, Default, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum OpenWith {
+    /// The host's opener.
+    #[default]
+    Browser,
+    /// Nobody: the CLI prints the URL it is sent.
+    Print,
+    /// Follow the redirects without a browser.
+    Headless,
+}
+
+/// `POST /v1/admin/login`'s body.
+#[derive(Deserialize)]
+pub struct LoginBody {
+    /// What to sign in to.
+    pub target: Target,
+    /// Servers to pre-check in a picker.
+    #[serde(default)]
+    pub servers: Vec<String>,
+    /// A pre-registered client id.
+    #[serde(default)]
+    pub client_id: Option<String>,
+    /// Its secret.
+    #[serde(default)]
+    pub client_secret: Option<String>,
+    /// Seconds to wait for each callback.
+    #[serde(default = "default_timeout")]
+    pub timeout_secs: u64,
+    /// How the page is opened.
+    #[serde(default)]
+    pub open: OpenWith,
+}
+
+impl std::fmt::Debug for LoginBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The client secret is never printed.
+        f.debug_struct("LoginBody")
+            .field("target", &self.target)
+            .field("servers", &self.servers)
+            .field("client_id", &self.client_id)
+            .field("timeout_secs", &self.timeout_secs)
+            .field("open", &self.open)
+            .finish_non_exhaustive()
+    }
+}
+
+fn default_timeout() -> u64 {
+    300
+}
+
+/// `POST /v1/admin/logout`'s body.
+#[derive(Debug, Default, Deserialize)]
+pub struct LogoutBody {
+    /// The issuer; every issuer when absent.
+    #[serde(default)]
+    pub issuer: Option<String>,
+}
+
+/// Sends each sign-in page to the CLI, then opens it as asked.
+struct StreamOpener {
+    lines: UnboundedSender<Bytes>,
+    open: OpenWith,
+    host: Arc<dyn Opener>,
+    headless: Option<HeadlessOpener>,
+}
+
+impl Opener for StreamOpener {
+    fn open(&self, url: &url::Url) -> Result<(), String> {
+        let _ = self.lines.send(line(&json!({"open": url.as_str()})));
+        match (self.open, &self.headless) {
+            (OpenWith::Print, _) => Ok(()),
+            (OpenWith::Headless, Some(headless)) => headless.open(url),
+            _ => self.host.open(url),
+        }
+    }
+}
+
+fn line(value: &serde_json::Value) -> Bytes {
+    let mut out = serde_json::to_vec(value).unwrap_or_default();
+    out.push(b'\n');
+    Bytes::from(out)
+}
+
+fn error_line(code: &str, message: &str) -> Bytes {
+    line(&json!({"error": {"code": code, "message": message}}))
+}
+
+/// Runs an engine call on a blocking thread, driven by this runtime's
+/// reactor: the engine's sign-in and revocation futures are not `Send` (a
+/// form serializer lives across an await), so they cannot be spawned.
+async fn run_engine<T, F>(call: impl FnOnce() -> F + Send + 'static) -> Option<T>
+where
+    F: std::future::Future<Output = T>,
+    T: Send + 'static,
+{
+    let handle = tokio::runtime::Handle::current();
+    tokio::task::spawn_blocking(move || handle.block_on(call()))
+        .await
+        .map_err(|e| tracing::warn!(error = %e, "an admin call did not finish"))
+        .ok()
+}
+
+/// `POST /v1/admin/login`.
+pub async fn login(
+    State(state): State<Arc<BrokerState>>,
+    Extension(key): Extension<Arc<ClientKey>>,
+    Json(body): Json<LoginBody>,
+) -> Response {
+    let (lines, received) = tokio::sync::mpsc::unbounded_channel::<Bytes>();
+    tokio::spawn(run_engine(move || async move {
+        // The sign-in ends early when the CLI goes away (the body is dropped).
+        let gone = lines.clone();
+        tokio::select! {
+            () = run_login(state, key, body, lines) => {}
+            () = gone.closed() => tracing::debug!("the sign-in was abandoned by its caller"),
+        }
+    }));
+    let stream = futures_util::stream::unfold(received, |mut received| async move {
+        let next = received.recv().await?;
+        Some((Ok::<_, std::convert::Infallible>(next), received))
+    });
+    (
+        [(http::header::CONTENT_TYPE, "application/x-ndjson")],
+        Body::from_stream(stream),
+    )
+        .into_response()
+}
+
+async fn run_login(
+    state: Arc<BrokerState>,
+    key: Arc<ClientKey>,
+    body: LoginBody,
+    lines: UnboundedSender<Bytes>,
+) {
+    let engine = &state.engine;
+    let listener = match LoopbackListener::bind().await {
+        Ok(l) => l,
+        Err(e) => {
+            let message = format!("cannot listen on 127.0.0.1 for the sign-in redirect: {e}");
+            let _ = lines.send(error_line("loopback", &message));
+            return;
+        }
+    };
+    let redirect_uri = listener.redirect_uri();
+    let timeout = Duration::from_secs(body.timeout_secs.max(1));
+    let serving = tokio::spawn(listener.serve(engine.flows(), engine.clock(), timeout));
+    let headless = if body.open == OpenWith::Headless {
+        let (flows, clock) = (engine.flows(), engine.clock());
+        let deliver = Arc::new(move |url: String| {
+            if let Err(e) = flows.deliver(&url, clock.now()) {
+                tracing::warn!(error = %e, "callback refused");
+            }
+        });
+        match HeadlessOpener::new(&redirect_uri, deliver) {
+            Ok(h) => Some(h),
+            Err(e) => {
+                serving.abort();
+                let _ = lines.send(error_line("redirect_uri", &e.to_string()));
+                return;
+            }
+        }
+    } else {
+        None
+    };
+    let audited = match &body.target {
+        Target::Issuer(issuer) => issuer.clone(),
+        Target::Servers(urls) => urls.join(" "),
+    };
+    let request = LoginRequest {
+        target: match body.target {
+            Target::Issuer(issuer) => LoginTarget::Issuer(issuer),
+            Target::Servers(urls) => LoginTarget::Servers(urls),
+        },
+        servers: body.servers,
+        client: body.client_id.map(|id| ClientChoice::Preregistered {
+            client_id: id,
+            client_secret: body.client_secret.map(ClientSecret::new),
+            auth: None,
+        }),
+        redirect_uri,
+        scope: None,
+        timeout,
+    };
+    let opener = StreamOpener {
+        lines: lines.clone(),
+        open: body.open,
+        host: Arc::clone(&state.opener.0),
+        headless,
+    };
+    let result = engine.login(&request, &opener).await;
+    serving.abort();
+    let (outcome, last) = match result {
+        Ok(grants) => (Outcome::Ok, line(&json!({"grants": grants}))),
+        Err(e) => (
+            Outcome::Code(e.code()),
+            error_line(e.code(), &e.to_string()),
+        ),
+    };
+    state.audit.note(&key, &audited, Kind::Admin, outcome);
+    let _ = lines.send(last);
+}
+
+/// `POST /v1/admin/revoke/{server}`.
+pub async fn revoke(
+    State(state): State<Arc<BrokerState>>,
+    Extension(key): Extension<Arc<ClientKey>>,
+    Path(server): Path<String>,
+) -> Response {
+    let engine = Arc::clone(&state.engine);
+    let target = server.clone();
+    let Some(result) = run_engine(move || async move { engine.revoke_server(&target).await }).await
+    else {
+        return http::StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    let outcome = result
+        .as_ref()
+        .map_or_else(|e| Outcome::Code(e.code()), |_| Outcome::Ok);
+    state.audit.note(&key, &server, Kind::Admin, outcome);
+    match result {
+        Ok(RevokeOutcome::Narrowed) => Json(json!({"server": server, "outcome": "narrowed"})),
+        Ok(RevokeOutcome::SignedOut) => Json(json!({"server": server, "outcome": "signed-out"})),
+        Ok(RevokeOutcome::BlockedLocally { reason }) => {
+            Json(json!({"server": server, "outcome": "blocked-locally", "reason": reason}))
+        }
+        Err(e) => return error_response(&e),
+    }
+    .into_response()
+}
+
+/// `POST /v1/admin/logout`: signs out of one issuer, or of every one.
+pub async fn logout(
+    State(state): State<Arc<BrokerState>>,
+    Extension(key): Extension<Arc<ClientKey>>,
+    body: Option<Json<LogoutBody>>,
+) -> Response {
+    let issuers: Vec<String> = match body.and_then(|Json(b)| b.issuer) {
+        Some(issuer) => vec![issuer],
+        None => {
+            let mut all: Vec<String> = state
+                .engine
+                .grants()
+                .into_iter()
+                .map(|g| g.issuer)
+                .collect();
+            all.sort();
+            all.dedup();
+            all
+        }
+    };
+    let engine = Arc::clone(&state.engine);
+    let signed_out = run_engine(move || async move {
+        let mut count = 0;
+        for issuer in &issuers {
+            match engine.sign_out(issuer).await {
+                Ok(n) => count += n,
+                Err(e) => return Err((issuer.clone(), e)),
+            }
+        }
+        Ok(count)
+    })
+    .await;
+    let count = match signed_out {
+        Some(Ok(count)) => count,
+        Some(Err((issuer, e))) => {
+            state
+                .audit
+                .note(&key, &issuer, Kind::Admin, Outcome::Code(e.code()));
+            return error_response(&e);
+        }
+        None => return http::StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    };
+    state.audit.note(&key, "logout", Kind::Admin, Outcome::Ok);
+    Json(json!({"signed_out": count})).into_response()
+}

@@ -1,0 +1,396 @@
+//! Connecting MCP clients to MCP Passport: write (or remove) one
+//! `passport-<id>` entry per granted server in an MCP client's own config
+//! file, so the user never hand-edits JSON or copies keys.
+//!
+//! Each entry points the client at the local broker's proxy
+//! (`http://127.0.0.1:PORT/v1/mcp/<id>`) with a key minted for that client
+//! alone, so a client can be cut off (disconnect, revoke) without touching
+//! the others. The files belong to the user and to the client: the edit is a
+//! textual splice (see [`jsonedit`]) that leaves every other byte as it was,
+//! backs the file up first, and writes it atomically, readable by the user
+//! only, because it now holds a key.
+//!
+//! Everything here returns data ([`Change`]); the `mcp-passport` command
+//! prints it and the desktop app shows it before writing.
+
+mod claude_code;
+mod claude_desktop;
+mod cursor;
+mod files;
+pub mod jsonedit;
+pub mod preview;
+mod vscode;
+mod windsurf;
+mod zed;
+
+use files::{read_config, save};
+use jsonedit::Node;
+use passport_broker::keys::Keys;
+use preview::{compact, current_entries};
+use serde::Serialize;
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+
+/// One entry: its name and members, in the order written.
+type Rendered = (String, Vec<(&'static str, Value)>);
+
+/// Port the broker listens on when no endpoint file says otherwise.
+pub const DEFAULT_PORT: u16 = 8755;
+/// Prefix of every entry we own; anything else in the file is the user's.
+pub const PREFIX: &str = "passport-";
+/// What a preview shows where a freshly minted key would go.
+const PLACEHOLDER: &str = "<new key>";
+
+/// Why a client could not be connected or disconnected; nothing was changed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize)]
+#[error("{message}")]
+pub struct ConnectError {
+    /// Stable code.
+    pub code: &'static str,
+    /// What happened and what to do.
+    pub message: String,
+}
+
+impl ConnectError {
+    /// An error with this code and message.
+    pub fn other(code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+/// The MCP clients MCP Passport knows how to configure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ClientKind {
+    /// Claude Code (`~/.claude.json`).
+    ClaudeCode,
+    /// Cursor (`~/.cursor/mcp.json`).
+    Cursor,
+    /// VS Code (user `mcp.json`).
+    Vscode,
+    /// Windsurf (`~/.codeium/windsurf/mcp_config.json`).
+    Windsurf,
+    /// Zed (`settings.json`, JSON with comments).
+    Zed,
+    /// Claude Desktop (`claude_desktop_config.json`, through `mcp-passport stdio`).
+    ClaudeDesktop,
+}
+
+impl ClientKind {
+    /// Every supported client, in display order.
+    pub const ALL: [ClientKind; 6] = [
+        ClientKind::ClaudeCode,
+        ClientKind::Cursor,
+        ClientKind::Vscode,
+        ClientKind::Windsurf,
+        ClientKind::Zed,
+        ClientKind::ClaudeDesktop,
+    ];
+
+    /// The client's name in keys and on the command line (`claude-code`...).
+    pub fn name(self) -> &'static str {
+        client(self).name
+    }
+
+    /// The client's name for people.
+    pub fn display(self) -> &'static str {
+        client(self).display
+    }
+
+    /// The client from its name.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.name() == name)
+    }
+}
+
+/// What one entry is built from.
+struct Entry<'a> {
+    /// The server id.
+    id: &'a str,
+    /// The broker's proxy URL for it.
+    proxy: &'a str,
+    /// The client's key (or the preview placeholder).
+    key: &'a str,
+    /// The `mcp-passport` command, for stdio clients.
+    exe: &'a str,
+}
+
+/// How one client's config file looks.
+struct Client {
+    /// Name on the command line and in keys.json.
+    name: &'static str,
+    /// Name shown to people.
+    display: &'static str,
+    /// The top-level object holding the servers.
+    container: &'static str,
+    /// The config file when none is given.
+    default_path: fn() -> Option<PathBuf>,
+    /// The entry's members, in the order written.
+    entry: fn(&Entry) -> Vec<(&'static str, Value)>,
+    /// Whether the entry carries a per-client key.
+    needs_key: bool,
+}
+
+fn client(kind: ClientKind) -> &'static Client {
+    match kind {
+        ClientKind::ClaudeCode => &claude_code::CLIENT,
+        ClientKind::Cursor => &cursor::CLIENT,
+        ClientKind::Vscode => &vscode::CLIENT,
+        ClientKind::Windsurf => &windsurf::CLIENT,
+        ClientKind::Zed => &zed::CLIENT,
+        ClientKind::ClaudeDesktop => &claude_desktop::CLIENT,
+    }
+}
+
+/// `{"Authorization": "Bearer KEY"}`.
+fn bearer(key: &str) -> Value {
+    json!({"Authorization": format!("Bearer {key}")})
+}
+
+/// What a connect or disconnect changes (or changed) in one client's file.
+#[derive(Debug, Clone, Serialize)]
+pub struct Change {
+    /// The client.
+    pub client: ClientKind,
+    /// Its name for people.
+    pub display: &'static str,
+    /// The config file.
+    pub config: PathBuf,
+    /// The servers connected (or removed).
+    pub servers: Vec<String>,
+    /// Our entries before, as JSON text, keys hidden.
+    pub before: Vec<(String, String)>,
+    /// Our entries after, as JSON text, with `<new key>` where the key goes.
+    pub after: Vec<(String, String)>,
+    /// Keys revoked (disconnect only).
+    pub revoked_keys: usize,
+}
+
+/// What to connect.
+#[derive(Debug, Clone)]
+pub struct Request<'a> {
+    /// The client.
+    pub kind: ClientKind,
+    /// Its config file; `None` for the client's usual place on this OS.
+    pub config: Option<&'a Path>,
+    /// The servers granted now (ids).
+    pub granted: &'a [String],
+    /// The servers wanted; empty means all granted ones.
+    pub wanted: &'a [String],
+    /// The broker's port.
+    pub port: u16,
+    /// The `mcp-passport` command (for stdio clients).
+    pub exe: &'a str,
+}
+
+/// The client's config file.
+pub fn config_path(kind: ClientKind, config: Option<&Path>) -> Result<PathBuf, ConnectError> {
+    let client = client(kind);
+    match config {
+        Some(p) => Ok(p.to_path_buf()),
+        None => (client.default_path)().ok_or_else(|| {
+            ConnectError::other(
+                "no_config_path",
+                format!(
+                    "cannot find {}'s config file location; pass --config PATH",
+                    client.display
+                ),
+            )
+        }),
+    }
+}
+
+fn edit_error(path: &Path, e: jsonedit::EditError) -> ConnectError {
+    ConnectError::other(
+        "config_invalid",
+        format!(
+            "cannot edit {}: {e}. Fix the file or pass --config PATH; nothing was changed",
+            path.display()
+        ),
+    )
+}
+
+fn keys_error(e: passport_broker::keys::KeyError) -> ConnectError {
+    ConnectError::other("keys", e.to_string())
+}
+
+fn chosen(request: &Request) -> Result<Vec<String>, ConnectError> {
+    for wanted in request.wanted {
+        if !request.granted.contains(wanted) {
+            return Err(ConnectError::other(
+                "not_granted",
+                format!(
+                    "{wanted} is not a granted server (granted: {}); see `mcp-passport status`",
+                    if request.granted.is_empty() {
+                        "none".to_string()
+                    } else {
+                        request.granted.join(", ")
+                    }
+                ),
+            ));
+        }
+    }
+    let chosen: Vec<String> = request
+        .granted
+        .iter()
+        .filter(|id| request.wanted.is_empty() || request.wanted.contains(id))
+        .cloned()
+        .collect();
+    if chosen.is_empty() {
+        return Err(ConnectError::other(
+            "no_servers",
+            "no granted servers to connect; sign in first",
+        ));
+    }
+    Ok(chosen)
+}
+
+/// The new file text with `key` in each entry, and the entries.
+fn render(
+    request: &Request,
+    path: &Path,
+    old: Option<&str>,
+    chosen: &[String],
+    key: &str,
+) -> Result<(String, Vec<Rendered>), ConnectError> {
+    let client = client(request.kind);
+    let entries: Vec<Rendered> = chosen
+        .iter()
+        .map(|id| {
+            let proxy = format!("http://127.0.0.1:{}/v1/mcp/{id}", request.port);
+            let entry = Entry {
+                id,
+                proxy: &proxy,
+                key,
+                exe: request.exe,
+            };
+            (format!("{PREFIX}{id}"), (client.entry)(&entry))
+        })
+        .collect();
+    let items: Vec<(String, Node)> = entries
+        .iter()
+        .map(|(name, fields)| {
+            let node = Node::Object(
+                fields
+                    .iter()
+                    .map(|(k, v)| ((*k).to_string(), Node::Json(v.clone())))
+                    .collect(),
+            );
+            (name.clone(), node)
+        })
+        .collect();
+    let stripped = jsonedit::remove_prefixed(old.unwrap_or(""), client.container, PREFIX)
+        .map_err(|e| edit_error(path, e))?;
+    let text = jsonedit::add_members(&stripped, client.container, &items)
+        .map_err(|e| edit_error(path, e))?;
+    Ok((text, entries))
+}
+
+fn texts(entries: Vec<(String, Value)>) -> Vec<(String, String)> {
+    entries
+        .into_iter()
+        .map(|(k, v)| (k, v.to_string()))
+        .collect()
+}
+
+/// What connecting would change; writes nothing and mints no key.
+pub fn preview_connect(request: &Request) -> Result<Change, ConnectError> {
+    let path = config_path(request.kind, request.config)?;
+    let chosen = chosen(request)?;
+    let old = read_config(&path)?;
+    let (_, entries) = render(request, &path, old.as_deref(), &chosen, PLACEHOLDER)?;
+    Ok(Change {
+        client: request.kind,
+        display: client(request.kind).display,
+        before: texts(current_entries(
+            old.as_deref(),
+            client(request.kind).container,
+        )),
+        after: entries
+            .iter()
+            .map(|(name, fields)| (name.clone(), compact(fields)))
+            .collect(),
+        config: path,
+        servers: chosen,
+        revoked_keys: 0,
+    })
+}
+
+/// Connects: replaces the client's key (limited to `wanted` when given)
+/// and writes one entry per chosen server, backing the file up first.
+pub fn connect(request: &Request, keys: &Keys) -> Result<Change, ConnectError> {
+    // Checks the file can be edited before any key changes.
+    let change = preview_connect(request)?;
+    let client = client(request.kind);
+    let key = if client.needs_key {
+        keys.revoke(client.name).map_err(keys_error)?;
+        let limit = (!request.wanted.is_empty()).then(|| change.servers.clone());
+        let (_, key) = keys
+            .mint(client.name, limit, chrono::Utc::now())
+            .map_err(keys_error)?;
+        key
+    } else {
+        String::new()
+    };
+    let old = read_config(&change.config)?;
+    let (text, _) = render(
+        request,
+        &change.config,
+        old.as_deref(),
+        &change.servers,
+        &key,
+    )?;
+    save(&change.config, old.as_deref(), &text)?;
+    Ok(change)
+}
+
+/// What disconnecting would remove; writes nothing.
+pub fn preview_disconnect(
+    kind: ClientKind,
+    config: Option<&Path>,
+) -> Result<(Change, Option<String>, Option<String>), ConnectError> {
+    let client = client(kind);
+    let path = config_path(kind, config)?;
+    let old = read_config(&path)?;
+    let before = current_entries(old.as_deref(), client.container);
+    let servers = before
+        .iter()
+        .map(|(k, _)| k.trim_start_matches(PREFIX).to_string())
+        .collect();
+    let new = match &old {
+        Some(text) => Some(
+            jsonedit::remove_prefixed(text, client.container, PREFIX)
+                .map_err(|e| edit_error(&path, e))?,
+        ),
+        None => None,
+    };
+    let change = Change {
+        client: kind,
+        display: client.display,
+        config: path,
+        servers,
+        before: texts(before),
+        after: Vec::new(),
+        revoked_keys: 0,
+    };
+    Ok((change, old, new))
+}
+
+/// Disconnects: removes every `passport-*` entry and revokes the client's keys.
+pub fn disconnect(
+    kind: ClientKind,
+    config: Option<&Path>,
+    keys: &Keys,
+) -> Result<Change, ConnectError> {
+    let (mut change, old, new) = preview_disconnect(kind, config)?;
+    if let (Some(old), Some(new)) = (&old, &new)
+        && old != new
+    {
+        save(&change.config, Some(old), new)?;
+    }
+    change.revoked_keys = keys.revoke(client(kind).name).map_err(keys_error)?;
+    Ok(change)
+}

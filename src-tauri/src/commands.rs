@@ -1,0 +1,96 @@
+//! The dashboard's commands. Each is one call on the [`Passport`]
+//! controller; errors reach the page as `{code, message}` and no command
+//! returns a token, a code or a key.
+
+use crate::error::UiError;
+use crate::passport::{Overview, Passport};
+use std::sync::Arc;
+use tauri::{AppHandle, Runtime, State};
+
+type Ctl<'a> = State<'a, Arc<Passport>>;
+
+/// Everything the dashboard shows.
+#[tauri::command]
+pub fn overview<R: Runtime>(app: AppHandle<R>, passport: Ctl<'_>) -> Overview {
+    passport.overview(crate::autostart::enabled(&app))
+}
+
+/// Starts a sign-in to an issuer or MCP server URL(s).
+#[tauri::command]
+pub async fn sign_in(passport: Ctl<'_>, target: String) -> Result<(), UiError> {
+    passport.sign_in(&target)
+}
+
+/// Re-opens the server picker of `issuer` with the current servers checked.
+#[tauri::command]
+pub async fn add_servers(passport: Ctl<'_>, issuer: String) -> Result<(), UiError> {
+    passport.add_servers(&issuer)
+}
+
+/// Stops waiting for the browser.
+#[tauri::command]
+pub async fn cancel_sign_in(passport: Ctl<'_>) -> Result<(), UiError> {
+    passport.cancel_sign_in()
+}
+
+/// Revokes one server.
+#[tauri::command]
+pub async fn revoke_server(passport: Ctl<'_>, server: String) -> Result<String, UiError> {
+    passport.revoke_server(&server).await
+}
+
+/// Signs out of one authorization server.
+#[tauri::command]
+pub async fn sign_out(passport: Ctl<'_>, issuer: String) -> Result<String, UiError> {
+    passport.sign_out(&issuer).await
+}
+
+/// Refreshes one account's tokens now.
+#[tauri::command]
+pub async fn refresh_now(passport: Ctl<'_>, issuer: String) -> Result<String, UiError> {
+    passport.refresh_now(&issuer).await
+}
+
+/// What connecting an MCP client would change (nothing is written).
+#[tauri::command]
+pub async fn connect_preview(
+    passport: Ctl<'_>,
+    client: String,
+) -> Result<passport_connect::Change, UiError> {
+    passport.connect_preview(&client)
+}
+
+/// Connects an MCP client to MCP Passport.
+#[tauri::command]
+pub async fn connect_client(passport: Ctl<'_>, client: String) -> Result<String, UiError> {
+    passport.connect_client(&client)
+}
+
+/// Disconnects an MCP client and revokes its key.
+#[tauri::command]
+pub async fn disconnect_client(passport: Ctl<'_>, client: String) -> Result<String, UiError> {
+    passport.disconnect_client(&client)
+}
+
+/// Turns start-at-login on or off; returns the new setting.
+#[tauri::command]
+pub fn set_autostart<R: Runtime>(app: AppHandle<R>, enabled: bool) -> Result<bool, UiError> {
+    crate::autostart::set(&app, enabled)
+}
+
+/// The handler that routes the dashboard's calls to these commands.
+pub fn handler<R: Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + Send + Sync + 'static {
+    tauri::generate_handler![
+        overview,
+        sign_in,
+        add_servers,
+        cancel_sign_in,
+        revoke_server,
+        sign_out,
+        refresh_now,
+        connect_preview,
+        connect_client,
+        disconnect_client,
+        set_autostart
+    ]
+}

@@ -1,0 +1,285 @@
+//! Signing in from the dashboard: the browser goes to the AS and comes
+//! back through the app's private-use scheme (a deep link), or through a
+//! loopback listener when the AS will not register the scheme. The sign-in
+//! runs in the background; the dashboard shows that it waits for the browser,
+//! and then what happened.
+
+use super::{Event, Passport, lock};
+use crate::error::UiError;
+use crate::settings::Redirect;
+use passport_core::engine::{LoginRequest, LoginTarget};
+use passport_core::error::EngineError;
+use passport_core::loopback::LoopbackListener;
+use passport_core::model::{Grant, Mode};
+use serde::Serialize;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How long a sign-in waits for the browser.
+const SIGN_IN_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// A sign-in in progress, and the outcome of the last action.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Activity {
+    /// What the sign-in in progress is for.
+    pub signing_in: Option<String>,
+    /// The last success, in one sentence.
+    pub message: Option<String>,
+    /// The last failure.
+    pub error: Option<UiError>,
+}
+
+/// What the user typed: an issuer, or MCP server URLs.
+pub fn parse_target(raw: &str) -> Result<LoginTarget, UiError> {
+    let parts: Vec<&str> = raw
+        .split(|c: char| c.is_whitespace() || c == ',')
+        .filter(|p| !p.is_empty())
+        .collect();
+    if parts.is_empty() {
+        return Err(UiError::new(
+            "no_target",
+            "Type the address of your authorization server or of an MCP server, then choose Sign in.",
+        ));
+    }
+    for part in &parts {
+        passport_core::url_policy::check_user_url(part).map_err(|e| {
+            UiError::new(
+                "url_refused",
+                format!("{e}. Use an https:// address (http:// only for this computer)."),
+            )
+        })?;
+    }
+    let server_like = |p: &str| {
+        let path = p
+            .split(['?', '#'])
+            .next()
+            .unwrap_or(p)
+            .trim_end_matches('/');
+        path.ends_with("/mcp") || path.ends_with("/sse")
+    };
+    if parts.len() > 1 || server_like(parts[0]) {
+        Ok(LoginTarget::Servers(
+            parts.iter().map(|p| p.to_string()).collect(),
+        ))
+    } else {
+        Ok(LoginTarget::Issuer(parts[0].to_string()))
+    }
+}
+
+fn describe(target: &LoginTarget) -> String {
+    match target {
+        LoginTarget::Issuer(issuer) => issuer.clone(),
+        LoginTarget::Servers(urls) => urls.join(", "),
+    }
+}
+
+impl Passport {
+    /// Starts a sign-in to what the user typed. Returns at once; progress
+    /// and the outcome arrive as [`Event::Changed`].
+    pub fn sign_in(self: &Arc<Self>, target: &str) -> Result<(), UiError> {
+        let started = parse_target(target).and_then(|t| self.begin(t, Vec::new()));
+        self.refused(started)
+    }
+
+    /// Re-opens the AS's server picker with the current servers checked.
+    pub fn add_servers(self: &Arc<Self>, issuer: &str) -> Result<(), UiError> {
+        let started = self.reopen_picker(issuer);
+        self.refused(started)
+    }
+
+    /// Shows why a sign-in did not start; returns the same result.
+    fn refused(&self, started: Result<(), UiError>) -> Result<(), UiError> {
+        if let Err(e) = &started {
+            let mut activity = lock(&self.activity);
+            activity.message = None;
+            activity.error = Some(e.clone());
+            drop(activity);
+            self.emit(Event::Changed);
+        }
+        started
+    }
+
+    fn reopen_picker(self: &Arc<Self>, issuer: &str) -> Result<(), UiError> {
+        let grant = self
+            .engine
+            .grants()
+            .into_iter()
+            .find(|g| g.issuer == issuer)
+            .ok_or_else(|| {
+                UiError::new(
+                    "not_signed_in",
+                    format!("You are not signed in to {issuer}. Sign in first."),
+                )
+            })?;
+        if grant.mode != Mode::MultiServer {
+            return Err(UiError::new(
+                "no_picker",
+                format!(
+                    "{issuer} has no server picker. To add a server, sign in with that server's address."
+                ),
+            ));
+        }
+        let current = grant
+            .servers
+            .iter()
+            .filter(|s| !grant.blocked.contains(&s.id))
+            .map(|s| s.id.clone())
+            .collect();
+        self.begin(LoginTarget::Issuer(issuer.to_string()), current)
+    }
+
+    /// Stops waiting for the browser.
+    pub fn cancel_sign_in(&self) -> Result<(), UiError> {
+        let task = lock(&self.signing).take();
+        let waiting = lock(&self.activity).signing_in.take().is_some();
+        let Some(task) = task.filter(|_| waiting) else {
+            return self.refused(Err(UiError::new(
+                "no_sign_in",
+                "No sign-in is waiting for your browser; there is nothing to cancel.",
+            )));
+        };
+        task.abort();
+        lock(&self.activity).message = Some("Sign-in cancelled.".into());
+        self.emit(Event::Changed);
+        Ok(())
+    }
+
+    fn begin(self: &Arc<Self>, target: LoginTarget, servers: Vec<String>) -> Result<(), UiError> {
+        let mut signing = lock(&self.signing);
+        if signing.as_ref().is_some_and(|t| !t.is_finished()) {
+            return Err(UiError::new(
+                "busy",
+                "A sign-in is already waiting for your browser. Finish it there, or cancel it first.",
+            ));
+        }
+        *lock(&self.activity) = Activity {
+            signing_in: Some(describe(&target)),
+            message: None,
+            error: None,
+        };
+        let me = Arc::clone(self);
+        *signing = Some(tokio::spawn(async move {
+            let result = me.run(target, servers).await;
+            me.finish(result);
+        }));
+        drop(signing);
+        self.emit(Event::Changed);
+        Ok(())
+    }
+
+    async fn run(&self, target: LoginTarget, servers: Vec<String>) -> Result<Vec<Grant>, UiError> {
+        let attempt = match &self.settings.redirect {
+            Redirect::Scheme(uri) => match self.login(&target, &servers, uri.clone()).await {
+                Err(EngineError::Registration(e)) => {
+                    tracing::info!(error = %e, "the AS refused the app's scheme; using a loopback redirect");
+                    self.login_loopback(&target, &servers).await
+                }
+                other => other.map_err(UiError::from),
+            },
+            Redirect::Loopback => self.login_loopback(&target, &servers).await,
+        };
+        let grants = attempt?;
+        // Fetch each server's token now, so the dashboard shows expiries at once.
+        for grant in &grants {
+            for server in &grant.servers {
+                if let Err(e) = self.engine.token(&server.id).await {
+                    tracing::warn!(server = %server.id, error = %e, "no token right after sign-in");
+                }
+            }
+        }
+        Ok(grants)
+    }
+
+    async fn login(
+        &self,
+        target: &LoginTarget,
+        servers: &[String],
+        redirect_uri: String,
+    ) -> Result<Vec<Grant>, EngineError> {
+        let request = LoginRequest {
+            target: target.clone(),
+            servers: servers.to_vec(),
+            client: None,
+            redirect_uri,
+            scope: None,
+            timeout: SIGN_IN_TIMEOUT,
+        };
+        self.engine.login(&request, self.opener.as_ref()).await
+    }
+
+    async fn login_loopback(
+        &self,
+        target: &LoginTarget,
+        servers: &[String],
+    ) -> Result<Vec<Grant>, UiError> {
+        let listener = LoopbackListener::bind().await.map_err(|e| {
+            UiError::new("loopback", format!("Cannot listen on 127.0.0.1 for the browser's return ({e}). Check that no firewall blocks this computer's own address."))
+        })?;
+        let redirect_uri = listener.redirect_uri();
+        let serving =
+            tokio::spawn(listener.serve(self.engine.flows(), self.engine.clock(), SIGN_IN_TIMEOUT));
+        let result = self.login(target, servers, redirect_uri).await;
+        serving.abort();
+        Ok(result?)
+    }
+
+    fn finish(&self, result: Result<Vec<Grant>, UiError>) {
+        let signed_in = result.is_ok();
+        {
+            let mut activity = lock(&self.activity);
+            activity.signing_in = None;
+            match result {
+                Ok(grants) => {
+                    let names: Vec<String> = grants
+                        .iter()
+                        .flat_map(|g| g.servers.iter().map(|s| s.name.clone()))
+                        .collect();
+                    activity.message = Some(if names.is_empty() {
+                        "Signed in.".to_string()
+                    } else {
+                        format!("Signed in: {}.", names.join(", "))
+                    });
+                }
+                Err(e) => activity.error = Some(e),
+            }
+        }
+        self.emit(Event::Changed);
+        if signed_in {
+            self.emit(Event::SignedIn);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_are_issuers_or_server_urls() {
+        assert!(
+            matches!(parse_target(" http://127.0.0.1:9400 "), Ok(LoginTarget::Issuer(i)) if i == "http://127.0.0.1:9400")
+        );
+        assert!(
+            matches!(parse_target("https://mcp.example.com/mcp"), Ok(LoginTarget::Servers(s)) if s.len() == 1)
+        );
+        assert!(
+            matches!(parse_target("https://a.example/x, https://b.example/y"), Ok(LoginTarget::Servers(s)) if s.len() == 2)
+        );
+        assert_eq!(
+            parse_target("  ").map(|_| ()).map_err(|e| e.code),
+            Err("no_target".into())
+        );
+        assert_eq!(
+            parse_target("http://example.com")
+                .map(|_| ())
+                .map_err(|e| e.code),
+            Err("url_refused".into())
+        );
+        assert_eq!(
+            parse_target("file:///etc/passwd")
+                .map(|_| ())
+                .map_err(|e| e.code),
+            Err("url_refused".into())
+        );
+    }
+}

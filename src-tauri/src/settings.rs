@@ -1,0 +1,115 @@
+//! How this run of the app is set up: where its files are, which keyring
+//! entries it uses, where the authorization server sends the browser back,
+//! and the broker's port. The variables and defaults are the `mcp-passport`
+//! command's, so the app and the command share one state and one keyring.
+//!
+//! `--demo` keeps its grants apart (its own directory and keyring service),
+//! so trying the demo never touches a real account.
+
+use std::path::PathBuf;
+
+/// The private-use URI scheme the app registers (reverse DNS, RFC 8252 7.1).
+pub const SCHEME: &str = "io.github.mcppassport";
+/// The redirect URI the app asks the AS for by default.
+pub const DEFAULT_REDIRECT: &str = "io.github.mcppassport:/oauth/callback";
+/// The broker's port when nothing else is set (the command's default too).
+pub const DEFAULT_PORT: u16 = 8755;
+/// The broker's port in demo mode, so the demo does not take the real one.
+pub const DEMO_PORT: u16 = 8765;
+/// The reference AS's port in demo mode (fixed, so grants survive restarts).
+pub const DEMO_AS_PORT: u16 = 9400;
+
+/// Where the browser is sent back after sign-in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Redirect {
+    /// The app's private-use scheme (a deep link); loopback if the AS refuses it.
+    Scheme(String),
+    /// Always a loopback listener on 127.0.0.1.
+    Loopback,
+}
+
+/// The settings of one run.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The state directory (state file, client keys, audit log).
+    pub home: PathBuf,
+    /// The runtime directory (refresher lock, broker endpoint file).
+    pub runtime: PathBuf,
+    /// The keyring service name.
+    pub keyring_service: String,
+    /// Where the AS sends the browser back.
+    pub redirect: Redirect,
+    /// The broker's port (0 picks a free one).
+    pub broker_port: u16,
+    /// Start the reference demo stack and offer its issuer.
+    pub demo: bool,
+    /// Start in the tray without showing the dashboard (start at login).
+    pub hidden: bool,
+}
+
+impl Settings {
+    /// From the command line and the environment.
+    pub fn from_env(args: &[String]) -> Result<Self, String> {
+        let demo = args.iter().any(|a| a == "--demo");
+        let hidden = args.iter().any(|a| a == "--hidden");
+        let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        let suffix = if demo { "-demo" } else { "" };
+        let home = match env("MCP_PASSPORT_HOME") {
+            Some(h) => PathBuf::from(h),
+            None => dirs::config_dir()
+                .map(|d| d.join(format!("mcp-passport{suffix}")))
+                .ok_or("cannot find your config directory; set MCP_PASSPORT_HOME")?,
+        };
+        let runtime = if env("MCP_PASSPORT_HOME").is_some() {
+            home.join("run")
+        } else {
+            dirs::runtime_dir()
+                .map(|d| d.join(format!("mcp-passport{suffix}")))
+                .unwrap_or_else(|| home.join("run"))
+        };
+        let keyring_service = env("MCP_PASSPORT_KEYRING_SERVICE")
+            .unwrap_or_else(|| format!("{SCHEME}{}", if demo { ".demo" } else { "" }));
+        let redirect = match env("MCP_PASSPORT_REDIRECT_URI").as_deref() {
+            None => Redirect::Scheme(DEFAULT_REDIRECT.to_string()),
+            Some("loopback") => Redirect::Loopback,
+            Some(uri) if uri.starts_with(&format!("{SCHEME}:")) => {
+                Redirect::Scheme(uri.to_string())
+            }
+            Some(other) => {
+                return Err(format!(
+                    "MCP_PASSPORT_REDIRECT_URI={other} is not usable: give `loopback` or a URI starting with {SCHEME}:"
+                ));
+            }
+        };
+        let broker_port = match env("MCP_PASSPORT_PORT") {
+            Some(p) => p
+                .parse()
+                .map_err(|_| format!("MCP_PASSPORT_PORT={p} is not a port number (0-65535)"))?,
+            None if demo => DEMO_PORT,
+            None => DEFAULT_PORT,
+        };
+        Ok(Self {
+            home,
+            runtime,
+            keyring_service,
+            redirect,
+            broker_port,
+            demo,
+            hidden,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn demo_and_hidden_flags_are_read_from_the_arguments() {
+        let args = vec!["app".to_string(), "--demo".into(), "--hidden".into()];
+        let s = Settings::from_env(&args).unwrap_or_else(|e| panic!("{e}"));
+        assert!(s.demo && s.hidden);
+        let plain = Settings::from_env(&["app".to_string()]).unwrap_or_else(|e| panic!("{e}"));
+        assert!(!plain.demo && !plain.hidden);
+    }
+}

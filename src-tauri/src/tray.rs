@@ -1,0 +1,104 @@
+//! The tray icon: its look shows the state at a glance (all good, needs
+//! attention, error), its menu has one line per account and the few things
+//! a person needs without the dashboard. Menu handlers never panic.
+
+use crate::view::{self, AccountView, TrayLook};
+use tauri::image::Image;
+use tauri::menu::{Menu, MenuItem, PredefinedMenuItem};
+use tauri::tray::TrayIconBuilder;
+use tauri::{AppHandle, Emitter as _, Runtime};
+
+/// The tray icon's id.
+const TRAY_ID: &str = "main";
+
+fn icon(look: TrayLook) -> tauri::Result<Image<'static>> {
+    Image::from_bytes(match look {
+        TrayLook::Ok => include_bytes!("../../icons/tray-ok.png"),
+        TrayLook::Attention => include_bytes!("../../icons/tray-attention.png"),
+        TrayLook::Error => include_bytes!("../../icons/tray-error.png"),
+    })
+}
+
+fn menu<R: Runtime>(app: &AppHandle<R>, accounts: &[AccountView]) -> tauri::Result<Menu<R>> {
+    let menu = Menu::new(app)?;
+    for (i, line) in view::tray_lines(accounts).iter().enumerate() {
+        menu.append(&MenuItem::with_id(
+            app,
+            format!("status-{i}"),
+            line,
+            false,
+            None::<&str>,
+        )?)?;
+    }
+    menu.append(&PredefinedMenuItem::separator(app)?)?;
+    menu.append(&MenuItem::with_id(
+        app,
+        "open",
+        "Open dashboard",
+        true,
+        None::<&str>,
+    )?)?;
+    let sign_in = if accounts.is_empty() {
+        "Sign in…"
+    } else {
+        "Sign in / Add servers…"
+    };
+    menu.append(&MenuItem::with_id(
+        app,
+        "sign-in",
+        sign_in,
+        true,
+        None::<&str>,
+    )?)?;
+    menu.append(&PredefinedMenuItem::separator(app)?)?;
+    menu.append(&MenuItem::with_id(
+        app,
+        "quit",
+        "Quit MCP Passport",
+        true,
+        None::<&str>,
+    )?)?;
+    Ok(menu)
+}
+
+/// Creates the tray icon.
+pub fn create<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
+    TrayIconBuilder::with_id(TRAY_ID)
+        .icon(icon(TrayLook::Ok)?)
+        .tooltip("MCP Passport")
+        .menu(&menu(app, &[])?)
+        .on_menu_event(|app, event| match event.id().as_ref() {
+            "open" => crate::shell::show_dashboard(app),
+            "sign-in" => {
+                crate::shell::show_dashboard(app);
+                if let Err(e) = app.emit("passport://sign-in", ()) {
+                    tracing::warn!(error = %e, "could not ask the dashboard to start a sign-in");
+                }
+            }
+            "quit" => app.exit(0),
+            _ => {}
+        })
+        .build(app)?;
+    Ok(())
+}
+
+/// Shows the accounts' state in the icon, tooltip and menu.
+pub fn update<R: Runtime>(app: &AppHandle<R>, accounts: &[AccountView]) {
+    let Some(tray) = app.tray_by_id(TRAY_ID) else {
+        return;
+    };
+    let look = view::tray_look(accounts);
+    let result = icon(look)
+        .and_then(|i| tray.set_icon(Some(i)))
+        .and_then(|()| menu(app, accounts))
+        .and_then(|m| tray.set_menu(Some(m)))
+        .and_then(|()| {
+            tray.set_tooltip(Some(format!(
+                "MCP Passport: {}",
+                view::tray_lines(accounts).join("; ")
+            )))
+        });
+    if let Err(e) = result {
+        tracing::warn!(error = %e, "could not update the tray");
+    }
+}

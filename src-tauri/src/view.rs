@@ -1,0 +1,182 @@
+//! What the dashboard and the tray show, computed from the engine's grants:
+//! plain data with no secret in it (the webview never sees a token), and the
+//! tray's look and one-line summaries. Pure functions of the grants and the
+//! time, so they are tested without a window.
+
+use chrono::{DateTime, Utc};
+use passport_core::model::{Grant, GrantStatus, Mode, TokenKind};
+use serde::Serialize;
+use std::collections::HashSet;
+
+/// One granted server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ServerView {
+    /// Catalog id (or resource URL).
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// The MCP URL, when known.
+    pub url: Option<String>,
+    /// `active`, `refreshing`, `expired`, `sign-in-needed`, `unreachable` or `revoked`.
+    pub status: &'static str,
+    /// When its current access token expires.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Whether it gets its own audience-restricted token: `own`, `shared` or `unknown`.
+    pub token: &'static str,
+}
+
+/// One sign-in at one authorization server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AccountView {
+    /// The issuer URL.
+    pub issuer: String,
+    /// How it signs in, in plain words.
+    pub mode: &'static str,
+    /// `active`, `sign-in-needed` or `unreachable`.
+    pub status: &'static str,
+    /// The status in one sentence.
+    pub status_text: String,
+    /// When the user signed in.
+    pub created_at: DateTime<Utc>,
+    /// When the last refresh succeeded.
+    pub refreshed_at: Option<DateTime<Utc>>,
+    /// Whether Add servers can re-open the AS's server picker.
+    pub can_add_servers: bool,
+    /// Its servers.
+    pub servers: Vec<ServerView>,
+}
+
+/// How the tray icon looks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TrayLook {
+    /// Everything works (or nothing is set up yet).
+    Ok,
+    /// Something needs the user: a sign-in.
+    Attention,
+    /// Something is failing: an AS cannot be reached.
+    Error,
+}
+
+fn mode_text(mode: Mode) -> &'static str {
+    match mode {
+        Mode::MultiServer => "one sign-in for all its servers",
+        Mode::MultiResource => "one sign-in naming each server",
+        Mode::PerServer => "one sign-in per server",
+    }
+}
+
+fn account_status(grant: &Grant) -> (&'static str, String) {
+    match &grant.status {
+        GrantStatus::Active => ("active", "Signed in; tokens are kept fresh.".to_string()),
+        GrantStatus::SignInNeeded { reason } => (
+            "sign-in-needed",
+            format!("Sign-in needed: {reason}. Use Sign in again."),
+        ),
+        GrantStatus::Unreachable {
+            reason, attempts, ..
+        } => (
+            "unreachable",
+            format!(
+                "Cannot reach the authorization server ({reason}); {attempts} attempt(s) failed. Unexpired tokens still work; it retries by itself."
+            ),
+        ),
+    }
+}
+
+/// The accounts, grouped by grant, in a stable order (issuer, then sign-in time).
+pub fn accounts(
+    grants: &[Grant],
+    now: DateTime<Utc>,
+    refreshing: &HashSet<String>,
+) -> Vec<AccountView> {
+    let mut views: Vec<AccountView> = grants
+        .iter()
+        .map(|grant| {
+            let (status, status_text) = account_status(grant);
+            let servers = grant
+                .servers
+                .iter()
+                .map(|s| ServerView {
+                    id: s.id.clone(),
+                    name: s.name.clone(),
+                    url: s.resource.clone(),
+                    status: if grant.blocked.contains(&s.id) {
+                        "revoked"
+                    } else if refreshing.contains(&grant.id) {
+                        "refreshing"
+                    } else if status != "active" {
+                        status
+                    } else if s.expires_at.is_some_and(|at| at <= now) {
+                        "expired"
+                    } else {
+                        "active"
+                    },
+                    expires_at: s.expires_at,
+                    token: match s.token_kind {
+                        TokenKind::Own => "own",
+                        TokenKind::Shared => "shared",
+                        TokenKind::Unknown => "unknown",
+                    },
+                })
+                .collect();
+            AccountView {
+                issuer: grant.issuer.clone(),
+                mode: mode_text(grant.mode),
+                status,
+                status_text,
+                created_at: grant.created_at,
+                refreshed_at: grant.refreshed_at,
+                can_add_servers: grant.mode == Mode::MultiServer,
+                servers,
+            }
+        })
+        .collect();
+    views.sort_by(|a, b| (&a.issuer, a.created_at).cmp(&(&b.issuer, b.created_at)));
+    views
+}
+
+/// The tray's look: error beats attention beats ok.
+pub fn tray_look(accounts: &[AccountView]) -> TrayLook {
+    if accounts.iter().any(|a| a.status == "unreachable") {
+        TrayLook::Error
+    } else if accounts.iter().any(|a| a.status == "sign-in-needed") {
+        TrayLook::Attention
+    } else {
+        TrayLook::Ok
+    }
+}
+
+/// One line per account for the tray menu, e.g. "127.0.0.1:9400: 3 servers, all good".
+pub fn tray_lines(accounts: &[AccountView]) -> Vec<String> {
+    if accounts.is_empty() {
+        return vec!["Not signed in yet".to_string()];
+    }
+    accounts
+        .iter()
+        .map(|a| {
+            let host = url::Url::parse(&a.issuer)
+                .ok()
+                .and_then(|u| {
+                    u.host_str().map(|h| match u.port() {
+                        Some(p) => format!("{h}:{p}"),
+                        None => h.to_string(),
+                    })
+                })
+                .unwrap_or_else(|| a.issuer.clone());
+            let live = a.servers.iter().filter(|s| s.status != "revoked").count();
+            let state = match a.status {
+                "active" => "all good",
+                "sign-in-needed" => "sign-in needed",
+                _ => "cannot reach the server",
+            };
+            format!(
+                "{host}: {live} server{}, {state}",
+                if live == 1 { "" } else { "s" }
+            )
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;

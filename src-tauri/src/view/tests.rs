@@ -1,0 +1,76 @@
+use super::*;
+use chrono::Duration;
+use passport_core::model::GrantedServer;
+
+fn grant(status: GrantStatus, expires_in: i64, now: DateTime<Utc>) -> Grant {
+    let server = |id: &str| GrantedServer {
+        id: id.into(),
+        name: format!("{id} name"),
+        resource: Some(format!("http://127.0.0.1:9401/{id}")),
+        resource_indicator: None,
+        token_kind: TokenKind::Own,
+        expires_at: Some(now + Duration::seconds(expires_in)),
+    };
+    Grant {
+        id: "g1".into(),
+        issuer: "http://127.0.0.1:9400".into(),
+        mode: Mode::MultiServer,
+        client_id: "c".into(),
+        scope: vec!["mcp".into()],
+        servers: vec![server("github-mcp"), server("slack-mcp")],
+        blocked: vec!["slack-mcp".into()],
+        created_at: now,
+        refreshed_at: None,
+        status,
+    }
+}
+
+#[test]
+fn servers_show_status_expiry_and_token_kind() {
+    let now = Utc::now();
+    let views = accounts(&[grant(GrantStatus::Active, 60, now)], now, &HashSet::new());
+    let servers = &views[0].servers;
+    assert_eq!(servers[0].status, "active");
+    assert_eq!(servers[0].token, "own");
+    assert_eq!(servers[0].expires_at, Some(now + Duration::seconds(60)));
+    assert_eq!(
+        servers[1].status, "revoked",
+        "a blocked server shows as revoked"
+    );
+    assert!(views[0].can_add_servers);
+    let later = accounts(&[grant(GrantStatus::Active, -1, now)], now, &HashSet::new());
+    assert_eq!(later[0].servers[0].status, "expired");
+    let busy: HashSet<String> = ["g1".to_string()].into();
+    assert_eq!(
+        accounts(&[grant(GrantStatus::Active, 60, now)], now, &busy)[0].servers[0].status,
+        "refreshing"
+    );
+}
+
+#[test]
+fn tray_look_and_lines_follow_the_worst_account() {
+    let now = Utc::now();
+    assert_eq!(tray_look(&[]), TrayLook::Ok);
+    assert_eq!(tray_lines(&[]), vec!["Not signed in yet".to_string()]);
+    let ok = accounts(&[grant(GrantStatus::Active, 60, now)], now, &HashSet::new());
+    assert_eq!(tray_look(&ok), TrayLook::Ok);
+    assert_eq!(
+        tray_lines(&ok),
+        vec!["127.0.0.1:9400: 1 server, all good".to_string()]
+    );
+    let signin = GrantStatus::SignInNeeded {
+        reason: "revoked".into(),
+    };
+    let attention = accounts(&[grant(signin, 60, now)], now, &HashSet::new());
+    assert_eq!(tray_look(&attention), TrayLook::Attention);
+    assert_eq!(attention[0].servers[0].status, "sign-in-needed");
+    let down = GrantStatus::Unreachable {
+        reason: "refused".into(),
+        retry_at: now,
+        attempts: 3,
+    };
+    let mut both = accounts(&[grant(down, 60, now)], now, &HashSet::new());
+    both.extend(attention);
+    assert_eq!(tray_look(&both), TrayLook::Error);
+    assert!(tray_lines(&both)[0].ends_with("cannot reach the server"));
+}

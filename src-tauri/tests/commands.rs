@@ -1,0 +1,280 @@
+//! The dashboard's commands on Tauri's mock runtime: the real controller,
+//! engine and demo stack, with the webview's IPC simulated. Proves that
+//! commands answer with views (never a token), that bad input gets a
+//! `{code, message}` error and changes nothing, and that state changes and
+//! notifications reach the shell.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use passport_app::passport::{Event, Passport};
+use passport_app::settings::{Redirect, Settings};
+use passport_core::engine::Opener;
+use passport_core::store::{MemoryStore, StoreKey, TokenStore};
+use reference_as::demo::{Demo, DemoConfig};
+use serde_json::{Value, json};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tauri::ipc::{CallbackFn, InvokeBody};
+use tauri::test::{
+    INVOKE_KEY, MockRuntime, get_ipc_response, mock_builder, mock_context, noop_assets,
+};
+use tauri::webview::InvokeRequest;
+
+/// The person at the browser, in process: approves and follows the loopback redirect.
+struct Approver;
+
+impl Opener for Approver {
+    fn open(&self, url: &url::Url) -> Result<(), String> {
+        let approval = reference_as::approve::Approval {
+            url: url.to_string(),
+            user: ("demo".into(), "demo".into()),
+            servers: vec!["github-mcp".into(), "slack-mcp".into()],
+            exec: None,
+        };
+        tokio::spawn(async move { reference_as::approve::approve(&approval).await });
+        Ok(())
+    }
+}
+
+struct Harness {
+    demo: Demo,
+    passport: Arc<Passport>,
+    store: Arc<MemoryStore>,
+    events: Arc<Mutex<Vec<Event>>>,
+    webview: tauri::WebviewWindow<MockRuntime>,
+    _app: tauri::App<MockRuntime>,
+    _home: tempfile::TempDir,
+}
+
+async fn harness() -> Harness {
+    let demo = Demo::start(DemoConfig::default()).await.unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let settings = Settings {
+        home: home.path().to_path_buf(),
+        runtime: home.path().join("run"),
+        keyring_service: "unused".into(),
+        redirect: Redirect::Loopback,
+        broker_port: 0,
+        demo: false,
+        hidden: true,
+    };
+    let store = Arc::new(MemoryStore::new());
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&events);
+    let passport = Passport::open(
+        settings,
+        store.clone(),
+        Arc::new(Approver),
+        Arc::new(move |e| sink.lock().unwrap().push(e)),
+    )
+    .unwrap();
+    passport.start().await;
+    let app = mock_builder()
+        .invoke_handler(passport_app::commands::handler())
+        .manage(Arc::clone(&passport))
+        .build(mock_context(noop_assets()))
+        .unwrap();
+    let webview = tauri::WebviewWindowBuilder::new(&app, "main", Default::default())
+        .build()
+        .unwrap();
+    Harness {
+        demo,
+        passport,
+        store,
+        events,
+        webview,
+        _app: app,
+        _home: home,
+    }
+}
+
+fn invoke(h: &Harness, cmd: &str, body: Value) -> Result<Value, Value> {
+    let request = InvokeRequest {
+        cmd: cmd.into(),
+        callback: CallbackFn(0),
+        error: CallbackFn(1),
+        url: "tauri://localhost".parse().unwrap(),
+        body: InvokeBody::Json(body),
+        headers: Default::default(),
+        invoke_key: INVOKE_KEY.to_string(),
+    };
+    get_ipc_response(&h.webview, request).map(|b| b.deserialize::<Value>().unwrap())
+}
+
+async fn signed_in(h: &Harness) -> Value {
+    invoke(h, "sign_in", json!({"target": h.demo.info().issuer})).unwrap();
+    for _ in 0..150 {
+        let overview = invoke(h, "overview", json!({})).unwrap();
+        if overview["activity"]["signing_in"].is_null()
+            && !overview["accounts"].as_array().unwrap().is_empty()
+        {
+            return overview;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("no sign-in: {:?}", invoke(h, "overview", json!({})));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_overview_lists_servers_with_expiry_and_never_holds_a_secret() {
+    let h = harness().await;
+    let overview = signed_in(&h).await;
+    let servers = overview["accounts"][0]["servers"].as_array().unwrap();
+    let ids: Vec<&str> = servers.iter().map(|s| s["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["github-mcp", "slack-mcp"]);
+    assert!(
+        servers
+            .iter()
+            .all(|s| s["expires_at"].is_string() && s["status"] == "active")
+    );
+    assert_eq!(overview["broker"]["running"], json!(true));
+
+    let grant = h.passport.engine().grants()[0].clone();
+    let refresh = h
+        .store
+        .get(&StoreKey::RefreshToken {
+            grant_id: grant.id.clone(),
+        })
+        .unwrap()
+        .unwrap();
+    let access = h.passport.engine().token("github-mcp").await.unwrap();
+    let text = invoke(&h, "overview", json!({})).unwrap().to_string();
+    assert!(
+        !text.contains(refresh.as_str()),
+        "no refresh token in what the webview gets"
+    );
+    assert!(
+        !text.contains(access.access_token.expose()),
+        "no access token in what the webview gets"
+    );
+    assert!(h.events.lock().unwrap().contains(&Event::SignedIn));
+    h.passport.shutdown().await;
+    h.demo.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_input_gets_a_code_and_a_next_step_and_changes_nothing() {
+    let h = harness().await;
+    signed_in(&h).await;
+    let state = std::fs::read_to_string(h._home.path().join("state.json")).unwrap();
+    let cases = [
+        (
+            "sign_in",
+            json!({"target": "file:///etc/passwd"}),
+            "url_refused",
+        ),
+        (
+            "sign_in",
+            json!({"target": "http://example.com"}),
+            "url_refused",
+        ),
+        ("sign_in", json!({"target": "   "}), "no_target"),
+        ("cancel_sign_in", json!({}), "no_sign_in"),
+        (
+            "revoke_server",
+            json!({"server": "no-such-server"}),
+            "not_granted",
+        ),
+        (
+            "sign_out",
+            json!({"issuer": "https://elsewhere.example"}),
+            "not_signed_in",
+        ),
+        (
+            "add_servers",
+            json!({"issuer": "https://elsewhere.example"}),
+            "not_signed_in",
+        ),
+        (
+            "refresh_now",
+            json!({"issuer": "https://elsewhere.example"}),
+            "not_signed_in",
+        ),
+    ];
+    for (cmd, body, code) in cases {
+        let err = invoke(&h, cmd, body.clone()).expect_err(cmd);
+        assert_eq!(err["code"], json!(code), "{cmd} {body}: {err}");
+        assert!(
+            err["message"].as_str().is_some_and(|m| m.len() > 20),
+            "{cmd}: a sentence: {err}"
+        );
+        let overview = invoke(&h, "overview", json!({})).unwrap();
+        assert_eq!(
+            overview["activity"]["error"]["code"],
+            json!(code),
+            "the banner shows it"
+        );
+    }
+    let missing = invoke(&h, "revoke_server", json!({})).expect_err("a missing argument");
+    assert!(missing.to_string().contains("server"), "{missing}");
+    assert_eq!(
+        std::fs::read_to_string(h._home.path().join("state.json")).unwrap(),
+        state,
+        "nothing changed"
+    );
+    h.passport.shutdown().await;
+    h.demo.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn revoke_refresh_and_sign_out_report_what_they_did() {
+    let h = harness().await;
+    signed_in(&h).await;
+    let refreshed = invoke(&h, "refresh_now", json!({"issuer": h.demo.info().issuer})).unwrap();
+    assert!(
+        refreshed
+            .as_str()
+            .unwrap()
+            .starts_with("Refreshed 2 token(s)"),
+        "{refreshed}"
+    );
+    let revoked = invoke(&h, "revoke_server", json!({"server": "slack-mcp"})).unwrap();
+    assert!(
+        revoked
+            .as_str()
+            .unwrap()
+            .contains("removed from your sign-in"),
+        "{revoked}"
+    );
+    let overview = invoke(&h, "overview", json!({})).unwrap();
+    let ids: Vec<&str> = overview["accounts"][0]["servers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["github-mcp"]);
+    let out = invoke(&h, "sign_out", json!({"issuer": h.demo.info().issuer})).unwrap();
+    assert!(out.as_str().unwrap().starts_with("Signed out"));
+    assert_eq!(
+        invoke(&h, "overview", json!({})).unwrap()["accounts"],
+        json!([])
+    );
+    h.passport.shutdown().await;
+    h.demo.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_grant_revoked_at_the_as_raises_one_notification_not_one_per_look() {
+    let h = harness().await;
+    signed_in(&h).await;
+    reference_as::approve::revoke_everything(&h.demo.info().issuer, ("demo", "demo"))
+        .await
+        .unwrap();
+    let err =
+        invoke(&h, "refresh_now", json!({"issuer": h.demo.info().issuer})).expect_err("refused");
+    assert_eq!(err["code"], json!("sign_in_needed"));
+    h.passport.notice_changes();
+    h.passport.notice_changes();
+    let notices: Vec<Event> = h
+        .events
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|e| matches!(e, Event::Notify { .. }))
+        .cloned()
+        .collect();
+    assert_eq!(notices.len(), 1, "{notices:?}");
+    assert!(matches!(&notices[0], Event::Notify { title, .. } if title == "Sign-in needed"));
+    h.passport.shutdown().await;
+    h.demo.shutdown().await;
+}
