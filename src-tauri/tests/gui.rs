@@ -78,6 +78,22 @@ async fn signing_in_through_the_browser_and_a_deep_link_lists_the_chosen_servers
         "the page never holds a client key"
     );
     gui.shot("2-dashboard").await;
+
+    gui.session.resize(800, 600).await;
+    let fits = gui
+        .session
+        .wait_for(
+            "the 800x600 layout",
+            "return window.innerWidth <= 800 && document.documentElement.scrollWidth <= window.innerWidth",
+            WAIT,
+        )
+        .await;
+    assert_eq!(
+        fits,
+        serde_json::json!(true),
+        "nothing overflows sideways at 800x600"
+    );
+    gui.shot("3-800x600").await;
     gui.stop().await;
 }
 

@@ -1,6 +1,6 @@
 //! Noticing change without being told: the broker refreshes in the
 //! background and an AS can revoke a grant at any time, so the controller
-//! looks at the grants every two seconds, tells the shell when anything the
+//! looks at the grants (and the broker's latest audit record) every two seconds, tells the shell when anything the
 //! user sees changed, and raises a notification when a grant needs a
 //! sign-in or a refresh keeps failing (once per episode, not every tick).
 
@@ -38,7 +38,17 @@ impl Passport {
     /// Compares the grants with what was seen last; emits what changed.
     pub fn notice_changes(&self) {
         let grants = self.engine.grants();
-        let fingerprint = serde_json::to_string(&grants).unwrap_or_default();
+        // The latest audit record too, so "recent use" updates as clients work.
+        let last_use = lock(&self.broker_state).as_ref().and_then(|b| {
+            b.audit
+                .recent()
+                .last()
+                .map(|e| (e.at, e.client.clone(), e.server.clone()))
+        });
+        let fingerprint = format!(
+            "{}{last_use:?}",
+            serde_json::to_string(&grants).unwrap_or_default()
+        );
         let mut notices = Vec::new();
         let changed = {
             let mut seen = lock(&self.seen);

@@ -191,17 +191,19 @@ impl Gui {
         std::fs::read_to_string(self.dir.path().join("app.log")).unwrap_or_default()
     }
 
-    /// Types the demo's issuer and signs in; waits for `count` servers.
+    /// Types the demo's issuer and presses Enter (the keyboard path);
+    /// waits for `count` servers.
     pub async fn sign_in(&self, count: usize) {
         self.session
             .wait_for(
                 "the welcome",
-                "return !document.getElementById('welcome').hidden",
+                "return !document.getElementById('welcome').hidden && document.activeElement.id === 'target'",
                 Duration::from_secs(20),
             )
             .await;
-        self.session.type_into("#target", &self.issuer()).await;
-        self.session.click("#sign-in").await;
+        self.session
+            .type_into("#target", &format!("{}\u{E007}", self.issuer()))
+            .await;
         self.wait_servers(count).await;
     }
 

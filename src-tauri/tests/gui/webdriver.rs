@@ -128,6 +128,16 @@ impl Session {
         .await;
     }
 
+    /// Resizes the window.
+    pub async fn resize(&self, width: u32, height: u32) {
+        self.call(
+            reqwest::Method::POST,
+            "/window/rect",
+            Some(json!({"width": width, "height": height})),
+        )
+        .await;
+    }
+
     /// The handles of the app's open windows.
     pub async fn windows(&self) -> Vec<String> {
         let v = self
