@@ -174,7 +174,11 @@ function setupItem(setup) {
   return item;
 }
 
+let wasSigningIn = false;
+
 function render(o) {
+  if (wasSigningIn && !o.activity.signing_in && !o.activity.error) $("target").value = "";
+  wasSigningIn = Boolean(o.activity.signing_in);
   overview = o;
   skew = Date.parse(o.now) - Date.now();
   const signedIn = o.accounts.length > 0;
