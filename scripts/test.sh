@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: setup, formatting, lints, then every test of the
-# workspace inside a throwaway desktop session (Xvfb, D-Bus, gnome-keyring).
+# workspace inside a throwaway desktop session (Xvfb, D-Bus, gnome-keyring),
+# a scan of everything the tests printed or logged for the secrets they
+# handled (scripts/leak-scan.sh), the desktop app's .deb (scripts/package.sh
+# --debug), and each fuzz target for 20 s (scripts/fuzz.sh).
 #
 # Usage: scripts/test.sh
 set -euo pipefail
@@ -12,6 +15,10 @@ started=$SECONDS
 timings=()
 test_log="$(mktemp)"
 trap 'rm -f "$test_log"' EXIT
+# The reference AS records every code, verifier, token and client secret it
+# handles here during the test phase, for the leak scan (a test aid; see
+# crates/reference-as/src/secrets_log.rs).
+secrets_dir="$root/target/test-secrets"
 
 # Runs one phase and times it; on failure prints the timings so far and what to do next.
 phase() {
@@ -36,9 +43,20 @@ check_toolchain() {
   done
 }
 
-# cargo test's output is kept for the totals; its exit code decides.
+# cargo test's output is kept for the totals and the leak scan (with the
+# output of passing tests too); its exit code decides.
 run_tests() {
-  bash scripts/desktop-session.sh cargo test --workspace --no-fail-fast 2>&1 | tee "$test_log"
+  rm -rf "$secrets_dir"
+  mkdir -p "$secrets_dir"
+  REFERENCE_AS_SECRETS_LOG="$secrets_dir/reference-as.log" \
+    bash scripts/desktop-session.sh cargo test --workspace --no-fail-fast -- --show-output 2>&1 | tee "$test_log"
+}
+
+# SECURITY-CASES 36: the scan proves itself first, then looks for every
+# recorded secret in the test output and the logs tests keep under target/.
+leak_scan() {
+  bash scripts/leak-scan.sh --self-test &&
+    bash scripts/leak-scan.sh --secrets "$secrets_dir" "$test_log" target/test-logs target/soak-report.txt
 }
 
 # Sums cargo test's "test result:" lines.
@@ -61,6 +79,20 @@ phase fmt "Run 'cargo fmt --all' and commit the result." \
 phase clippy "Fix the warnings above (cargo clippy --workspace --all-targets -- -D warnings)." \
   cargo clippy --quiet --workspace --all-targets -- -D warnings || exit 1
 if ! phase test "Rerun one test binary with: scripts/desktop-session.sh cargo test -p <crate> --test <name>" run_tests; then
+  echo "summary: $(totals)"
+  exit 1
+fi
+if ! phase leak-scan "Find where the secret named above is printed or logged and remove it (scripts/leak-scan.sh)." leak_scan; then
+  echo "summary: $(totals)"
+  exit 1
+fi
+if ! phase package "See the tauri output above; scripts/package.sh --debug reruns this step." \
+  bash scripts/package.sh --debug; then
+  echo "summary: $(totals)"
+  exit 1
+fi
+if ! phase fuzz "Reproduce with the input named above, fix the parser and add a regression test next to it (docs/robustness.md)." \
+  bash scripts/fuzz.sh 20; then
   echo "summary: $(totals)"
   exit 1
 fi

@@ -162,6 +162,12 @@ pub fn metadata_urls(issuer: &Url) -> Vec<Url> {
     }
 }
 
+/// A value from a fetched document, made safe to show on a terminal:
+/// control characters dropped, at most 300 characters.
+fn untrusted(text: &str) -> String {
+    text.chars().filter(|c| !c.is_control()).take(300).collect()
+}
+
 fn same_origin(a: &Url, b: &Url) -> bool {
     a.origin() == b.origin()
 }
@@ -176,7 +182,7 @@ pub fn check_as_metadata(issuer: &str, metadata: &AsMetadata) -> Result<(), Disc
     if metadata.issuer != issuer {
         return Err(DiscoveryError::IssuerMismatch {
             expected: issuer.to_string(),
-            found: metadata.issuer.chars().take(300).collect(),
+            found: untrusted(&metadata.issuer),
         });
     }
     let issuer_url = url_policy::check_user_url(issuer)?;
@@ -375,7 +381,7 @@ pub async fn discover_server(
     if resource.resource != server_url && !from_root {
         return Err(DiscoveryError::ResourceMismatch {
             expected: server_url.to_string(),
-            found: resource.resource.chars().take(300).collect(),
+            found: untrusted(&resource.resource),
         });
     }
     let issuer = resource
@@ -602,6 +608,21 @@ mod tests {
         let mut m = as_metadata("http://127.0.0.1:9400");
         m.token_endpoint = "http://169.254.169.254/token".into();
         assert!(check_as_metadata("http://127.0.0.1:9400", &m).is_err());
+    }
+
+    /// Found by the `as_metadata` fuzz target: the document's `issuer`
+    /// came back inside the error message with its control characters.
+    #[test]
+    fn an_issuer_mismatch_shows_no_control_characters() {
+        let mut m = as_metadata("https://as.example");
+        m.issuer = "https://as.example\u{1b}[31m\u{7f}/x".into();
+        let e = check_as_metadata("https://as.example", &m).err();
+        assert!(
+            matches!(&e, Some(DiscoveryError::IssuerMismatch { found, .. }) if found == "https://as.example[31m/x"),
+            "{e:?}"
+        );
+        let shown = e.map(|e| e.to_string()).unwrap_or_default();
+        assert!(!shown.chars().any(char::is_control), "{shown:?}");
     }
 
     #[test]

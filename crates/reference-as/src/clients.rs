@@ -214,6 +214,9 @@ pub async fn register(
     }
     let client_id = random_token();
     let secret = (method != "none").then(random_token);
+    if let Some(secret) = &secret {
+        crate::secrets_log::record("client_secret", secret);
+    }
     let name = reg
         .client_name
         .filter(|n| !n.trim().is_empty())

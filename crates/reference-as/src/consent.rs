@@ -204,6 +204,7 @@ pub async fn decide(
         );
     }
     let code = random_token();
+    crate::secrets_log::record("code", &code);
     let record = CodeRecord {
         request: request.clone(),
         user,

@@ -86,6 +86,8 @@ pub fn token_response(
     db::record_access(c, &jti, &grant.id, exp)?;
     let refresh_token = random_token();
     db::insert_refresh(c, &digest(&refresh_token), &grant.id, now)?;
+    crate::secrets_log::record("access_token", &access_token);
+    crate::secrets_log::record("refresh_token", &refresh_token);
     Ok(json!({
         "access_token": access_token, "token_type": "Bearer", "expires_in": state.config.access_ttl,
         "refresh_token": refresh_token, "scope": scope_text,

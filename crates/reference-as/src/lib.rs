@@ -28,6 +28,7 @@ pub mod jwt;
 pub mod metadata;
 pub mod revoke;
 pub mod scope;
+pub mod secrets_log;
 pub mod session;
 pub mod state;
 pub mod token;

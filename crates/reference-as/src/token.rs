@@ -95,6 +95,7 @@ fn exchange_code(
 ) -> Result<serde_json::Value, OAuthError> {
     let code = required(form, "code")?;
     let verifier = one(form, "code_verifier")?.unwrap_or("");
+    crate::secrets_log::record("code_verifier", verifier);
     let redirect_uri = one(form, "redirect_uri")?;
     let grant_id = random_token();
     let record = {
