@@ -89,7 +89,9 @@ impl Engine {
         } else {
             RevokeOutcome::BlockedLocally { reason: "this authorization server cannot narrow a grant; the server is blocked here and its tokens revoked".into() }
         };
+        crate::fault::point("narrow-before-revocation");
         self.revoke_access_tokens(&grant.issuer, &old_tokens).await;
+        crate::fault::point("narrow-before-state-write");
         if outcome == RevokeOutcome::Narrowed {
             self.update_grant(&grant.id, |g| {
                 g.servers.retain(|s| s.id != id);

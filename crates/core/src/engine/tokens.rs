@@ -211,6 +211,7 @@ impl Engine {
                     .retain(|s| ids.contains(&s.id) || g.mode != Mode::MultiServer);
             }
         })?;
+        crate::fault::point("refresh-after-state-write");
         Ok(IssuedToken {
             access_token: tokens.access_token,
             expires_at,
@@ -250,7 +251,12 @@ impl Engine {
             });
         };
         let endpoint = TokenEndpoint::new(&self.http, &metadata, &client, secret.as_ref())?;
-        crate::fault::point("refresh-before-request");
+        let flow = if narrow_scope.is_some() {
+            "narrow"
+        } else {
+            "refresh"
+        };
+        crate::fault::step(flow, "before-request");
         let tokens = match endpoint
             .refresh(&RefreshToken::new(stored), narrow_scope, resource)
             .await
@@ -267,7 +273,7 @@ impl Engine {
             }
             Err(e) => return Err(e.into()),
         };
-        crate::fault::point("refresh-after-response");
+        crate::fault::step(flow, "after-response");
         if let Some(rotated) = &tokens.refresh_token
             && let Err(e) = self.store.put(&key, rotated.expose())
         {
@@ -281,7 +287,7 @@ impl Engine {
             })?;
             return Err(EngineError::Store(e));
         }
-        crate::fault::point("refresh-after-keyring-write");
+        crate::fault::step(flow, "after-keyring-write");
         Ok(tokens)
     }
 
