@@ -8,8 +8,8 @@
 //!
 //! A stopped daemon is started again by the bus on demand, locked; a locked
 //! collection asks for an unlock prompt. Nobody answers the prompt in the
-//! test session, so a command that needs the keyring then waits; the test
-//! stops it after 5 s and reports it (see `docs/faults.md`).
+//! test session; keyring calls then fail after their time limit (5 s) with
+//! the keyring's error, and work again once it is unlocked (see `docs/faults.md`).
 //!
 //! The scenarios stop and restart the session's keyring daemon, so they run
 //! one after another in a single test. The daemon is restarted the way the
@@ -118,20 +118,21 @@ async fn restore_keyring() {
     assert!(locked.contains("boolean false"), "still locked: {locked}");
 }
 
-/// Runs a command that needs the keyring while it is not usable, for at
-/// most 5 s: it must not print a token. Returns what it did.
+/// Runs a command that needs the keyring while it is not usable: within
+/// the keyring's time limit (5 s) plus slack it must exit with the keyring's
+/// code (5) and say so, never print a token. Returns what it did.
 async fn without_keyring(home: &Home, args: &[&str]) -> String {
     let started = Instant::now();
-    match tokio::time::timeout(Duration::from_secs(5), home.run(args, None)).await {
-        Ok(out) => {
-            assert_ne!(out.status.code(), Some(0), "{args:?} succeeded");
-            format!("exit {:?}: {}", out.status.code(), stderr(&out).trim())
-        }
-        Err(_) => format!(
-            "no answer within {} s: waits for the unlock prompt (stopped at the bound)",
-            started.elapsed().as_secs()
-        ),
-    }
+    let out = tokio::time::timeout(Duration::from_secs(12), home.run(args, None))
+        .await
+        .unwrap_or_else(|_| panic!("{args:?} hung on the keyring instead of failing"));
+    assert_eq!(out.status.code(), Some(5), "{args:?}: {}", stderr(&out));
+    assert!(stderr(&out).contains("keyring"), "{}", stderr(&out));
+    format!(
+        "exit 5 after {:.1} s: {}",
+        started.elapsed().as_secs_f64(),
+        stderr(&out).trim()
+    )
 }
 
 fn lock_login_collection() {
@@ -259,17 +260,18 @@ async fn sec_27_keyring_stopped_locked_or_emptied_gives_clear_errors_and_recover
     assert_eq!(status, 200, "the unexpired token is served: {served}");
     tokio::time::sleep(Duration::from_secs(3)).await;
     let asked = tokio::time::timeout(
-        Duration::from_secs(5),
+        Duration::from_secs(12),
         broker_token(&endpoint, "github-mcp"),
     )
     .await;
     let during = match &asked {
         Ok(Some((status, body))) => {
             assert_ne!(*status, 200, "a token from a locked keyring: {body}");
+            assert_eq!(body["error"]["code"], "keyring_unavailable", "{body}");
             format!("{status} {}", body["error"]["code"])
         }
         Ok(None) => panic!("the broker died"),
-        Err(_) => "no answer within 5 s".to_string(),
+        Err(_) => panic!("the broker hung on the locked keyring"),
     };
     restore_keyring().await;
     let started = Instant::now();
@@ -280,9 +282,14 @@ async fn sec_27_keyring_stopped_locked_or_emptied_gives_clear_errors_and_recover
         )
         .await;
         match answer {
-            Ok(Some((200, _))) => break "serves tokens again, no restart".to_string(),
-            _ if started.elapsed() > Duration::from_secs(8) => {
-                break "still no token 8 s after unlocking: needs a restart".to_string();
+            Ok(Some((200, _))) => {
+                break format!(
+                    "serves tokens again {:.1} s after unlocking, no restart",
+                    started.elapsed().as_secs_f64()
+                );
+            }
+            _ if started.elapsed() > Duration::from_secs(25) => {
+                panic!("still no token 25 s after unlocking: the broker needs a restart");
             }
             _ => tokio::time::sleep(Duration::from_millis(500)).await,
         }

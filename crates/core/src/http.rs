@@ -150,12 +150,23 @@ impl HttpClient {
         self.send(request).await
     }
 
-    /// The adapter `oauth2` calls for its requests.
+    /// The adapter `oauth2` calls for its requests. A 5xx is an outage, not
+    /// an OAuth answer (RFC 6749 errors are 400 and 401), so it fails here as
+    /// [`HttpError::ServerError`] and the engine backs off.
     pub async fn oauth_call(
         &self,
         request: oauth2::HttpRequest,
     ) -> Result<oauth2::HttpResponse, HttpError> {
+        let url = url::Url::parse(&request.uri().to_string())
+            .map(|u| crate::url_policy::redact(&u))
+            .unwrap_or_default();
         let response = self.send(request).await?;
+        if response.status.is_server_error() {
+            return Err(HttpError::ServerError {
+                url,
+                status: response.status.as_u16(),
+            });
+        }
         let mut out = http::Response::builder().status(response.status);
         if let Some(headers) = out.headers_mut() {
             *headers = response.headers;

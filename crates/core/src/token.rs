@@ -72,9 +72,13 @@ pub enum TokenError {
 }
 
 impl TokenError {
-    /// Whether retrying later may help (the AS was unreachable).
+    /// Whether retrying later may help: the AS was unreachable, failed with
+    /// 5xx, or sent something that is not a token response (a proxy's HTML
+    /// page, a cut-off body). Retrying a refresh token is safe either way:
+    /// if the AS did rotate it, the retry is refused and the grant asks for
+    /// a sign-in.
     pub fn is_transient(&self) -> bool {
-        matches!(self, TokenError::Unreachable(_))
+        matches!(self, TokenError::Unreachable(_) | TokenError::Malformed(_))
     }
 }
 

@@ -15,7 +15,11 @@
 //! features; without them `keyring` would silently use an in-memory mock,
 //! which the tests under `tests/` rule out by reading items back with
 //! `secret-tool`.
+//!
+//! Every call has a time limit ([`bounded`]): a locked collection would
+//! otherwise wait forever for an unlock prompt nobody answers.
 
+mod bounded;
 mod errors;
 
 use errors::map_error;
@@ -27,6 +31,7 @@ use passport_core::store::{StoreError, StoreKey, TokenStore};
 #[derive(Debug, Clone)]
 pub struct KeyringStore {
     service: String,
+    bounded: bounded::Bounded,
 }
 
 impl KeyringStore {
@@ -35,6 +40,7 @@ impl KeyringStore {
     pub fn new(app_identifier: &str) -> Self {
         Self {
             service: app_identifier.to_string(),
+            bounded: bounded::Bounded::default(),
         }
     }
 
@@ -50,24 +56,32 @@ impl KeyringStore {
 
 impl TokenStore for KeyringStore {
     fn get(&self, key: &StoreKey) -> Result<Option<String>, StoreError> {
-        match self.entry(key)?.get_password() {
-            Ok(secret) => Ok(Some(secret)),
-            Err(keyring::Error::NoEntry) => Ok(None),
-            Err(e) => Err(map_error(e)),
-        }
+        let entry = self.entry(key)?;
+        self.bounded
+            .run(bounded::LIMIT, move || match entry.get_password() {
+                Ok(secret) => Ok(Some(secret)),
+                Err(keyring::Error::NoEntry) => Ok(None),
+                Err(e) => Err(map_error(e)),
+            })
     }
 
     /// Creates or replaces the item. The Secret Service, the Keychain and
     /// the Credential Manager have committed the item when they answer, so
     /// `Ok` means durable.
     fn put(&self, key: &StoreKey, secret: &str) -> Result<(), StoreError> {
-        self.entry(key)?.set_password(secret).map_err(map_error)
+        let entry = self.entry(key)?;
+        let secret = secret.to_string();
+        self.bounded.run(bounded::LIMIT, move || {
+            entry.set_password(&secret).map_err(map_error)
+        })
     }
 
     fn delete(&self, key: &StoreKey) -> Result<(), StoreError> {
-        match self.entry(key)?.delete_credential() {
-            Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
-            Err(e) => Err(map_error(e)),
-        }
+        let entry = self.entry(key)?;
+        self.bounded
+            .run(bounded::LIMIT, move || match entry.delete_credential() {
+                Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
+                Err(e) => Err(map_error(e)),
+            })
     }
 }

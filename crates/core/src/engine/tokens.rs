@@ -123,11 +123,20 @@ impl Engine {
         if let Some(c) = cached.clone().filter(|c| self.fresh(c, now)) {
             return Ok(issued(c, &entry.id, entry.token_kind));
         }
-        if let (GrantStatus::Unreachable { retry_at, .. }, Some(c)) = (&grant.status, &cached)
+        // While backing off, nobody asks the AS: an unexpired token is
+        // served, and without one the caller hears why at once.
+        if let GrantStatus::Unreachable {
+            retry_at, reason, ..
+        } = &grant.status
             && *retry_at > now
-            && c.expires_at > now
         {
-            return Ok(issued(c.clone(), &entry.id, entry.token_kind));
+            return match cached.filter(|c| c.expires_at > now) {
+                Some(c) => Ok(issued(c, &entry.id, entry.token_kind)),
+                None => Err(EngineError::Unreachable {
+                    issuer: grant.issuer.clone(),
+                    reason: reason.clone(),
+                }),
+            };
         }
         match self
             .refresh_for(
@@ -239,7 +248,7 @@ impl Engine {
             grant_id: grant.id.clone(),
         };
         let Some(stored) = self.store.get(&key)? else {
-            let reason = "no refresh token is stored for it (the authorization server may not issue them); sign in again".to_string();
+            let reason = "its refresh token is not in the keyring (it was removed there, or this authorization server issues none); sign in again".to_string();
             self.update_grant(&grant.id, |g| {
                 g.status = GrantStatus::SignInNeeded {
                     reason: reason.clone(),
