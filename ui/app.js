@@ -101,8 +101,8 @@ function serverRow(account, s) {
       `Revoke ${s.name}?`,
       `MCP Passport removes ${s.name} from your sign-in at ${account.issuer} and revokes its tokens, so no MCP client on this computer can use it. This cannot be undone: its current tokens stop working. To use it again, add it back with Add servers.`,
       "Revoke", () => act(ev.target, "revoke_server", { server: s.id })),
-  }, "Revoke");
-  if (s.status === "revoked") revoke.disabled = true;
+  }, s.status === "revoked" ? "Revoke again" : "Revoke");
+  if (s.status === "revoked") revoke.title = "Blocked on this computer only; ask the authorization server again to remove it";
   const countdown = el("span", { class: "countdown" });
   if (s.expires_at) countdown.dataset.expires = s.expires_at;
   else countdown.textContent = "—";

@@ -25,12 +25,22 @@ pub enum RevokeOutcome {
 impl Engine {
     /// Revokes one server: narrows the grant without it, revokes the access
     /// tokens it held, and removes it locally at once.
+    ///
+    /// A server already blocked here (an earlier revoke that could not reach
+    /// the AS, or was cut short) can be revoked again to finish the job.
     pub async fn revoke_server(&self, server: &str) -> Result<RevokeOutcome, EngineError> {
+        let named = |s: &crate::model::GrantedServer| {
+            s.id == server || s.resource.as_deref() == Some(server)
+        };
         let grant = self
-            .grant_for(server)
+            .grants()
+            .into_iter()
+            .find(|g| g.servers.iter().any(named))
             .ok_or_else(|| EngineError::NotGranted(server.to_string()))?;
         let id = grant
-            .server(server)
+            .servers
+            .iter()
+            .find(|s| named(s))
             .map(|s| s.id.clone())
             .ok_or_else(|| EngineError::NotGranted(server.to_string()))?;
         let remaining: Vec<String> = grant
