@@ -117,7 +117,13 @@ function serverRow(account, s) {
 
 function accountCard(a) {
   const buttons = el("div", { class: "row" });
-  if (a.can_add_servers) {
+  if (a.status === "sign-in-needed") {
+    // Sign in again to the same servers: the picker with them ticked, or their addresses.
+    const again = a.can_add_servers
+      ? (ev) => act(ev.target, "add_servers", { issuer: a.issuer })
+      : (ev) => act(ev.target, "sign_in", { target: a.servers.map((s) => s.url || s.id).join(" ") });
+    buttons.append(el("button", { type: "button", class: "sign-in-again primary", onclick: again }, "Sign in again"));
+  } else if (a.can_add_servers) {
     buttons.append(el("button", { type: "button", class: "add-servers primary",
       onclick: (ev) => act(ev.target, "add_servers", { issuer: a.issuer }) }, "Add servers"));
   }

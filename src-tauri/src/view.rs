@@ -69,10 +69,9 @@ fn mode_text(mode: Mode) -> &'static str {
 fn account_status(grant: &Grant) -> (&'static str, String) {
     match &grant.status {
         GrantStatus::Active => ("active", "Signed in; tokens are kept fresh.".to_string()),
-        GrantStatus::SignInNeeded { reason } => (
-            "sign-in-needed",
-            format!("Sign-in needed: {reason}. Use Sign in again."),
-        ),
+        GrantStatus::SignInNeeded { reason } => {
+            ("sign-in-needed", format!("Sign-in needed: {reason}."))
+        }
         GrantStatus::Unreachable {
             reason, attempts, ..
         } => (
@@ -97,11 +96,8 @@ pub fn accounts(
             let servers = grant
                 .servers
                 .iter()
-                .map(|s| ServerView {
-                    id: s.id.clone(),
-                    name: s.name.clone(),
-                    url: s.resource.clone(),
-                    status: if grant.blocked.contains(&s.id) {
+                .map(|s| {
+                    let status = if grant.blocked.contains(&s.id) {
                         "revoked"
                     } else if refreshing.contains(&grant.id) {
                         "refreshing"
@@ -111,13 +107,22 @@ pub fn accounts(
                         "expired"
                     } else {
                         "active"
-                    },
-                    expires_at: s.expires_at,
-                    token: match s.token_kind {
-                        TokenKind::Own => "own",
-                        TokenKind::Shared => "shared",
-                        TokenKind::Unknown => "unknown",
-                    },
+                    };
+                    ServerView {
+                        id: s.id.clone(),
+                        name: s.name.clone(),
+                        url: s.resource.clone(),
+                        status,
+                        // No countdown for a token that is no longer handed out.
+                        expires_at: s
+                            .expires_at
+                            .filter(|_| !matches!(status, "revoked" | "sign-in-needed")),
+                        token: match s.token_kind {
+                            TokenKind::Own => "own",
+                            TokenKind::Shared => "shared",
+                            TokenKind::Unknown => "unknown",
+                        },
+                    }
                 })
                 .collect();
             AccountView {

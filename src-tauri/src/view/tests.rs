@@ -64,6 +64,10 @@ fn tray_look_and_lines_follow_the_worst_account() {
     let attention = accounts(&[grant(signin, 60, now)], now, &HashSet::new());
     assert_eq!(tray_look(&attention), TrayLook::Attention);
     assert_eq!(attention[0].servers[0].status, "sign-in-needed");
+    assert_eq!(
+        attention[0].servers[0].expires_at, None,
+        "no countdown for a token no longer served"
+    );
     let down = GrantStatus::Unreachable {
         reason: "refused".into(),
         retry_at: now,

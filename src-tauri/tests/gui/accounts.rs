@@ -168,5 +168,16 @@ async fn a_grant_revoked_at_the_authorization_server_shows_sign_in_needed_and_a_
         "a desktop notification was sent: {seen}"
     );
     let _ = monitor.kill().await;
+
+    // The way back: one button, the same servers.
+    gui.session.click("button.sign-in-again").await;
+    gui.session
+        .wait_for(
+            "active again",
+            "return document.querySelectorAll('article.account').length === 1 && document.querySelector('article.account').dataset.status === 'active' && document.querySelector('tr.server').dataset.status === 'active'",
+            WAIT,
+        )
+        .await;
+    gui.shot("2-signed-in-again").await;
     gui.stop().await;
 }
