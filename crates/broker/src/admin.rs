@@ -143,16 +143,12 @@ fn error_line(code: &str, message: &str) -> Bytes {
     line(&json!({"error": {"code": code, "message": message}}))
 }
 
-/// Runs an engine call on a blocking thread, driven by this runtime's
-/// reactor: the engine's sign-in and revocation futures are not `Send` (a
-/// form serializer lives across an await), so they cannot be spawned.
-async fn run_engine<T, F>(call: impl FnOnce() -> F + Send + 'static) -> Option<T>
-where
-    F: std::future::Future<Output = T>,
-    T: Send + 'static,
-{
-    let handle = tokio::runtime::Handle::current();
-    tokio::task::spawn_blocking(move || handle.block_on(call()))
+/// Runs an engine call as its own task, so it finishes (and is audited)
+/// even if the CLI goes away mid-way; `None` if the task panicked.
+async fn run_engine<T: Send + 'static>(
+    call: impl std::future::Future<Output = T> + Send + 'static,
+) -> Option<T> {
+    tokio::spawn(call)
         .await
         .map_err(|e| tracing::warn!(error = %e, "an admin call did not finish"))
         .ok()
@@ -165,14 +161,14 @@ pub async fn login(
     Json(body): Json<LoginBody>,
 ) -> Response {
     let (lines, received) = tokio::sync::mpsc::unbounded_channel::<Bytes>();
-    tokio::spawn(run_engine(move || async move {
+    tokio::spawn(async move {
         // The sign-in ends early when the CLI goes away (the body is dropped).
         let gone = lines.clone();
         tokio::select! {
             () = run_login(state, key, body, lines) => {}
             () = gone.closed() => tracing::debug!("the sign-in was abandoned by its caller"),
         }
-    }));
+    });
     let stream = futures_util::stream::unfold(received, |mut received| async move {
         let next = received.recv().await?;
         Some((Ok::<_, std::convert::Infallible>(next), received))
@@ -264,16 +260,18 @@ pub async fn revoke(
     Extension(key): Extension<Arc<ClientKey>>,
     Path(server): Path<String>,
 ) -> Response {
-    let engine = Arc::clone(&state.engine);
-    let target = server.clone();
-    let Some(result) = run_engine(move || async move { engine.revoke_server(&target).await }).await
-    else {
+    let (task_state, target) = (Arc::clone(&state), server.clone());
+    let revoked = run_engine(async move {
+        let result = task_state.engine.revoke_server(&target).await;
+        let outcome = result
+            .as_ref()
+            .map_or_else(|e| Outcome::Code(e.code()), |_| Outcome::Ok);
+        task_state.audit.note(&key, &target, Kind::Admin, outcome);
+        result
+    });
+    let Some(result) = revoked.await else {
         return http::StatusCode::INTERNAL_SERVER_ERROR.into_response();
     };
-    let outcome = result
-        .as_ref()
-        .map_or_else(|e| Outcome::Code(e.code()), |_| Outcome::Ok);
-    state.audit.note(&key, &server, Kind::Admin, outcome);
     match result {
         Ok(RevokeOutcome::Narrowed) => Json(json!({"server": server, "outcome": "narrowed"})),
         Ok(RevokeOutcome::SignedOut) => Json(json!({"server": server, "outcome": "signed-out"})),
@@ -305,28 +303,27 @@ pub async fn logout(
             all
         }
     };
-    let engine = Arc::clone(&state.engine);
-    let signed_out = run_engine(move || async move {
+    let task_state = Arc::clone(&state);
+    let signed_out = run_engine(async move {
         let mut count = 0;
         for issuer in &issuers {
-            match engine.sign_out(issuer).await {
+            match task_state.engine.sign_out(issuer).await {
                 Ok(n) => count += n,
-                Err(e) => return Err((issuer.clone(), e)),
+                Err(e) => {
+                    let outcome = Outcome::Code(e.code());
+                    task_state.audit.note(&key, issuer, Kind::Admin, outcome);
+                    return Err(e);
+                }
             }
         }
+        task_state
+            .audit
+            .note(&key, "logout", Kind::Admin, Outcome::Ok);
         Ok(count)
-    })
-    .await;
-    let count = match signed_out {
-        Some(Ok(count)) => count,
-        Some(Err((issuer, e))) => {
-            state
-                .audit
-                .note(&key, &issuer, Kind::Admin, Outcome::Code(e.code()));
-            return error_response(&e);
-        }
-        None => return http::StatusCode::INTERNAL_SERVER_ERROR.into_response(),
-    };
-    state.audit.note(&key, "logout", Kind::Admin, Outcome::Ok);
-    Json(json!({"signed_out": count})).into_response()
+    });
+    match signed_out.await {
+        Some(Ok(count)) => Json(json!({"signed_out": count})).into_response(),
+        Some(Err(e)) => error_response(&e),
+        None => http::StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
 }

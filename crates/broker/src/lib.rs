@@ -20,7 +20,7 @@ use audit::Audit;
 use axum::Router;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get, post};
+use axum::routing::{get, post};
 use keys::Keys;
 use passport_core::engine::{Engine, Opener};
 use passport_core::error::EngineError;
@@ -93,8 +93,8 @@ pub struct BrokerState {
     pub port: u16,
     /// The `Host` values accepted (`127.0.0.1:PORT`, `localhost:PORT`).
     pub hosts: [String; 2],
-    /// Upstream client for the proxy (no redirects).
-    pub http: reqwest::Client,
+    /// The proxy's upstream clients (no redirects).
+    pub upstream: proxy::Upstream,
     /// The id of the CLI's own key, the only key the admin API accepts.
     pub cli_key_id: String,
     /// How the host opens sign-in pages.
@@ -125,13 +125,13 @@ pub fn error_response(e: &EngineError) -> Response {
         .into_response()
 }
 
-/// The routes other than the token route (which the connection service
-/// answers itself). The guard has run before any of them; the admin routes
-/// are reached with the CLI's key only (see [`service`]).
+/// The routes other than the token route and the proxy (which the
+/// connection service answers itself). The guard has run before any of
+/// them; the admin routes are reached with the CLI's key only (see
+/// [`service`]).
 pub fn app(state: Arc<BrokerState>) -> Router {
     Router::new()
         .route("/v1/servers", get(routes::servers))
-        .route("/v1/mcp/{server}", any(proxy::proxy))
         .route("/v1/admin/login", post(admin::login))
         .route("/v1/admin/revoke/{server}", post(admin::revoke))
         .route("/v1/admin/logout", post(admin::logout))
@@ -210,7 +210,7 @@ pub async fn start(
             format!("127.0.0.1:{}", addr.port()),
             format!("localhost:{}", addr.port()),
         ],
-        http,
+        upstream: proxy::Upstream::new(http),
         cli_key_id: cli_record.id,
         opener: admin::HostOpener(opener),
     });

@@ -1,22 +1,81 @@
 //! `/v1/mcp/{server}`: a reverse proxy to the server's MCP URL that puts the
-//! server's current token in `Authorization`. Request bodies (JSON-RPC
-//! messages) are read whole, up to 4 MiB, so a 401 can be retried once after
-//! a refresh; responses, including SSE streams, are streamed through as they
-//! arrive. `Mcp-Session-Id` and the other MCP headers pass both ways.
+//! server's current token in `Authorization`. `Mcp-Session-Id` and the other
+//! MCP headers pass both ways; hop-by-hop headers, cookies and CORS headers
+//! do not.
+//!
+//! Request bodies (JSON-RPC messages) are read whole, up to 4 MiB, so a 401
+//! can be retried once after a refresh; responses, SSE streams included, are
+//! passed on frame by frame as they arrive, with no adapter in between.
+//!
+//! It is called straight from the connection service (no router), because
+//! every message a local client exchanges with its server comes through
+//! here: plain `http` servers (the local ones, where the second hop is most
+//! of the cost) are reached with a bare pooled hyper client; `https` servers
+//! with the TLS client (platform certificate checks, system proxy settings).
 
 use crate::audit::{Kind, Outcome};
 use crate::keys::ClientKey;
-use crate::routes::allowed;
-use crate::{BrokerState, error_response};
-use axum::Extension;
-use axum::body::Body;
-use axum::extract::{Path, Request, State};
-use axum::http::{HeaderMap, HeaderName, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use crate::routes::{allowed, empty, json_response};
+use crate::service::ResponseBody;
+use crate::{BrokerState, error_body};
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::{Request, Response, StatusCode, Uri};
+use http_body_util::{BodyExt as _, Either, Full, Limited};
+use hyper::body::{Body as _, Bytes, Incoming};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 use std::sync::Arc;
+use std::time::Duration;
 
+/// The largest request body read (and kept for the retry).
 const MAX_REQUEST: usize = 4 * 1024 * 1024;
 
+/// An upstream response body: from the plain client or the TLS client.
+pub type UpstreamBody = Either<Incoming, reqwest::Body>;
+
+/// The proxy's upstream clients, each pooled and keep-alive, neither
+/// following redirects.
+#[derive(Debug, Clone)]
+pub struct Upstream {
+    plain: Client<HttpConnector, Full<Bytes>>,
+    tls: reqwest::Client,
+}
+
+impl Upstream {
+    /// Both clients; `tls` must not follow redirects.
+    pub fn new(tls: reqwest::Client) -> Self {
+        let mut connector = HttpConnector::new();
+        // Small JSON-RPC messages and SSE events must not wait on Nagle.
+        connector.set_nodelay(true);
+        connector.set_connect_timeout(Some(Duration::from_secs(10)));
+        let plain = Client::builder(TokioExecutor::new())
+            .pool_timer(TokioTimer::new())
+            .pool_idle_timeout(Duration::from_secs(90))
+            .build(connector);
+        Self { plain, tls }
+    }
+
+    /// Sends `request` with the client its scheme needs.
+    async fn send(
+        &self,
+        request: Request<Bytes>,
+    ) -> Result<Response<UpstreamBody>, Box<dyn std::error::Error + Send + Sync>> {
+        if request.uri().scheme() == Some(&http::uri::Scheme::HTTP) {
+            let response = self.plain.request(request.map(Full::new)).await?;
+            return Ok(response.map(Either::Left));
+        }
+        let request = reqwest::Request::try_from(request.map(reqwest::Body::from))?;
+        let response = self
+            .tls
+            .execute(request)
+            .await
+            .map_err(reqwest::Error::without_url)?;
+        Ok(Response::from(response).map(Either::Right))
+    }
+}
+
+/// Headers that concern one connection only, or that the proxy sets itself.
 fn hop_by_hop(name: &HeaderName) -> bool {
     matches!(
         name.as_str(),
@@ -33,104 +92,176 @@ fn hop_by_hop(name: &HeaderName) -> bool {
     )
 }
 
-fn forward_headers(from: &HeaderMap) -> HeaderMap {
-    let mut out = HeaderMap::new();
-    for (name, value) in from {
-        if !hop_by_hop(name) && name != header::AUTHORIZATION && name != header::COOKIE {
-            out.append(name.clone(), value.clone());
+/// `headers` less those that must not be passed on, moved rather than copied.
+/// `HeaderMap::into_iter` names only the first of repeated values.
+fn keep(headers: HeaderMap, refused: impl Fn(&HeaderName) -> bool, extra: usize) -> HeaderMap {
+    let mut out = HeaderMap::with_capacity(headers.len() + extra);
+    let mut name = None;
+    for (next, value) in headers {
+        if next.is_some() {
+            name = next;
+        }
+        if let Some(name) = name.as_ref().filter(|n| !hop_by_hop(n) && !refused(n)) {
+            out.append(name.clone(), value);
         }
     }
     out
 }
 
-/// Proxies one request.
+/// Proxies one request to `server` (already percent-decoded) for `key`.
 pub async fn proxy(
-    State(state): State<Arc<BrokerState>>,
-    Extension(key): Extension<Arc<ClientKey>>,
-    Path(server): Path<String>,
-    request: Request,
-) -> Response {
-    if !allowed(&state, &key, &server) {
-        return StatusCode::FORBIDDEN.into_response();
+    state: &BrokerState,
+    key: &Arc<ClientKey>,
+    server: &str,
+    request: Request<Incoming>,
+) -> Response<ResponseBody> {
+    if !allowed(state, key, server) {
+        return whole(empty(StatusCode::FORBIDDEN));
     }
     let (parts, body) = request.into_parts();
-    let Ok(body) = axum::body::to_bytes(body, MAX_REQUEST).await else {
-        return (StatusCode::PAYLOAD_TOO_LARGE, "request body over 4 MiB").into_response();
+    let body = match read_body(body).await {
+        Ok(body) => body,
+        Err(status) => return whole(empty(status)),
     };
     let Some(url) = state
         .engine
-        .grant_for(&server)
-        .and_then(|g| g.server(&server).and_then(|s| s.resource.clone()))
+        .grant_for(server)
+        .and_then(|g| g.server(server).and_then(|s| s.resource.clone()))
     else {
-        return StatusCode::NOT_FOUND.into_response();
+        return whole(empty(StatusCode::NOT_FOUND));
     };
-    let headers = forward_headers(&parts.headers);
+    let Ok(uri) = url.parse::<Uri>() else {
+        tracing::warn!(%server, "the server's URL is not a valid request target");
+        audit(state, key, server, Outcome::Code("upstream_unreachable"));
+        return bad_gateway();
+    };
+    let headers = keep(
+        parts.headers,
+        |n| n == header::AUTHORIZATION || n == header::COOKIE,
+        1,
+    );
     let mut retried = false;
     let response = loop {
-        let token = match state.engine.token(&server).await {
+        let token = match state.engine.token(server).await {
             Ok(t) => t,
             Err(e) => {
-                audit(&state, &key, &server, Outcome::Code(e.code()));
-                return error_response(&e);
+                audit(state, key, server, Outcome::Code(e.code()));
+                let (status, body) = error_body(&e);
+                return whole(json_response(status, body));
             }
         };
-        let sent = state
-            .http
-            .request(parts.method.clone(), &url)
-            .headers(headers.clone())
-            .bearer_auth(token.access_token.expose())
-            .body(body.clone())
-            .send()
-            .await;
-        match sent {
-            Ok(r) if r.status() == reqwest::StatusCode::UNAUTHORIZED && !retried => {
+        let Some(bearer) = bearer(token.access_token.expose()) else {
+            tracing::warn!(%server, "the server's token cannot be sent as a header");
+            audit(state, key, server, Outcome::Code("upstream_unreachable"));
+            return bad_gateway();
+        };
+        let mut upstream = Request::new(body.clone());
+        *upstream.method_mut() = parts.method.clone();
+        *upstream.uri_mut() = uri.clone();
+        *upstream.headers_mut() = headers.clone();
+        upstream.headers_mut().insert(header::AUTHORIZATION, bearer);
+        match state.upstream.send(upstream).await {
+            Ok(r) if r.status() == StatusCode::UNAUTHORIZED && !retried => {
                 retried = true;
-                state.engine.invalidate(&server);
+                state.engine.invalidate(server);
             }
             Ok(r) => break r,
             Err(e) => {
-                tracing::warn!(%server, error = %e.without_url(), "upstream request failed");
-                audit(&state, &key, &server, Outcome::Code("upstream_unreachable"));
-                return (
-                    StatusCode::BAD_GATEWAY,
-                    "the MCP server could not be reached",
-                )
-                    .into_response();
+                tracing::warn!(%server, error = %e, "upstream request failed");
+                audit(state, key, server, Outcome::Code("upstream_unreachable"));
+                return bad_gateway();
             }
         }
     };
     let status = response.status();
-    audit(
-        &state,
-        &key,
-        &server,
-        if status.is_success() {
-            Outcome::Ok
-        } else {
-            Outcome::Status(status)
-        },
+    let outcome = if status.is_success() {
+        Outcome::Ok
+    } else {
+        Outcome::Status(status)
+    };
+    audit(state, key, server, outcome);
+    let (mut parts, body) = response.into_parts();
+    parts.headers = keep(
+        std::mem::take(&mut parts.headers),
+        |n| n.as_str().starts_with("access-control-") || n == header::SET_COOKIE,
+        0,
     );
-    // The upstream body is passed on as it is: frames go through as they
-    // arrive (SSE included), without a stream adapter in between.
-    let (mut parts, body) = http::Response::from(response).into_parts();
-    let upstream = std::mem::take(&mut parts.headers);
-    let mut name = None;
-    for (next, value) in upstream {
-        // `HeaderMap::into_iter` names only the first of repeated values.
-        if next.is_some() {
-            name = next;
-        }
-        let Some(name) = name.as_ref() else { continue };
-        if !hop_by_hop(name)
-            && !name.as_str().starts_with("access-control-")
-            && name != header::SET_COOKIE
-        {
-            parts.headers.append(name.clone(), value);
-        }
+    Response::from_parts(parts, Either::Right(Either::Left(body)))
+}
+
+/// The request body, whole: empty without reading when there is none, 413
+/// over the limit, 400 when the client's stream fails.
+async fn read_body(body: Incoming) -> Result<Bytes, StatusCode> {
+    let hint = body.size_hint();
+    if hint.exact() == Some(0) {
+        return Ok(Bytes::new());
     }
-    Response::from_parts(parts, Body::new(body))
+    if hint.lower() > MAX_REQUEST as u64 {
+        return Err(StatusCode::PAYLOAD_TOO_LARGE);
+    }
+    match Limited::new(body, MAX_REQUEST).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(StatusCode::PAYLOAD_TOO_LARGE),
+        Err(_) => Err(StatusCode::BAD_REQUEST),
+    }
+}
+
+/// `Bearer <token>`, marked sensitive; `None` if the token is not header-safe.
+fn bearer(token: &str) -> Option<HeaderValue> {
+    let mut value = Vec::with_capacity(7 + token.len());
+    value.extend_from_slice(b"Bearer ");
+    value.extend_from_slice(token.as_bytes());
+    let mut value = HeaderValue::from_maybe_shared(Bytes::from(value)).ok()?;
+    value.set_sensitive(true);
+    Some(value)
+}
+
+fn bad_gateway() -> Response<ResponseBody> {
+    let mut response = http::Response::new(Full::new(Bytes::from_static(
+        b"the MCP server could not be reached",
+    )));
+    *response.status_mut() = StatusCode::BAD_GATEWAY;
+    whole(response)
+}
+
+fn whole(response: Response<Full<Bytes>>) -> Response<ResponseBody> {
+    response.map(Either::Left)
 }
 
 fn audit(state: &BrokerState, key: &Arc<ClientKey>, server: &str, outcome: Outcome) {
     state.audit.note(key, server, Kind::Proxy, outcome);
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn hop_by_hop_and_refused_headers_are_dropped_and_repeats_kept() {
+        let mut headers = HeaderMap::new();
+        headers.insert("mcp-session-id", HeaderValue::from_static("s1"));
+        headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer k"));
+        headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+        headers.insert(header::HOST, HeaderValue::from_static("127.0.0.1:1"));
+        headers.append(header::ACCEPT, HeaderValue::from_static("application/json"));
+        headers.append(
+            header::ACCEPT,
+            HeaderValue::from_static("text/event-stream"),
+        );
+        let kept = keep(headers, |n| n == header::AUTHORIZATION, 0);
+        assert_eq!(kept["mcp-session-id"], "s1");
+        assert!(kept.get(header::AUTHORIZATION).is_none());
+        assert!(kept.get(header::CONNECTION).is_none());
+        assert!(kept.get(header::HOST).is_none());
+        assert_eq!(kept.get_all(header::ACCEPT).iter().count(), 2);
+    }
+
+    #[test]
+    fn the_bearer_header_is_sensitive_and_refuses_line_breaks() {
+        let value = bearer("abc.def").unwrap();
+        assert_eq!(value, "Bearer abc.def");
+        assert!(value.is_sensitive());
+        assert!(bearer("abc\r\nx-injected: 1").is_none());
+    }
 }

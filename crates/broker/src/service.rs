@@ -1,14 +1,16 @@
 //! The endpoint's connections: an HTTP/1.1 server on the loopback listener
-//! whose one service runs the guard on every request, answers the token
-//! route itself (the hot path: one lookup in memory, one buffer, one audit
-//! push), keeps the admin API to the CLI's own key, and hands everything
-//! else to the router with the caller's key attached.
+//! whose one service runs the guard on every request, answers the two hot
+//! routes itself, without the router: the token route (one lookup in
+//! memory, one buffer, one audit push) and the proxy (every MCP message a
+//! local client sends), keeps the admin API to the CLI's own key, and hands
+//! everything else to the router with the caller's key attached.
 //!
 //! Stopping stops accepting, lets each connection finish the request in
 //! flight, and gives long streams a few seconds before they are dropped.
 
 use crate::BrokerState;
 use crate::guard::{self, Refusal};
+use crate::proxy::{self, UpstreamBody};
 use crate::routes;
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -21,8 +23,9 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// A response body: a whole buffer (token route, refusals) or the router's body.
-pub type ResponseBody = Either<Full<Bytes>, Body>;
+/// A response body: a whole buffer (token route, refusals), an upstream
+/// body passed on as it arrives (proxy), or the router's body.
+pub type ResponseBody = Either<Full<Bytes>, Either<UpstreamBody, Body>>;
 
 /// How long open streams may run on once the broker stops.
 const DRAIN: Duration = Duration::from_secs(5);
@@ -73,7 +76,7 @@ pub async fn serve(
     }
 }
 
-/// One request: guard, then the token route, the admin API or the router.
+/// One request: guard, then the token route, the proxy, the admin API or the router.
 pub async fn handle(
     state: Arc<BrokerState>,
     router: Router,
@@ -83,7 +86,10 @@ pub async fn handle(
         Ok(key) => key,
         Err(refusal) => return Ok(refused(refusal).map(Either::Left)),
     };
-    let path = request.uri().path();
+    // A clone of the parsed URI shares its buffer; ids borrowed from it
+    // outlive the request, which the proxy takes.
+    let uri = request.uri().clone();
+    let path = uri.path();
     if let Some(server) = path
         .strip_prefix("/v1/token/")
         .filter(|s| !s.is_empty() && !s.contains('/'))
@@ -100,13 +106,24 @@ pub async fn handle(
         };
         return Ok(routes::token(&state, &key, &server).await.map(Either::Left));
     }
+    if let Some(server) = path
+        .strip_prefix("/v1/mcp/")
+        .filter(|s| !s.is_empty() && !s.contains('/'))
+    {
+        let Some(server) = percent_decode(server) else {
+            return Ok(routes::empty(StatusCode::BAD_REQUEST).map(Either::Left));
+        };
+        return Ok(proxy::proxy(&state, &key, &server, request).await);
+    }
     if path.starts_with("/v1/admin/") && key.id != state.cli_key_id {
         // Connected clients never reach the admin API; say nothing more.
         return Ok(routes::empty(StatusCode::FORBIDDEN).map(Either::Left));
     }
     let mut request = request.map(Body::new);
     request.extensions_mut().insert(key);
-    Ok(call(router, request).await.map(Either::Right))
+    Ok(call(router, request)
+        .await
+        .map(|body| Either::Right(Either::Right(body))))
 }
 
 /// Runs `request` through `router` (whose errors are `Infallible`).
