@@ -118,8 +118,8 @@ pub mod linux {
                 "{plain}"
             );
             assert!(plain.contains("MimeType=x-scheme-handler/io.github.mcppassport;"));
-            let spaced = entry(Path::new("/home/a b/app"));
-            assert!(spaced.contains("\nExec=\"/home/a b/app\" %u\n"), "{spaced}");
+            let spaced = entry(Path::new("/opt/a b/app"));
+            assert!(spaced.contains("\nExec=\"/opt/a b/app\" %u\n"), "{spaced}");
         }
     }
 }

@@ -58,11 +58,7 @@ pub async fn dispatch(cli: Cli) -> Result<(), Failure> {
             servers,
             sign_in,
         } => {
-            let target = if targets.len() == 1 && !looks_like_server(&targets[0]) {
-                LoginTarget::Issuer(targets[0].clone())
-            } else {
-                LoginTarget::Servers(targets.clone())
-            };
+            let target = LoginTarget::from_addresses(targets);
             let grants = match crate::remote::login(&cli, &target, servers, sign_in).await {
                 Some(through_broker) => through_broker?,
                 None => {
@@ -237,12 +233,6 @@ async fn token_for(cli: &Cli, server: &str) -> Result<(String, String, String), 
             ))
         }
     }
-}
-
-fn looks_like_server(target: &str) -> bool {
-    url::Url::parse(target).is_ok_and(|u| {
-        u.path().trim_end_matches('/').ends_with("/mcp") || u.path().ends_with("/sse")
-    })
 }
 
 /// Runs a sign-in with a loopback redirect and the chosen opener.

@@ -49,21 +49,8 @@ pub fn parse_target(raw: &str) -> Result<LoginTarget, UiError> {
             )
         })?;
     }
-    let server_like = |p: &str| {
-        let path = p
-            .split(['?', '#'])
-            .next()
-            .unwrap_or(p)
-            .trim_end_matches('/');
-        path.ends_with("/mcp") || path.ends_with("/sse")
-    };
-    if parts.len() > 1 || server_like(parts[0]) {
-        Ok(LoginTarget::Servers(
-            parts.iter().map(|p| p.to_string()).collect(),
-        ))
-    } else {
-        Ok(LoginTarget::Issuer(parts[0].to_string()))
-    }
+    let addresses: Vec<String> = parts.iter().map(|p| p.to_string()).collect();
+    Ok(LoginTarget::from_addresses(&addresses))
 }
 
 fn describe(target: &LoginTarget) -> String {

@@ -26,6 +26,22 @@ pub enum LoginTarget {
     Servers(Vec<String>),
 }
 
+impl LoginTarget {
+    /// What the user gave: one address is an issuer unless its path ends in
+    /// `/mcp` or `/sse` (the usual MCP endpoints); several are MCP servers.
+    pub fn from_addresses(addresses: &[String]) -> Self {
+        let server_like = |a: &str| {
+            url::Url::parse(a).is_ok_and(|u| {
+                u.path().trim_end_matches('/').ends_with("/mcp") || u.path().ends_with("/sse")
+            })
+        };
+        match addresses {
+            [one] if !server_like(one) => LoginTarget::Issuer(one.clone()),
+            _ => LoginTarget::Servers(addresses.to_vec()),
+        }
+    }
+}
+
 /// A sign-in request.
 #[derive(Debug, Clone)]
 pub struct LoginRequest {
