@@ -174,8 +174,13 @@ function setupItem(setup) {
         `MCP Passport removes its entries from ${setup.display}'s settings and revokes ${setup.display}'s key, so it can no longer get tokens. Your other clients keep working.`,
         "Disconnect", () => act(ev.target, "disconnect_client", { client: setup.client })) }, "Disconnect"));
   } else {
-    item.append(el("button", { type: "button", class: "connect",
-      onclick: (ev) => connectClient(ev.target, setup) }, "Connect…"));
+    const connect = el("button", { type: "button", class: "connect",
+      onclick: (ev) => connectClient(ev.target, setup) }, "Connect…");
+    if (!overview.accounts.length) {
+      connect.disabled = true;
+      connect.title = "Sign in first: a client is connected to the servers you granted";
+    }
+    item.append(connect);
   }
   return item;
 }
