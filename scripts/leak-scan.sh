@@ -140,12 +140,12 @@ self_test() {
   self="${BASH_SOURCE[0]}"
   dir="$(mktemp -d)"
   cleanup+=("$dir")
-  mkdir -p "$dir/secrets" "$dir/logs" "$dir/home/run"
+  mkdir -p "$dir/secrets" "$dir/logs" "$dir/user-home/run"
   local code="code-Aq3vT9xLp0Wm2Zr8Yb4Nc6Jd1Ke5Hf7" token="rt-Qw8Er7Ty6Ui5Op4As3Df2Gh1Jk0LzXc"
   local key="mpk_0123456789ab_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789-_abcde"
   local other_key="mpk_ba9876543210_zYxWvUtSrQpOnMlKjIhGfEdCbA9876543210_-edcba"
   printf 'code\t%s\nrefresh_token\t%s\ncode\tshort\n' "$code" "$token" >"$dir/secrets/as.log"
-  printf '{"port":1,"key":"%s","pid":1}' "$key" >"$dir/home/run/endpoint.json"
+  printf '{"port":1,"key":"%s","pid":1}' "$key" >"$dir/user-home/run/endpoint.json"
   printf 'test ok\nGET /token 200 3ms\n' >"$dir/logs/clean.log"
 
   check() {
@@ -169,7 +169,7 @@ self_test() {
     fi
   }
 
-  check "clean log" 0 --secrets "$dir/secrets" --homes "$dir/home" "$dir/logs"
+  check "clean log" 0 --secrets "$dir/secrets" --homes "$dir/user-home" "$dir/logs"
   expect "3 secret(s)"
 
   printf 'thread panicked: got code=%s\n' "$code" >"$dir/logs/leaky.log"
@@ -177,7 +177,7 @@ self_test() {
   expect "LEAK code $(short_hash "$code") in $dir/logs/leaky.log (1 times)"
 
   printf 'Authorization: Bearer %s\n' "$key" >"$dir/logs/leaky.log"
-  check "planted key from an endpoint file" 1 --secrets "$dir/secrets" --homes "$dir/home" "$dir/logs"
+  check "planted key from an endpoint file" 1 --secrets "$dir/secrets" --homes "$dir/user-home" "$dir/logs"
   expect "LEAK client_key $(short_hash "$key")"
 
   printf 'key=%s\n' "$other_key" >"$dir/logs/leaky.log"

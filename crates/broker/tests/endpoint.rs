@@ -3,90 +3,19 @@
 //! real rmcp client, and the audit.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use passport_broker::{BrokerConfig, BrokerError, RunningBroker};
+mod support;
+
+use support::{Approver, setup};
+
+use passport_broker::{BrokerConfig, BrokerError};
 use passport_core::clock::SystemClock;
-use passport_core::engine::{Engine, EngineConfig, LoginRequest, LoginTarget, Opener};
+use passport_core::engine::{Engine, EngineConfig};
 use passport_core::http::HttpClient;
-use passport_core::loopback::LoopbackListener;
 use passport_core::store::MemoryStore;
 use reference_as::demo::{Demo, DemoConfig};
 use rmcp::ServiceExt as _;
 use std::sync::Arc;
 use std::time::Duration;
-
-struct Approver;
-
-impl Opener for Approver {
-    fn open(&self, url: &url::Url) -> Result<(), String> {
-        let approval = reference_as::approve::Approval {
-            url: url.to_string(),
-            user: ("demo".into(), "demo".into()),
-            servers: vec!["github-mcp".into(), "slack-mcp".into()],
-            exec: None,
-        };
-        tokio::spawn(async move { reference_as::approve::approve(&approval).await });
-        Ok(())
-    }
-}
-
-struct Setup {
-    demo: Demo,
-    broker: RunningBroker,
-    dir: tempfile::TempDir,
-    key: String,
-    base: String,
-}
-
-async fn setup() -> Setup {
-    let demo = Demo::start(DemoConfig::default()).await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let engine = Arc::new(
-        Engine::new(
-            EngineConfig::new(dir.path().join("state.json")),
-            HttpClient::new().unwrap(),
-            Arc::new(SystemClock),
-            Arc::new(MemoryStore::new()),
-        )
-        .unwrap(),
-    );
-    let listener = LoopbackListener::bind().await.unwrap();
-    let redirect_uri = listener.redirect_uri();
-    let serving =
-        tokio::spawn(listener.serve(engine.flows(), engine.clock(), Duration::from_secs(20)));
-    let request = LoginRequest {
-        target: LoginTarget::Issuer(demo.info().issuer.clone()),
-        servers: vec![],
-        client: None,
-        redirect_uri,
-        scope: None,
-        timeout: Duration::from_secs(20),
-    };
-    engine.login(&request, &Approver).await.unwrap();
-    let _ = serving.await;
-    let config = BrokerConfig {
-        bind: "127.0.0.1:0".parse().unwrap(),
-        endpoint_file: dir.path().join("run/endpoint.json"),
-        keys_file: dir.path().join("keys.json"),
-        audit_file: dir.path().join("audit.jsonl"),
-        refresh_every: Duration::from_secs(3600),
-    };
-    let broker = passport_broker::start(config, engine, Arc::new(Approver))
-        .await
-        .unwrap();
-    let endpoint: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(dir.path().join("run/endpoint.json")).unwrap(),
-    )
-    .unwrap();
-    let key = endpoint["key"].as_str().unwrap().to_string();
-    let base = format!("http://127.0.0.1:{}", broker.addr.port());
-    Setup {
-        demo,
-        broker,
-        dir,
-        key,
-        base,
-    }
-}
 
 /// Waits (bounded) for the background audit writer to create its file.
 async fn audit_file(dir: &std::path::Path) -> std::path::PathBuf {
