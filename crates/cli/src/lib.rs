@@ -59,7 +59,7 @@ pub fn run() -> ExitCode {
     match runtime.block_on(commands::dispatch(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(commands::Failure::Engine(e)) => {
-            report(json, e.code(), &e.to_string());
+            report(json, e.code(), &with_hint(e.code(), e.to_string()));
             ExitCode::from(exit_code(&e))
         }
         Err(commands::Failure::Other { code, message }) => {
@@ -67,10 +67,26 @@ pub fn run() -> ExitCode {
             ExitCode::FAILURE
         }
         Err(commands::Failure::Remote { code, message }) => {
-            report(json, &code, &message);
+            report(json, &code, &with_hint(&code, message));
             ExitCode::from(exit_code_for(&code))
         }
     }
+}
+
+/// The engine's message, plus the command-line way to act on it where the
+/// remedy is a flag or a command (the engine's words are the app's too, so
+/// they name none).
+fn with_hint(code: &str, message: String) -> String {
+    let hint = match code {
+        "registration_failed" => {
+            "on the command line, pass --client-id (and --client-secret if the authorization server issued one)"
+        }
+        "not_granted" => {
+            "run `mcp-passport login <the server's URL>`, or `mcp-passport add-servers <issuer>`"
+        }
+        _ => return message,
+    };
+    format!("{message} ({hint})")
 }
 
 fn report(json: bool, code: &str, message: &str) {

@@ -162,10 +162,9 @@ pub fn metadata_urls(issuer: &Url) -> Vec<Url> {
     }
 }
 
-/// A value from a fetched document, made safe to show on a terminal:
-/// control characters dropped, at most 300 characters.
+/// A value from a fetched document, made safe to show (see [`crate::text`]).
 fn untrusted(text: &str) -> String {
-    text.chars().filter(|c| !c.is_control()).take(300).collect()
+    crate::text::untrusted(text, 300)
 }
 
 fn same_origin(a: &Url, b: &Url) -> bool {

@@ -32,7 +32,7 @@ pub enum EngineError {
     #[error(transparent)]
     Url(#[from] UrlError),
     /// The server is not part of any grant.
-    #[error("{0} is not among your granted servers; run `mcp-passport login` or add it")]
+    #[error("{0} is not among your granted servers; sign in to it, or add it to a grant")]
     NotGranted(String),
     /// The grant needs a new sign-in.
     #[error("sign-in needed for {issuer}: {reason}")]
@@ -65,7 +65,7 @@ pub enum EngineError {
     #[error("no answer from the browser within {0} seconds; start the sign-in again")]
     TimedOut(u64),
     /// The browser could not be opened.
-    #[error("could not open the browser: {0}; open the printed URL yourself")]
+    #[error("could not open the browser: {0}; open the sign-in address yourself")]
     Browser(String),
 }
 
@@ -74,6 +74,9 @@ impl EngineError {
     pub fn code(&self) -> &'static str {
         match self {
             EngineError::Discovery(_) => "discovery_failed",
+            EngineError::Registration(RegistrationError::RedirectUriRefused { .. }) => {
+                "redirect_uri_refused"
+            }
             EngineError::Registration(_) => "registration_failed",
             EngineError::Token(TokenError::InvalidGrant(_)) => "sign_in_needed",
             EngineError::Token(e) if e.is_transient() => "unreachable",

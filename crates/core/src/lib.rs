@@ -31,5 +31,6 @@ pub mod scope;
 pub mod secret;
 pub mod state_file;
 pub mod store;
+pub mod text;
 pub mod token;
 pub mod url_policy;

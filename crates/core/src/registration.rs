@@ -7,6 +7,7 @@ use crate::http::{HttpClient, HttpError};
 use crate::metadata::AsMetadata;
 use crate::model::{ClientAuth, ClientRecord, Registration};
 use crate::secret::ClientSecret;
+use crate::text::untrusted;
 use crate::url_policy::{self, UrlError};
 use serde_json::{Value, json};
 
@@ -54,7 +55,7 @@ pub enum RegistrationError {
     Url(#[from] UrlError),
     /// The AS offers no way to get a client id.
     #[error(
-        "{issuer} offers no dynamic client registration and no client id was given; register MCP Passport there and pass --client-id (and --client-secret if it issued one)"
+        "{issuer} offers no dynamic client registration and no client id was given; register MCP Passport there by hand, then sign in again with the client id it issued (and its secret, if it issued one)"
     )]
     NoRegistration {
         /// The issuer.
@@ -86,9 +87,24 @@ pub enum RegistrationError {
         /// The URL as given (cut to 200 characters).
         url: String,
     },
+    /// The AS refused the redirect URI (RFC 7591 `invalid_redirect_uri`):
+    /// the caller may try another kind of redirect (the desktop app falls
+    /// back from its link scheme to a loopback address).
+    #[error(
+        "{issuer} does not accept the redirect address {redirect_uri}{}",
+        as_its_words(description)
+    )]
+    RedirectUriRefused {
+        /// The issuer.
+        issuer: String,
+        /// The redirect URI that was refused.
+        redirect_uri: String,
+        /// The AS's own words (untrusted text, cut to 300 characters).
+        description: String,
+    },
     /// The AS refused the registration with an RFC 7591 error.
     #[error(
-        "{issuer} refused to register MCP Passport ({error}){}; fix the request or register by hand and pass --client-id",
+        "{issuer} refused to register MCP Passport ({error}){}; register MCP Passport there by hand, then sign in again with the client id it issued",
         as_its_words(description)
     )]
     Refused {
@@ -103,7 +119,7 @@ pub enum RegistrationError {
     /// The registration endpoint answered with an error status and no
     /// RFC 7591 error.
     #[error(
-        "{issuer} answered the registration with HTTP {status}; try again later, or register by hand and pass --client-id"
+        "{issuer} answered the registration with HTTP {status}; try again later, or register MCP Passport there by hand and sign in with the client id it issued"
     )]
     Status {
         /// The issuer.
@@ -113,7 +129,7 @@ pub enum RegistrationError {
     },
     /// The answer was not a usable registration response.
     #[error(
-        "{issuer} answered the registration with something that is not a client registration ({reason}); register by hand and pass --client-id"
+        "{issuer} answered the registration with something that is not a client registration ({reason}); register MCP Passport there by hand and sign in with the client id it issued"
     )]
     Malformed {
         /// The issuer.
@@ -124,7 +140,7 @@ pub enum RegistrationError {
     /// The AS registered the client with an authentication method MCP
     /// Passport cannot use.
     #[error(
-        "{issuer} registered the client with token endpoint authentication {method:?}, which MCP Passport does not support; register by hand and pass --client-id"
+        "{issuer} registered the client with token endpoint authentication {method:?}, which MCP Passport does not support; register MCP Passport there by hand and sign in with the client id it issued"
     )]
     UnsupportedAuthMethod {
         /// The issuer.
@@ -141,11 +157,6 @@ fn as_its_words(description: &str) -> String {
     } else {
         format!("; the authorization server said, in its own words: \"{description}\"")
     }
-}
-
-/// Untrusted text from the AS, safe to show: no control characters, at most `max` chars.
-fn untrusted(text: &str, max: usize) -> String {
-    text.chars().filter(|c| !c.is_control()).take(max).collect()
 }
 
 fn listed(metadata: &AsMetadata, method: &str) -> Option<bool> {
@@ -304,16 +315,24 @@ async fn dynamic(
                     .collect::<String>()
             })
             .filter(|e| !e.is_empty());
+        let description = value
+            .as_ref()
+            .and_then(|v| v.get("error_description"))
+            .and_then(Value::as_str)
+            .map(|d| untrusted(d, 300))
+            .unwrap_or_default();
         return Err(match error {
+            Some(error) if (400..500).contains(&status) && error == "invalid_redirect_uri" => {
+                RegistrationError::RedirectUriRefused {
+                    issuer: issuer.to_string(),
+                    redirect_uri: untrusted(&redirect_uris.join(" "), 300),
+                    description,
+                }
+            }
             Some(error) if (400..500).contains(&status) => RegistrationError::Refused {
                 issuer: issuer.to_string(),
                 error,
-                description: value
-                    .as_ref()
-                    .and_then(|v| v.get("error_description"))
-                    .and_then(Value::as_str)
-                    .map(|d| untrusted(d, 300))
-                    .unwrap_or_default(),
+                description,
             },
             _ => RegistrationError::Status {
                 issuer: issuer.to_string(),
@@ -327,7 +346,7 @@ async fn dynamic(
     let client_id = value
         .get("client_id")
         .and_then(Value::as_str)
-        .filter(|s| !s.is_empty() && s.len() <= 1024 && !s.chars().any(char::is_control))
+        .filter(|s| !s.is_empty() && s.len() <= 1024 && !crate::text::has_hidden(s))
         .ok_or_else(|| malformed("no usable client_id"))?
         .to_string();
     let secret = value

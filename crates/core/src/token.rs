@@ -252,9 +252,9 @@ impl<'a> TokenEndpoint<'a> {
 
 /// Text the AS chose (an error code, its description, or the part of its
 /// answer a parser quotes, such as a JSON key), made safe to show on a
-/// terminal: control characters dropped, at most 300 characters.
+/// terminal (see [`crate::text`]): at most 300 characters.
 fn untrusted(text: &str) -> String {
-    text.chars().filter(|c| !c.is_control()).take(300).collect()
+    crate::text::untrusted(text, 300)
 }
 
 fn convert(

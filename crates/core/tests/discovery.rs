@@ -616,17 +616,25 @@ async fn registration_refused_by_the_reference_as_quotes_its_words() {
     )
     .await
     .unwrap_err();
-    let RegistrationError::Refused {
-        error, description, ..
+    // A refused redirect URI is its own error, so the app can fall back to
+    // a loopback redirect for exactly this and nothing else.
+    let RegistrationError::RedirectUriRefused {
+        redirect_uri,
+        description,
+        ..
     } = &err
     else {
         panic!("{err}")
     };
-    assert_eq!(error, "invalid_redirect_uri");
+    assert_eq!(redirect_uri, "ftp://evil.example/cb");
     assert!(description.contains("redirect_uris"));
     let text = err.to_string();
     assert!(text.contains("in its own words: \""), "{text}");
     assert!(text.contains(description.as_str()), "{text}");
+    assert_eq!(
+        passport_core::error::EngineError::from(err).code(),
+        "redirect_uri_refused"
+    );
     demo.shutdown().await;
 }
 
@@ -1124,7 +1132,7 @@ async fn registration_answers_are_checked() {
         "{text}"
     );
     assert!(!text.contains('\u{1b}') && !text.contains('\n'));
-    // No registration endpoint and no other option: pass --client-id.
+    // No registration endpoint and no other option: register by hand.
     let mut none = at("/unused");
     none.registration_endpoint = None;
     let err = register(
@@ -1141,7 +1149,10 @@ async fn registration_answers_are_checked() {
         matches!(err, RegistrationError::NoRegistration { .. }),
         "{err}"
     );
-    assert!(err.to_string().contains("--client-id"), "{err}");
+    let text = err.to_string();
+    assert!(text.contains("client id it issued"), "{text}");
+    // The engine's words are shown by the app too: no command-line flag in them.
+    assert!(!text.contains("--"), "{text}");
     // A registration endpoint on another origin.
     let mut foreign = at("/unused");
     foreign.registration_endpoint = Some("http://127.0.0.2:9/register".into());
