@@ -136,11 +136,21 @@ pub struct Grant {
 }
 
 impl Grant {
+    /// The granted servers that are not blocked here: the ones whose tokens
+    /// are handed out.
+    pub fn active_servers(&self) -> impl Iterator<Item = &GrantedServer> {
+        self.servers.iter().filter(|s| !self.is_blocked(&s.id))
+    }
+
+    /// Whether the server `id` was removed here although the AS has not
+    /// narrowed the grant yet.
+    pub fn is_blocked(&self, id: &str) -> bool {
+        self.blocked.iter().any(|b| b == id)
+    }
+
     /// The granted server with this id or resource URL, unless blocked.
     pub fn server(&self, id_or_url: &str) -> Option<&GrantedServer> {
-        self.servers
-            .iter()
-            .filter(|s| !self.blocked.contains(&s.id))
+        self.active_servers()
             .find(|s| s.id == id_or_url || s.resource.as_deref() == Some(id_or_url))
     }
 }

@@ -44,9 +44,8 @@ impl Engine {
             .map(|s| s.id.clone())
             .ok_or_else(|| EngineError::NotGranted(server.to_string()))?;
         let remaining: Vec<String> = grant
-            .servers
-            .iter()
-            .filter(|s| s.id != id && !grant.blocked.contains(&s.id))
+            .active_servers()
+            .filter(|s| s.id != id)
             .map(|s| s.id.clone())
             .collect();
         if remaining.is_empty() {
@@ -58,7 +57,7 @@ impl Engine {
         let old_tokens = self.tokens.take(&grant.id, Some(&id));
         // Block first: whatever happens at the AS, this machine stops serving the server now.
         self.update_grant(&grant.id, |g| {
-            if !g.blocked.contains(&id) {
+            if !g.is_blocked(&id) {
                 g.blocked.push(id.clone());
             }
         })?;
