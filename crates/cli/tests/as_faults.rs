@@ -218,14 +218,9 @@ async fn unreachable(fault: Fault, window: Duration) {
             backoff(*n)
         );
     }
-    if jitters.len() >= 8 {
-        let spread = jitters.iter().copied().fold(f64::MIN, f64::max)
-            - jitters.iter().copied().fold(f64::MAX, f64::min);
-        assert!(
-            spread > 0.1,
-            "{fault:?}: the retry times carry no jitter: {jitters:?}"
-        );
-    }
+    // That the jitter varies needs more attempts than an outage of a few
+    // seconds makes: the engine's test over 20 attempts checks it
+    // (`retry_times_after_an_outage_are_the_backoff_plus_a_jitter_that_varies`).
     println!(
         "{fault:?}: retry delays by attempt {:?}",
         seen.delays

@@ -1,4 +1,5 @@
 use crate::support::*;
+use passport_core::clock::Clock;
 use passport_core::error::EngineError;
 use passport_core::model::GrantStatus;
 use reference_as::demo::DemoConfig;
@@ -87,6 +88,53 @@ async fn as_down_keeps_serving_unexpired_tokens_and_reports_unreachable() {
         ),
         "an expired token is not served as fresh"
     );
+    h.demo.shutdown().await;
+}
+
+/// docs/faults.md: each retry time is the backoff (2 s, doubling, at most
+/// 5 minutes) plus a jitter under 1 s, and the jitter differs between
+/// attempts (so many clients that failed together do not retry together).
+#[tokio::test]
+async fn retry_times_after_an_outage_are_the_backoff_plus_a_jitter_that_varies() {
+    let mut h = Harness::start(DemoConfig::default()).await;
+    h.global_login(&["github-mcp"]).await;
+    h.engine.token("github-mcp").await.unwrap();
+    h.demo.stop_authorization_server().await;
+    h.clock.advance(chrono::Duration::minutes(61));
+    let mut jitters = Vec::new();
+    for expected_attempt in 1..=20u32 {
+        let now = h.clock.now();
+        assert!(matches!(
+            h.engine.token("github-mcp").await,
+            Err(EngineError::Unreachable { .. })
+        ));
+        let GrantStatus::Unreachable {
+            retry_at, attempts, ..
+        } = h.engine.grants()[0].status.clone()
+        else {
+            panic!("not unreachable: {:?}", h.engine.grants()[0].status);
+        };
+        assert_eq!(attempts, expected_attempt, "one AS attempt per retry time");
+        let backoff = 2i64.saturating_mul(1 << (attempts - 1).min(10)).min(300);
+        let jitter = (retry_at - now - chrono::Duration::seconds(backoff)).num_milliseconds();
+        assert!(
+            (0..1000).contains(&jitter),
+            "attempt {attempts}: retry {} ms after the failure, not {backoff} s plus under 1 s",
+            (retry_at - now).num_milliseconds()
+        );
+        jitters.push(jitter);
+        // Asking again before the retry time reaches nobody and changes nothing.
+        assert!(h.engine.token("github-mcp").await.is_err());
+        assert!(matches!(
+            h.engine.grants()[0].status,
+            GrantStatus::Unreachable { attempts: a, .. } if a == attempts
+        ));
+        h.clock
+            .advance(retry_at - now + chrono::Duration::milliseconds(1));
+    }
+    let spread = jitters.iter().max().unwrap() - jitters.iter().min().unwrap();
+    // 20 draws from 0..1000 ms all within 300 ms of each other: about 1 in 10^8.
+    assert!(spread > 300, "the jitter hardly varies: {jitters:?}");
     h.demo.shutdown().await;
 }
 
