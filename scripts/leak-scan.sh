@@ -16,7 +16,9 @@
 #
 # Usage: scripts/leak-scan.sh [--secrets FILE-OR-DIR]... [--homes DIR]... PATH...
 #        scripts/leak-scan.sh --self-test
-# Exit: 0 no leak, 1 leak found (or nothing to look for), 2 usage.
+# Exit: 0 no leak; 1 leak found, nothing to look for, a path that does not
+# exist or a file that cannot be read (a scan that could not look proves
+# nothing); 2 usage.
 set -euo pipefail
 
 # Values shorter than this are not searched for: they would match by chance.
@@ -34,6 +36,19 @@ trap 'rm -rf "${cleanup[@]}"' EXIT
 
 short_hash() {
   printf '%s' "$1" | sha256sum | cut -c1-12
+}
+
+# search OUT GREP-ARGS...: grep's matches as file NUL value lines into OUT;
+# fails, naming grep's complaint, when a file could not be read.
+search() {
+  local out=$1 status=0
+  shift
+  grep -aHZ "$@" >"$out" 2>"$out.err" || status=$?
+  if [[ $status -gt 1 ]]; then
+    echo "leak-scan: cannot read every file to scan (grep exit $status): $(head -c 300 "$out.err")" >&2
+    echo "leak-scan: make the files readable and run the scan again; an unread file may hold a leak" >&2
+    return 1
+  fi
 }
 
 scan() {
@@ -60,18 +75,15 @@ scan() {
       find "$source" -type f -print0 | xargs -0r cat >>"$work/known"
     fi
   done
-  local path existing=()
+  local path
   for path in "${paths[@]}" "${homes[@]}"; do
-    if [[ -e $path ]]; then
-      existing+=("$path")
-    else
-      echo "leak-scan: $path does not exist; skipped" >&2
+    if [[ ! -e $path ]]; then
+      echo "leak-scan: $path does not exist: the run that should have written it did not; find out why (the scan cannot vouch for what it cannot read)" >&2
+      return 1
     fi
   done
-  if [[ ${#existing[@]} -gt 0 ]]; then
-    find "${existing[@]}" -type f -name endpoint.json -print0 |
-      xargs -0r sed -n 's/.*"key" *: *"\(mpk_[^"]*\)".*/client_key\t\1/p' >>"$work/known"
-  fi
+  find "${paths[@]}" "${homes[@]}" -type f -name endpoint.json -print0 |
+    xargs -0r sed -n 's/.*"key" *: *"\(mpk_[^"]*\)".*/client_key\t\1/p' >>"$work/known"
   awk -F '\t' -v min="$MIN_LENGTH" 'NF == 2 && length($2) >= min && !seen[$2]++' \
     "$work/known" >"$work/secrets"
   cut -f 2 "$work/secrets" >"$work/patterns"
@@ -80,9 +92,7 @@ scan() {
   # secrets logs themselves and endpoint files (which hold a key by design).
   : >"$work/files"
   for path in "${paths[@]}"; do
-    if [[ -e $path ]]; then
-      find "$path" -type f ! -name endpoint.json -print0 >>"$work/files"
-    fi
+    find "$path" -type f ! -name endpoint.json -print0 >>"$work/files"
   done
   local excluded=()
   for source in "${secrets[@]}"; do
@@ -106,13 +116,16 @@ scan() {
   fi
 
   # Matches as file<TAB>value, then counted per file and value.
+  # grep exits 0 (found), 1 (nothing found) or 2 (a file could not be read).
   : >"$work/matches"
   if [[ ${#files[@]} -gt 0 ]]; then
     if [[ -s $work/patterns ]]; then
-      grep -FoaHZ -f "$work/patterns" -- "${files[@]}" | tr '\0' '\t' >>"$work/matches" || true
+      search "$work/found" -Fo -f "$work/patterns" -- "${files[@]}" || return 1
+      tr '\0' '\t' <"$work/found" >>"$work/matches"
     fi
     # Keys by form, unless already found as a known secret.
-    { grep -EoaHZ -- "$KEY_FORM" "${files[@]}" || true; } | tr '\0' '\t' |
+    search "$work/found" -Eo -- "$KEY_FORM" "${files[@]}" || return 1
+    tr '\0' '\t' <"$work/found" |
       awk -F '\t' -v patterns="$work/patterns" '
         BEGIN { while ((getline line < patterns) > 0) known[line] = 1 }
         !($2 in known)' >>"$work/matches"
@@ -195,8 +208,25 @@ self_test() {
   check "planted refresh token" 1 --secrets "$dir/secrets" "$dir"
   expect "LEAK refresh_token"
 
-  check "a path that does not exist is skipped" 0 --secrets "$dir/secrets" "$dir/logs/clean.log" "$dir/nowhere"
-  expect "does not exist; skipped"
+  check "a path that does not exist fails the scan" 1 --secrets "$dir/secrets" "$dir/logs/clean.log" "$dir/nowhere"
+  expect "nowhere does not exist"
+
+  # A file grep cannot read fails the scan instead of passing as "no match".
+  # Root reads any file, so the check runs without the capabilities that
+  # let it (as the test runs as root in CI).
+  printf '%s\n' "$token" >"$dir/logs/unreadable.log"
+  chmod 000 "$dir/logs/unreadable.log"
+  local reader=()
+  if [[ $(id -u) -eq 0 ]]; then
+    reader=(setpriv --bounding-set -dac_override,-dac_read_search --)
+  fi
+  status=0
+  out="$("${reader[@]}" bash "$self" --secrets "$dir/secrets" "$dir/logs" 2>&1)" || status=$?
+  if [[ $status -ne 1 || $out != *"cannot read every file"* ]]; then
+    echo "leak-scan self-test: an unreadable file: exit $status, expected 1 with 'cannot read every file': $out" >&2
+    failed=1
+  fi
+  rm -f "$dir/logs/unreadable.log"
 
   : >"$dir/secrets/as.log"
   check "nothing recorded" 1 --secrets "$dir/secrets" "$dir/logs/clean.log"
