@@ -196,7 +196,7 @@ pub async fn start(
             source,
         },
     )?;
-    let http = reqwest::Client::builder()
+    let http = passport_core::http::client_builder()
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(Duration::from_secs(10))
         .build()
