@@ -9,6 +9,7 @@
 //! admin API open the sign-in page the host's way.
 
 pub mod admin;
+pub mod admin_api;
 pub mod audit;
 pub mod guard;
 pub mod keys;
