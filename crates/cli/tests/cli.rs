@@ -78,6 +78,9 @@ impl Cli {
             .env("MCP_PASSPORT_KEYRING_SERVICE", &self.service)
             .env("BROWSER", &self.browser)
             .env("MCP_PASSPORT_LOG", "debug")
+            // These tests drive the engine in the command, or a broker they
+            // start themselves; tests/autostart.rs covers starting on demand.
+            .env("MCP_PASSPORT_NO_AUTOSTART", "1")
             .output()
             .await
             .unwrap();
@@ -406,19 +409,58 @@ async fn sec_22_one_broker_per_user_and_token_and_headers_go_through_it() {
     demo.shutdown().await;
 }
 
+/// The pid of the broker `cli`'s endpoint file names.
+fn broker_pid(cli: &Cli) -> Option<u32> {
+    let text = std::fs::read_to_string(cli.home.path().join("run/endpoint.json")).ok()?;
+    let v: Value = serde_json::from_str(&text).ok()?;
+    u32::try_from(v["pid"].as_u64()?).ok()
+}
+
+/// Runs `mcp-passport stdio <server>` as Claude Desktop would: the command,
+/// arguments and environment of the entry `connect` wrote.
+fn desktop_bridge(cli: &Cli, entry: &Value) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(entry["command"].as_str().unwrap());
+    for arg in entry["args"].as_array().unwrap() {
+        command.arg(arg.as_str().unwrap());
+    }
+    for (k, v) in entry["env"].as_object().unwrap() {
+        command.env(k, v.as_str().unwrap());
+    }
+    command
+        .env("MCP_PASSPORT_HOME", cli.home.path())
+        .env("MCP_PASSPORT_KEYRING_SERVICE", &cli.service)
+        .env_remove("MCP_PASSPORT_NO_AUTOSTART")
+        .kill_on_drop(true);
+    command
+}
+
 #[tokio::test(flavor = "multi_thread")]
-async fn stdio_bridge_serves_a_real_rmcp_client_over_stdin_and_stdout() {
+async fn stdio_bridge_uses_claude_desktops_own_key_and_disconnect_cuts_it_off() {
     let _turn = KEYRING.lock().await;
     use rmcp::ServiceExt as _;
     let demo = Demo::start(DemoConfig::default()).await.unwrap();
     let cli = Cli::new("github-mcp,slack-mcp");
     cli.ok(&["login", &demo.info().issuer]).await;
-    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_mcp-passport"));
-    command
-        .args(["stdio", "slack-mcp"])
-        .env("MCP_PASSPORT_HOME", cli.home.path())
-        .env("MCP_PASSPORT_KEYRING_SERVICE", &cli.service);
-    let transport = rmcp::transport::TokioChildProcess::new(command).unwrap();
+    let config = cli.home.path().join("claude_desktop_config.json");
+    cli.ok(&[
+        "connect",
+        "claude-desktop",
+        "--config",
+        config.to_str().unwrap(),
+    ])
+    .await;
+    let written: Value = serde_json::from_str(&std::fs::read_to_string(&config).unwrap()).unwrap();
+    let entry = written["mcpServers"]["passport-slack-mcp"].clone();
+    let auth = entry["env"]["MCP_PASSPORT_AUTHORIZATION"].as_str().unwrap();
+    let endpoint_key = |cli: &Cli| -> Option<String> {
+        let text = std::fs::read_to_string(cli.home.path().join("run/endpoint.json")).ok()?;
+        serde_json::from_str::<Value>(&text).ok()?["key"]
+            .as_str()
+            .map(str::to_string)
+    };
+
+    // No broker runs: the bridge starts one and goes through its proxy.
+    let transport = rmcp::transport::TokioChildProcess::new(desktop_bridge(&cli, &entry)).unwrap();
     let client = rmcp::model::ClientConfig::default()
         .serve(transport)
         .await
@@ -444,6 +486,86 @@ async fn stdio_bridge_serves_a_real_rmcp_client_over_stdin_and_stdout() {
     let whoami: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(whoami["server"], "slack-mcp");
     assert_eq!(whoami["sub"], "demo");
+    let broker = broker_pid(&cli).expect("the bridge started a broker");
+    assert_ne!(
+        Some(auth.trim_start_matches("Bearer ").to_string()),
+        endpoint_key(&cli),
+        "the bridge's key is Claude Desktop's, not the CLI's"
+    );
+    let clients: Value = serde_json::from_str(&cli.ok(&["clients", "--json"]).await).unwrap();
+    let mut proxied_as = Vec::new();
+    for _ in 0..100 {
+        let clients: Value = serde_json::from_str(&cli.ok(&["clients", "--json"]).await).unwrap();
+        proxied_as = clients["recent"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|a| a["kind"] == "proxy")
+            .map(|a| a["client"].as_str().unwrap().to_string())
+            .collect();
+        if !proxied_as.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(
+        !proxied_as.is_empty() && proxied_as.iter().all(|c| c == "claude-desktop"),
+        "the broker saw Claude Desktop's key: {proxied_as:?} ({clients})"
+    );
+
+    // Disconnect revokes the key: the running bridge's next request is refused...
+    cli.ok(&[
+        "disconnect",
+        "claude-desktop",
+        "--config",
+        config.to_str().unwrap(),
+    ])
+    .await;
+    let next = tokio::time::timeout(std::time::Duration::from_secs(20), client.list_all_tools())
+        .await
+        .expect("the running bridge answered or ended");
+    assert!(
+        next.is_err(),
+        "the running bridge was refused after disconnect"
+    );
     let _ = client.cancel().await;
+
+    // ...and a new one is refused, saying what to do.
+    let mut fresh = desktop_bridge(&cli, &entry);
+    fresh
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = fresh.spawn().unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    use tokio::io::AsyncWriteExt as _;
+    stdin
+        .write_all(b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{\"protocolVersion\":\"2025-06-18\",\"capabilities\":{},\"clientInfo\":{\"name\":\"t\",\"version\":\"0\"}}}\n")
+        .await
+        .unwrap();
+    let out = tokio::time::timeout(std::time::Duration::from_secs(20), child.wait_with_output())
+        .await
+        .expect("the refused bridge exits")
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains("\"result\""),
+        "no answer to initialize"
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("connect claude-desktop"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &broker.to_string()])
+        .status();
+    for _ in 0..200 {
+        if !Path::new(&format!("/proc/{broker}")).exists() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
     demo.shutdown().await;
 }
