@@ -12,6 +12,7 @@
 //! the broker, let alone the key it carries); any other host goes through
 //! the environment's proxy, honouring `NO_PROXY`.
 
+use base64::Engine as _;
 use std::time::Duration;
 
 /// Largest response body accepted from any endpoint.
@@ -107,7 +108,19 @@ fn proxy_for(
     let uri: http::Uri = url.as_str().parse().ok()?;
     let hit = env.intercept(&uri)?;
     let mut proxy = url::Url::parse(&hit.uri().to_string()).ok()?;
-    if let Some((user, password)) = hit.raw_auth() {
+    // The proxy's credentials: kept apart by the matcher (Basic for an
+    // HTTP proxy, raw for SOCKS); reqwest takes them from the URL.
+    let basic = hit
+        .basic_auth()
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| h.strip_prefix("Basic "))
+        .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+        .and_then(|b| String::from_utf8(b).ok());
+    let credentials = match (&basic, hit.raw_auth()) {
+        (Some(pair), _) => pair.split_once(':'),
+        (None, raw) => raw,
+    };
+    if let Some((user, password)) = credentials {
         proxy.set_username(user).ok()?;
         proxy.set_password(Some(password)).ok()?;
     }
