@@ -72,8 +72,10 @@ pub async fn ensure_broker(cli: &Cli) -> Result<(), Failure> {
 fn forwarded_args(cli: &Cli) -> Vec<std::ffi::OsString> {
     let mut args: Vec<std::ffi::OsString> = Vec::new();
     if let Some(home) = &cli.home {
+        // The broker runs in the runtime directory: a relative home is made absolute.
+        let home = std::path::absolute(home).unwrap_or_else(|_| home.clone());
         args.push("--home".into());
-        args.push(home.clone().into_os_string());
+        args.push(home.into_os_string());
     }
     args.push("--keyring-service".into());
     args.push(cli.keyring_service.clone().into());
@@ -193,6 +195,7 @@ fn spawn(paths: &Paths, cli_args: &[std::ffi::OsString]) -> std::io::Result<Chil
     command
         .args(cli_args)
         .args(["serve", "--idle-exit", &idle.to_string()])
+        .current_dir(&paths.runtime)
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)
         .stderr(log);
