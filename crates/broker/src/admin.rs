@@ -2,6 +2,8 @@
 //! the one refresher, so `login`, `add-servers`, `revoke` and `logout`
 //! must run inside it rather than wait for its lock; the CLI asks here.
 //!
+//! The documents are the types of [`crate::admin_api`], shared with the CLI.
+//!
 //! Only the CLI's own key (the one in the endpoint file, minted at start)
 //! reaches these routes: the connection service answers 403 to every other
 //! key before routing. Results are JSON; errors are `{error: {code,
@@ -15,6 +17,8 @@
 //! - `POST /v1/admin/revoke/{server}`: `{"server", "outcome", "reason"?}`.
 //! - `POST /v1/admin/logout` with `{"issuer"?}`: `{"signed_out": N}`.
 
+use crate::admin_api::{ErrorDetail, LoggedOut, LoginLine, RevokeState, Revoked};
+pub use crate::admin_api::{LoginBody, LogoutBody, OpenWith, Target};
 use crate::audit::{Kind, Outcome};
 use crate::keys::ClientKey;
 use crate::{BrokerState, error_response};
@@ -27,8 +31,6 @@ use passport_core::headless::HeadlessOpener;
 use passport_core::loopback::LoopbackListener;
 use passport_core::registration::ClientChoice;
 use passport_core::secret::ClientSecret;
-use serde::Deserialize;
-use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc::UnboundedSender;
@@ -44,76 +46,6 @@ impl std::fmt::Debug for HostOpener {
     }
 }
 
-/// What to sign in to, as the CLI sends it.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Target {
-    /// An issuer URL.
-    Issuer(String),
-    /// MCP server URLs.
-    Servers(Vec<String>),
-}
-
-/// How the sign-in page is opened.
-#[derive(Debug, Default, Clone, Copy, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum OpenWith {
-    /// The host's opener.
-    #[default]
-    Browser,
-    /// Nobody: the CLI prints the URL it is sent.
-    Print,
-    /// Follow the redirects without a browser.
-    Headless,
-}
-
-/// `POST /v1/admin/login`'s body.
-#[derive(Deserialize)]
-pub struct LoginBody {
-    /// What to sign in to.
-    pub target: Target,
-    /// Servers to pre-check in a picker.
-    #[serde(default)]
-    pub servers: Vec<String>,
-    /// A pre-registered client id.
-    #[serde(default)]
-    pub client_id: Option<String>,
-    /// Its secret.
-    #[serde(default)]
-    pub client_secret: Option<String>,
-    /// Seconds to wait for each callback.
-    #[serde(default = "default_timeout")]
-    pub timeout_secs: u64,
-    /// How the page is opened.
-    #[serde(default)]
-    pub open: OpenWith,
-}
-
-impl std::fmt::Debug for LoginBody {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // The client secret is never printed.
-        f.debug_struct("LoginBody")
-            .field("target", &self.target)
-            .field("servers", &self.servers)
-            .field("client_id", &self.client_id)
-            .field("timeout_secs", &self.timeout_secs)
-            .field("open", &self.open)
-            .finish_non_exhaustive()
-    }
-}
-
-fn default_timeout() -> u64 {
-    300
-}
-
-/// `POST /v1/admin/logout`'s body.
-#[derive(Debug, Default, Deserialize)]
-pub struct LogoutBody {
-    /// The issuer; every issuer when absent.
-    #[serde(default)]
-    pub issuer: Option<String>,
-}
-
 /// Sends each sign-in page to the CLI, then opens it as asked.
 struct StreamOpener {
     lines: UnboundedSender<Bytes>,
@@ -124,7 +56,9 @@ struct StreamOpener {
 
 impl Opener for StreamOpener {
     fn open(&self, url: &url::Url) -> Result<(), String> {
-        let _ = self.lines.send(line(&json!({"open": url.as_str()})));
+        let _ = self
+            .lines
+            .send(line(&LoginLine::Open(url.as_str().to_string())));
         match (self.open, &self.headless) {
             (OpenWith::Print, _) => Ok(()),
             (OpenWith::Headless, Some(headless)) => headless.open(url),
@@ -133,14 +67,17 @@ impl Opener for StreamOpener {
     }
 }
 
-fn line(value: &serde_json::Value) -> Bytes {
+fn line(value: &LoginLine) -> Bytes {
     let mut out = serde_json::to_vec(value).unwrap_or_default();
     out.push(b'\n');
     Bytes::from(out)
 }
 
 fn error_line(code: &str, message: &str) -> Bytes {
-    line(&json!({"error": {"code": code, "message": message}}))
+    line(&LoginLine::Error(ErrorDetail {
+        code: code.to_string(),
+        message: message.to_string(),
+    }))
 }
 
 /// Runs an engine call as its own task, so it finishes (and is audited)
@@ -244,7 +181,7 @@ async fn run_login(
     let result = engine.login(&request, &opener).await;
     serving.abort();
     let (outcome, last) = match result {
-        Ok(grants) => (Outcome::Ok, line(&json!({"grants": grants}))),
+        Ok(grants) => (Outcome::Ok, line(&LoginLine::Grants(grants))),
         Err(e) => (
             Outcome::Code(e.code()),
             error_line(e.code(), &e.to_string()),
@@ -272,14 +209,17 @@ pub async fn revoke(
     let Some(result) = revoked.await else {
         return http::StatusCode::INTERNAL_SERVER_ERROR.into_response();
     };
-    match result {
-        Ok(RevokeOutcome::Narrowed) => Json(json!({"server": server, "outcome": "narrowed"})),
-        Ok(RevokeOutcome::SignedOut) => Json(json!({"server": server, "outcome": "signed-out"})),
-        Ok(RevokeOutcome::BlockedLocally { reason }) => {
-            Json(json!({"server": server, "outcome": "blocked-locally", "reason": reason}))
-        }
+    let (outcome, reason) = match result {
+        Ok(RevokeOutcome::Narrowed) => (RevokeState::Narrowed, None),
+        Ok(RevokeOutcome::SignedOut) => (RevokeState::SignedOut, None),
+        Ok(RevokeOutcome::BlockedLocally { reason }) => (RevokeState::BlockedLocally, Some(reason)),
         Err(e) => return error_response(&e),
-    }
+    };
+    Json(Revoked {
+        server,
+        outcome,
+        reason,
+    })
     .into_response()
 }
 
@@ -322,7 +262,10 @@ pub async fn logout(
         Ok(count)
     });
     match signed_out.await {
-        Some(Ok(count)) => Json(json!({"signed_out": count})).into_response(),
+        Some(Ok(count)) => Json(LoggedOut {
+            signed_out: u64::try_from(count).unwrap_or(u64::MAX),
+        })
+        .into_response(),
         Some(Err(e)) => error_response(&e),
         None => http::StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     }

@@ -9,6 +9,7 @@
 //! admin API open the sign-in page the host's way.
 
 pub mod admin;
+pub mod admin_api;
 pub mod audit;
 pub mod guard;
 pub mod keys;
@@ -196,7 +197,7 @@ pub async fn start(
             source,
         },
     )?;
-    let http = reqwest::Client::builder()
+    let http = passport_core::http::client_builder()
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(Duration::from_secs(10))
         .build()

@@ -135,8 +135,12 @@ async fn session(
     arguments: Option<serde_json::Map<String, Value>>,
 ) -> Result<Outcome, Failure> {
     let config = StreamableHttpClientTransportConfig::with_uri(url).auth_header(token);
+    // The core's proxy rule: a server on this machine is reached directly.
+    let http = passport_core::http::client_builder()
+        .build()
+        .map_err(|e| Failure::other("http_client", format!("cannot build an HTTP client: {e}")))?;
     let client = match ClientConfig::default()
-        .serve(StreamableHttpClientTransport::from_config(config))
+        .serve(StreamableHttpClientTransport::with_client(http, config))
         .await
     {
         Ok(c) => c,

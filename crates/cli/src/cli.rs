@@ -110,6 +110,11 @@ pub enum Command {
         /// Address to bind; only loopback addresses are accepted.
         #[arg(long, default_value = "127.0.0.1")]
         bind: std::net::IpAddr,
+        /// Exit after this many seconds without a request (how `token` and
+        /// `headers` start it in the background); with it, a taken port
+        /// falls back to a free one. Without it the broker stays.
+        #[arg(long, value_name = "SECS")]
+        idle_exit: Option<u64>,
     },
     /// Bridge a stdio-only MCP client (Claude Desktop) to a granted server over Streamable HTTP.
     Stdio {

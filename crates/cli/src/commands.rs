@@ -3,6 +3,7 @@
 use crate::cli::{Cli, Command, SignInOptions};
 use crate::context::Context;
 use crate::opener::{PrintUrl, SystemBrowser};
+use passport_broker::admin_api::RevokeState;
 use passport_core::engine::{Engine, LoginRequest, LoginTarget, Opener, RevokeOutcome};
 use passport_core::error::EngineError;
 use passport_core::headless::HeadlessOpener;
@@ -120,7 +121,11 @@ pub async fn dispatch(cli: Cli) -> Result<(), Failure> {
                 serde_json::json!({"Authorization": format!("Bearer {token}")})
             );
         }
-        Command::Serve { port, bind } => crate::serve::serve(&cli, *bind, *port).await?,
+        Command::Serve {
+            port,
+            bind,
+            idle_exit,
+        } => crate::serve::serve(&cli, *bind, *port, *idle_exit).await?,
         Command::Clients => crate::serve::clients(&cli)?,
         Command::Connect { .. } => crate::connect::connect(&cli)?,
         Command::Disconnect { .. } => crate::connect::disconnect(&cli)?,
@@ -131,22 +136,22 @@ pub async fn dispatch(cli: Cli) -> Result<(), Failure> {
                 None => {
                     let ctx = Context::open(&cli, true)?;
                     match ctx.engine.revoke_server(server).await? {
-                        RevokeOutcome::Narrowed => ("narrowed".to_string(), None),
-                        RevokeOutcome::SignedOut => ("signed-out".to_string(), None),
+                        RevokeOutcome::Narrowed => (RevokeState::Narrowed, None),
+                        RevokeOutcome::SignedOut => (RevokeState::SignedOut, None),
                         RevokeOutcome::BlockedLocally { reason } => {
-                            ("blocked-locally".to_string(), Some(reason))
+                            (RevokeState::BlockedLocally, Some(reason))
                         }
                     }
                 }
             };
-            let message = match (state.as_str(), reason) {
-                ("narrowed", _) => {
+            let message = match (state, reason) {
+                (RevokeState::Narrowed, _) => {
                     format!("{server} was removed from your grant; its tokens were revoked.")
                 }
-                ("signed-out", _) => format!(
+                (RevokeState::SignedOut, _) => format!(
                     "{server} was your last server there; you are signed out of that authorization server."
                 ),
-                (_, reason) => format!(
+                (RevokeState::BlockedLocally, reason) => format!(
                     "{server} is blocked on this machine: {}.",
                     reason.unwrap_or_default()
                 ),
@@ -214,25 +219,38 @@ pub async fn dispatch(cli: Cli) -> Result<(), Failure> {
     Ok(())
 }
 
-/// The token for `server`: from the running broker when there is one (so
-/// there is never a second refresher), else refreshed here under the lock.
+/// The token for `server`, from the broker: the running one, else one
+/// started in the background (see `autostart`), so there is never a
+/// second refresher. With `MCP_PASSPORT_NO_AUTOSTART` set and no broker
+/// running, it is refreshed here under the lock.
 async fn token_for(cli: &Cli, server: &str) -> Result<(String, String, String), Failure> {
+    use crate::broker_client::Asked;
     let paths = crate::context::Paths::resolve(cli)?;
-    match crate::broker_client::ask_token(&paths.endpoint_file(), server).await {
-        crate::broker_client::Asked::Token(t) => Ok((t.access_token, t.expires_at, t.server)),
-        crate::broker_client::Asked::Error { code, message } => {
-            Err(Failure::Remote { code, message })
-        }
-        crate::broker_client::Asked::NoBroker => {
-            let ctx = Context::open(cli, true)?;
-            let t = ctx.engine.token(server).await?;
-            Ok((
-                t.access_token.expose().to_string(),
-                t.expires_at.to_rfc3339(),
-                t.server,
-            ))
+    let mut started = false;
+    loop {
+        match crate::broker_client::ask_token(&paths.endpoint_file(), server).await {
+            Asked::Token(t) => return Ok((t.access_token, t.expires_at, t.server)),
+            Asked::Error { code, message } => return Err(Failure::Remote { code, message }),
+            Asked::NoBroker if crate::autostart::disabled() => break,
+            Asked::NoBroker if started => {
+                return Err(Failure::other(
+                    "broker_unreachable",
+                    "the broker stopped right after it started; run `mcp-passport serve` to see why",
+                ));
+            }
+            Asked::NoBroker => {
+                crate::autostart::ensure_broker(cli).await?;
+                started = true;
+            }
         }
     }
+    let ctx = Context::open(cli, true)?;
+    let t = ctx.engine.token(server).await?;
+    Ok((
+        t.access_token.expose().to_string(),
+        t.expires_at.to_rfc3339(),
+        t.server,
+    ))
 }
 
 /// Runs a sign-in with a loopback redirect and the chosen opener.

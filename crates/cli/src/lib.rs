@@ -5,12 +5,14 @@
 //! with `--json`, one JSON document. Exit codes are stable for scripts: see
 //! [`exit_code`].
 
+mod autostart;
 mod broker_client;
 mod check;
 mod cli;
 mod commands;
 mod connect;
 mod context;
+mod idle;
 mod opener;
 mod remote;
 mod serve;

@@ -9,11 +9,11 @@ use crate::broker_client::{self, AdminAnswer};
 use crate::cli::{Cli, SignInOptions};
 use crate::commands::Failure;
 use crate::context::Paths;
+use passport_broker::admin_api::{LoginBody, LogoutBody, OpenWith, RevokeState, Target};
 use passport_core::engine::LoginTarget;
 use passport_core::model::Grant;
-use serde_json::{Value, json};
 
-fn answer(answer: AdminAnswer) -> Option<Result<Value, Failure>> {
+fn answer<T>(answer: AdminAnswer<T>) -> Option<Result<T, Failure>> {
     match answer {
         AdminAnswer::NoBroker => None,
         AdminAnswer::Done(value) => Some(Ok(value)),
@@ -32,42 +32,37 @@ pub async fn login(
         Ok(p) => p,
         Err(e) => return Some(Err(e)),
     };
-    let target = match target {
-        LoginTarget::Issuer(issuer) => json!({"issuer": issuer}),
-        LoginTarget::Servers(urls) => json!({"servers": urls}),
-    };
     let open = if options.headless_authorize {
-        "headless"
+        OpenWith::Headless
     } else if options.no_browser {
-        "print"
+        OpenWith::Print
     } else {
-        "browser"
+        OpenWith::Browser
     };
-    let body = json!({
-        "target": target, "servers": servers, "client_id": options.client_id,
-        "client_secret": options.client_secret, "timeout_secs": options.timeout, "open": open,
-    });
+    let body = LoginBody {
+        target: match target {
+            LoginTarget::Issuer(issuer) => Target::Issuer(issuer.clone()),
+            LoginTarget::Servers(urls) => Target::Servers(urls.clone()),
+        },
+        servers: servers.to_vec(),
+        client_id: options.client_id.clone(),
+        client_secret: options.client_secret.clone(),
+        timeout_secs: options.timeout,
+        open,
+    };
     let asked = broker_client::admin_login(&paths.endpoint_file(), &body, |url| match open {
-        "print" => eprintln!("Open this URL in your browser to sign in:\n  {url}"),
-        "browser" => eprintln!(
+        OpenWith::Print => eprintln!("Open this URL in your browser to sign in:\n  {url}"),
+        OpenWith::Browser => eprintln!(
             "Opening your browser to sign in (through the running broker). If it does not open, visit:\n  {url}"
         ),
-        _ => {}
+        OpenWith::Headless => {}
     })
     .await;
-    let done = answer(asked)?;
-    Some(done.and_then(|mut value| {
-        serde_json::from_value(value["grants"].take()).map_err(|_| {
-            Failure::other(
-                "broker_error",
-                "the broker's answer to the sign-in was not understood",
-            )
-        })
-    }))
+    answer(asked)
 }
 
 /// What revoking one server did: `(outcome, reason)`.
-pub type Revoked = (String, Option<String>);
+pub type Revoked = (RevokeState, Option<String>);
 
 /// Revokes `server` through the running broker; `None` when none runs.
 pub async fn revoke(cli: &Cli, server: &str) -> Option<Result<Revoked, Failure>> {
@@ -75,20 +70,8 @@ pub async fn revoke(cli: &Cli, server: &str) -> Option<Result<Revoked, Failure>>
         Ok(p) => p,
         Err(e) => return Some(Err(e)),
     };
-    let encoded: String = url::form_urlencoded::byte_serialize(server.as_bytes()).collect();
-    let asked = broker_client::admin(
-        &paths.endpoint_file(),
-        &format!("revoke/{encoded}"),
-        &json!({}),
-    )
-    .await;
-    let done = answer(asked)?;
-    Some(done.map(|value| {
-        (
-            value["outcome"].as_str().unwrap_or_default().to_string(),
-            value["reason"].as_str().map(str::to_string),
-        )
-    }))
+    let asked = broker_client::admin_revoke(&paths.endpoint_file(), server).await;
+    Some(answer(asked)?.map(|r| (r.outcome, r.reason)))
 }
 
 /// Signs out through the running broker; `None` when none runs.
@@ -97,8 +80,9 @@ pub async fn logout(cli: &Cli, issuer: Option<&str>) -> Option<Result<u64, Failu
         Ok(p) => p,
         Err(e) => return Some(Err(e)),
     };
-    let asked =
-        broker_client::admin(&paths.endpoint_file(), "logout", &json!({"issuer": issuer})).await;
-    let done = answer(asked)?;
-    Some(done.map(|value| value["signed_out"].as_u64().unwrap_or_default()))
+    let body = LogoutBody {
+        issuer: issuer.map(str::to_string),
+    };
+    let asked = broker_client::admin_logout(&paths.endpoint_file(), &body).await;
+    Some(answer(asked)?.map(|done| done.signed_out))
 }

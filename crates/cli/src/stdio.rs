@@ -1,50 +1,96 @@
 //! `mcp-passport stdio <server>`: MCP over stdin/stdout on one side,
-//! Streamable HTTP to the server on the other, with the server's token and
-//! no sign-in of its own (what `mcp-remote` does for stdio-only clients).
+//! Streamable HTTP to the broker's proxy on the other (what `mcp-remote`
+//! does for stdio-only clients such as Claude Desktop).
 //!
-//! Through a running broker the bridge talks to its proxy, which puts a
-//! fresh token on every request, so long sessions outlive any one token;
-//! without a broker it connects directly with the current token.
+//! The bridge speaks for its client, with that client's own key: `connect
+//! claude-desktop` writes it into the entry's environment as
+//! [`AUTHORIZATION_VAR`], so `disconnect` (which revokes the key) cuts the
+//! bridge off like any other client. It never uses the CLI's admin key.
+//! The broker puts a fresh token on every request, so long sessions
+//! outlive any one token; when none runs, the bridge starts one.
 
 use crate::cli::Cli;
 use crate::commands::Failure;
-use crate::context::{Context, Paths};
+use crate::context::Paths;
+use passport_broker::admin_api;
 use rmcp::transport::async_rw::AsyncRwTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use rmcp::transport::{StreamableHttpClientTransport, Transport};
 use rmcp::{RoleClient, RoleServer};
 
+/// The variable holding the client's `Authorization` value (`Bearer <key>`)
+/// for the broker, as `connect` writes it into the client's entry.
+pub const AUTHORIZATION_VAR: &str = "MCP_PASSPORT_AUTHORIZATION";
+
+/// The client key from [`AUTHORIZATION_VAR`] (with or without `Bearer `).
+fn client_key() -> Result<String, Failure> {
+    let value = std::env::var(AUTHORIZATION_VAR).unwrap_or_default();
+    let value = value.trim();
+    let key = value.strip_prefix("Bearer ").unwrap_or(value).trim();
+    if key.is_empty() {
+        return Err(Failure::other(
+            "no_client_key",
+            format!(
+                "the bridge has no client key: run `mcp-passport connect claude-desktop` (it writes the key into the client's entry as {AUTHORIZATION_VAR})"
+            ),
+        ));
+    }
+    Ok(key.to_string())
+}
+
+fn upstream_failure(e: &dyn std::fmt::Display) -> Failure {
+    let text = e.to_string();
+    if text.contains("Auth required") || text.contains("401") || text.contains("403") {
+        return Failure::other(
+            "client_key_refused",
+            "the broker refused this client's key: the client was disconnected or is limited to other servers; run `mcp-passport connect claude-desktop` again",
+        );
+    }
+    Failure::other(
+        "upstream",
+        format!("the broker's proxy failed: {text}; is the broker still running?"),
+    )
+}
+
 /// Runs the bridge until either side closes.
 pub async fn bridge(cli: &Cli, server: &str) -> Result<(), Failure> {
+    let key = client_key()?;
     let paths = Paths::resolve(cli)?;
-    let (url, auth) = match broker_route(&paths, server) {
-        Some(route) => route,
-        None => {
-            let ctx = Context::open(cli, true)?;
-            let grant = ctx.engine.grant_for(server).ok_or_else(|| {
-                Failure::other(
-                    "not_granted",
-                    format!("{server} is not among your granted servers"),
-                )
-            })?;
-            let url = grant
-                .server(server)
-                .and_then(|s| s.resource.clone())
-                .ok_or_else(|| {
-                    Failure::other("no_url", format!("the URL of {server} is not known"))
-                })?;
-            let token = ctx.engine.token(server).await?;
-            (url, token.access_token.expose().to_string())
+    // Held for the bridge's life: an idle broker started on demand stays.
+    let _mark = crate::idle::mark_bridge(&paths.runtime)
+        .await
+        .map_err(|e| Failure::other("runtime", format!("cannot use the runtime directory: {e}")))?;
+    if !crate::autostart::answering(&paths) {
+        if crate::autostart::disabled() {
+            return Err(Failure::other(
+                "no_broker",
+                "no broker is running: start it with `mcp-passport serve`",
+            ));
         }
-    };
+        crate::autostart::ensure_broker(cli).await?;
+    }
+    let endpoint =
+        crate::broker_client::read_endpoint(&paths.endpoint_file()).ok_or_else(|| {
+            Failure::other(
+                "no_broker",
+                "the broker's endpoint file is gone; start it with `mcp-passport serve`",
+            )
+        })?;
+    let url = format!(
+        "http://127.0.0.1:{}{}",
+        endpoint.port,
+        admin_api::proxy_path(server)
+    );
+    let http = crate::broker_client::http_client(None)
+        .ok_or_else(|| Failure::other("http_client", "cannot build an HTTP client"))?;
     let mut local =
         AsyncRwTransport::<RoleServer, _, _>::new(tokio::io::stdin(), tokio::io::stdout());
-    let config = StreamableHttpClientTransportConfig::with_uri(url).auth_header(auth);
-    let mut remote = StreamableHttpClientTransport::from_config(config);
+    let config = StreamableHttpClientTransportConfig::with_uri(url).auth_header(key);
+    let mut remote = StreamableHttpClientTransport::with_client(http, config);
     loop {
         tokio::select! {
             message = Transport::<RoleServer>::receive(&mut local) => match message {
-                Some(m) => Transport::<RoleClient>::send(&mut remote, m).await.map_err(|e| Failure::other("upstream", e.to_string()))?,
+                Some(m) => Transport::<RoleClient>::send(&mut remote, m).await.map_err(|e| upstream_failure(&e))?,
                 None => break,
             },
             message = Transport::<RoleClient>::receive(&mut remote) => match message {
@@ -55,15 +101,4 @@ pub async fn bridge(cli: &Cli, server: &str) -> Result<(), Failure> {
     }
     let _ = Transport::<RoleClient>::close(&mut remote).await;
     Ok(())
-}
-
-/// The broker's proxy URL for `server` and the CLI's key, when a broker runs.
-fn broker_route(paths: &Paths, server: &str) -> Option<(String, String)> {
-    let endpoint = crate::broker_client::read_endpoint(&paths.endpoint_file())?;
-    std::net::TcpStream::connect(("127.0.0.1", endpoint.port)).ok()?;
-    let encoded: String = url::form_urlencoded::byte_serialize(server.as_bytes()).collect();
-    Some((
-        format!("http://127.0.0.1:{}/v1/mcp/{encoded}", endpoint.port),
-        endpoint.key,
-    ))
 }

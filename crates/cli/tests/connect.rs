@@ -176,8 +176,11 @@ fn passport_entries(v: &Value, container: &str) -> Vec<String> {
 }
 
 fn key_of(v: &Value, container: &str, name: &str) -> Option<String> {
-    v[container][name]["headers"]["Authorization"]
+    let entry = &v[container][name];
+    // HTTP clients send it as a header; Claude Desktop's bridge gets it in its environment.
+    entry["headers"]["Authorization"]
         .as_str()
+        .or_else(|| entry["env"]["MCP_PASSPORT_AUTHORIZATION"].as_str())
         .and_then(|h| h.strip_prefix("Bearer "))
         .map(str::to_string)
 }
@@ -191,7 +194,7 @@ fn expected(client: &str, id: &str, key: &str) -> Value {
         "windsurf" => json!({"serverUrl": proxy, "headers": auth}),
         "claude-desktop" => {
             let exe = std::fs::canonicalize(env!("CARGO_BIN_EXE_mcp-passport")).unwrap();
-            json!({"command": exe.to_str().unwrap(), "args": ["stdio", id]})
+            json!({"command": exe.to_str().unwrap(), "args": ["stdio", id], "env": {"MCP_PASSPORT_AUTHORIZATION": format!("Bearer {key}")}})
         }
         other => panic!("unknown client {other}"),
     }
@@ -233,8 +236,8 @@ fn connect_writes_one_entry_per_unblocked_server_in_each_clients_shape() {
             }
             assert_eq!(entry, expected(client, id, &key), "{client} {id}");
         }
+        assert!(key.starts_with("mpk_"), "{client}");
         if *client != "claude-desktop" {
-            assert!(key.starts_with("mpk_"), "{client}");
             assert_eq!(
                 v[container]["passport-github-mcp"]
                     .to_string()
@@ -339,7 +342,7 @@ fn connecting_twice_is_idempotent_with_one_live_key_per_client() {
 
 #[test]
 fn the_written_key_verifies_and_is_limited_by_servers() {
-    for (client, container, file) in CLIENTS.iter().filter(|c| c.0 != "claude-desktop") {
+    for (client, container, file) in CLIENTS {
         let env = Env::new();
         let config = env.fixture(file);
         env.connect(client, &config, &["--servers", "slack-mcp"]);
@@ -370,9 +373,7 @@ fn dry_run_shows_the_change_and_changes_nothing() {
         let original = std::fs::read(&config).unwrap();
         let out = env.connect(client, &config, &["--dry-run"]);
         assert!(out.contains("\"passport-github-mcp\""), "{client}: {out}");
-        if *client != "claude-desktop" {
-            assert!(out.contains("Bearer <new key>"), "{client}: {out}");
-        }
+        assert!(out.contains("Bearer <new key>"), "{client}: {out}");
         assert_eq!(std::fs::read(&config).unwrap(), original, "{client}");
         assert!(!backup(&config).exists(), "{client}");
         assert!(

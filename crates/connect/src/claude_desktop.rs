@@ -1,6 +1,8 @@
 //! Claude Desktop: `claude_desktop_config.json`, `mcpServers`. It starts
 //! local servers over stdio only, so the entry runs `mcp-passport stdio <id>`,
-//! which bridges to the broker with the CLI's own key (no per-client key).
+//! which bridges to the broker's proxy with Claude Desktop's own key, given
+//! to it in the entry's environment (`MCP_PASSPORT_AUTHORIZATION`), so
+//! disconnecting Claude Desktop cuts its bridges off.
 
 use super::{Client, Entry};
 use serde_json::json;
@@ -13,6 +15,15 @@ pub(super) const CLIENT: Client = Client {
     default_path: || {
         dirs::config_dir().map(|d| d.join("Claude").join("claude_desktop_config.json"))
     },
-    entry: |e: &Entry| vec![("command", json!(e.exe)), ("args", json!(["stdio", e.id]))],
-    needs_key: false,
+    entry: |e: &Entry| {
+        vec![
+            ("command", json!(e.exe)),
+            ("args", json!(["stdio", e.id])),
+            (
+                "env",
+                json!({"MCP_PASSPORT_AUTHORIZATION": format!("Bearer {}", e.key)}),
+            ),
+        ]
+    },
+    needs_key: true,
 };

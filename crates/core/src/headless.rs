@@ -45,7 +45,7 @@ impl HeadlessOpener {
 
     /// Follows redirects from `start`; returns the callback URL reached.
     pub async fn follow(&self, start: &Url) -> Result<String, String> {
-        let client = reqwest::Client::builder()
+        let client = crate::http::client_builder()
             .redirect(reqwest::redirect::Policy::none())
             .cookie_store(true)
             .timeout(std::time::Duration::from_secs(15))

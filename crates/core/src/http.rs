@@ -4,7 +4,15 @@
 //! endpoint is an error, not a hop to another host), has timeouts, caps
 //! response bodies, and identifies itself. `oauth2`'s requests go through it
 //! via its `oauth2::AsyncHttpClient` implementation.
+//!
+//! Every client on this side of the wire is built from [`client_builder`],
+//! which holds the one proxy rule: a loopback host (127.0.0.0/8, `::1`,
+//! `localhost`) is always reached directly, whatever `HTTP_PROXY`,
+//! `HTTPS_PROXY` or `ALL_PROXY` say (a proxy must never see a request to
+//! the broker, let alone the key it carries); any other host goes through
+//! the environment's proxy, honouring `NO_PROXY`.
 
+use base64::Engine as _;
 use std::time::Duration;
 
 /// Largest response body accepted from any endpoint.
@@ -66,6 +74,65 @@ impl Response {
     }
 }
 
+/// Whether `url` names this machine: 127.0.0.0/8, `::1` (also as an
+/// IPv4-mapped address), or `localhost`.
+pub fn is_loopback_url(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => {
+            let d = d.strip_suffix('.').unwrap_or(d);
+            d.eq_ignore_ascii_case("localhost")
+        }
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => {
+            ip.is_loopback() || ip.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        }
+        None => false,
+    }
+}
+
+/// The proxy rule: `None` (direct) for a loopback host, else what the
+/// environment's `HTTP(S)_PROXY`/`ALL_PROXY` and `NO_PROXY` (either case)
+/// say, read once when the rule is made.
+pub fn proxy_rule() -> reqwest::Proxy {
+    let env = hyper_util::client::proxy::matcher::Matcher::from_env();
+    reqwest::Proxy::custom(move |url| proxy_for(&env, url))
+}
+
+fn proxy_for(
+    env: &hyper_util::client::proxy::matcher::Matcher,
+    url: &url::Url,
+) -> Option<url::Url> {
+    if is_loopback_url(url) {
+        return None;
+    }
+    let uri: http::Uri = url.as_str().parse().ok()?;
+    let hit = env.intercept(&uri)?;
+    let mut proxy = url::Url::parse(&hit.uri().to_string()).ok()?;
+    // The proxy's credentials: kept apart by the matcher (Basic for an
+    // HTTP proxy, raw for SOCKS); reqwest takes them from the URL.
+    let basic = hit
+        .basic_auth()
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| h.strip_prefix("Basic "))
+        .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+        .and_then(|b| String::from_utf8(b).ok());
+    let credentials = match (&basic, hit.raw_auth()) {
+        (Some(pair), _) => pair.split_once(':'),
+        (None, raw) => raw,
+    };
+    if let Some((user, password)) = credentials {
+        proxy.set_username(user).ok()?;
+        proxy.set_password(Some(password)).ok()?;
+    }
+    Some(proxy)
+}
+
+/// A `reqwest` client builder with the proxy rule ([`proxy_rule`]): start
+/// every client of this side of the wire here.
+pub fn client_builder() -> reqwest::ClientBuilder {
+    reqwest::Client::builder().proxy(proxy_rule())
+}
+
 /// The engine's HTTP client.
 #[derive(Debug, Clone)]
 pub struct HttpClient {
@@ -80,7 +147,7 @@ impl HttpClient {
 
     /// A client with the given overall timeout and no redirects.
     pub fn with_timeout(timeout: Duration) -> Result<Self, HttpError> {
-        let inner = reqwest::Client::builder()
+        let inner = client_builder()
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(Duration::from_secs(5).min(timeout))
             .timeout(timeout)
@@ -201,5 +268,55 @@ impl<'c> oauth2::AsyncHttpClient<'c> for HttpClient {
 
     fn call(&'c self, request: oauth2::HttpRequest) -> Self::Future {
         Box::pin(self.oauth_call(request))
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::{is_loopback_url, proxy_for};
+    use hyper_util::client::proxy::matcher::Matcher;
+
+    fn url(s: &str) -> url::Url {
+        url::Url::parse(s).unwrap()
+    }
+
+    #[test]
+    fn loopback_hosts_are_never_proxied() {
+        let env = Matcher::builder()
+            .all("http://user:pw@proxy.example:3128")
+            .build();
+        for direct in [
+            "http://127.0.0.1:8755/v1/token/github-mcp",
+            "http://127.8.9.10/",
+            "http://[::1]:9000/mcp",
+            "http://[::ffff:127.0.0.1]/",
+            "http://localhost:3000/",
+            "http://LOCALHOST./",
+        ] {
+            assert!(is_loopback_url(&url(direct)), "{direct}");
+            assert_eq!(proxy_for(&env, &url(direct)), None, "{direct}");
+        }
+    }
+
+    #[test]
+    fn other_hosts_use_the_environment_proxy_unless_no_proxy_names_them() {
+        let env = Matcher::builder()
+            .http("http://user:pw@proxy.example:3128")
+            .https("http://proxy.example:3129")
+            .no("corp.example")
+            .build();
+        let proxied = proxy_for(&env, &url("http://mcp.example.invalid/mcp")).unwrap();
+        assert_eq!(proxied.host_str(), Some("proxy.example"));
+        assert_eq!(proxied.port(), Some(3128));
+        assert_eq!(
+            (proxied.username(), proxied.password()),
+            ("user", Some("pw"))
+        );
+        let tls = proxy_for(&env, &url("https://as.example.invalid/token")).unwrap();
+        assert_eq!(tls.port(), Some(3129));
+        assert_eq!(proxy_for(&env, &url("https://mcp.corp.example/")), None);
+        assert!(!is_loopback_url(&url("http://128.0.0.1/")));
+        assert!(!is_loopback_url(&url("http://localhost.example/")));
     }
 }

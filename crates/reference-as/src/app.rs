@@ -70,10 +70,15 @@ pub fn open_state(config: AsConfig) -> Result<AsState, StartError> {
         }
         Ok(())
     })?;
-    let http = reqwest::Client::builder()
+    let mut http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
-        .timeout(std::time::Duration::from_secs(5))
-        .build()?;
+        .timeout(std::time::Duration::from_secs(5));
+    // Loopback metadata documents (tests, the demo) are fetched directly, never
+    // through HTTP(S)_PROXY; https ones elsewhere go through the environment's proxy.
+    if config.allow_loopback_cimd {
+        http = http.no_proxy();
+    }
+    let http = http.build()?;
     Ok(AsState {
         config,
         store,

@@ -23,6 +23,21 @@ pub struct Approval {
     pub exec: Option<String>,
 }
 
+/// A cookie-keeping client that follows no redirects; this AS on a
+/// loopback address is reached directly, never through HTTP(S)_PROXY.
+fn browser(target: &Url) -> reqwest::ClientBuilder {
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .cookie_store(true);
+    let loopback = match target.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    };
+    if loopback { client.no_proxy() } else { client }
+}
+
 fn hidden(html: &str, name: &str) -> Option<String> {
     let marker = format!("name=\"{name}\" value=\"");
     let start = html.find(&marker)? + marker.len();
@@ -51,11 +66,7 @@ fn picker(html: &str) -> Vec<(String, bool)> {
 pub async fn approve(a: &Approval) -> Result<String, String> {
     let url = Url::parse(&a.url).map_err(|e| format!("not a URL: {e}"))?;
     let origin = url.origin().ascii_serialization();
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .cookie_store(true)
-        .build()
-        .map_err(|e| e.to_string())?;
+    let client = browser(&url).build().map_err(|e| e.to_string())?;
     let fail = |what: &'static str| move |e: reqwest::Error| format!("{what}: {}", e.without_url());
     let first = client
         .get(url.clone())
@@ -174,11 +185,8 @@ async fn deliver(client: &reqwest::Client, a: &Approval, location: &str) -> Resu
 /// The same person at the AS's account page: signs in and presses
 /// "revoke all" on every grant of theirs. Returns how many grants it revoked.
 pub async fn revoke_everything(issuer: &str, user: (&str, &str)) -> Result<usize, String> {
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .cookie_store(true)
-        .build()
-        .map_err(|e| e.to_string())?;
+    let issuer_url = Url::parse(issuer).map_err(|e| format!("not a URL: {e}"))?;
+    let client = browser(&issuer_url).build().map_err(|e| e.to_string())?;
     let fail = |what: &'static str| move |e: reqwest::Error| format!("{what}: {}", e.without_url());
     let account = format!("{}/account", issuer.trim_end_matches('/'));
     let page = |client: &reqwest::Client| {

@@ -60,10 +60,12 @@ impl SampleServer {
         let addr = listener.local_addr().map_err(Error::Listener)?;
         let resource = format!("http://{addr}/mcp");
         let metadata_url = format!("http://{addr}/.well-known/oauth-protected-resource/mcp");
-        let http = reqwest::Client::builder()
-            .timeout(AS_TIMEOUT)
-            .build()
-            .map_err(Error::HttpClient)?;
+        let mut http = reqwest::Client::builder().timeout(AS_TIMEOUT);
+        // An AS on this machine is reached directly, never through HTTP(S)_PROXY.
+        if url::Url::parse(&trust.issuer).is_ok_and(|u| loopback(&u)) {
+            http = http.no_proxy();
+        }
+        let http = http.build().map_err(Error::HttpClient)?;
         let keys = KeySource::new(&trust.issuer, http.clone())?;
         let verifier = Verifier::new(
             trust.issuer.clone(),
@@ -179,5 +181,15 @@ impl Drop for SampleServer {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
+    }
+}
+
+/// Whether `url`'s host is this machine (127.0.0.0/8, `::1`, `localhost`).
+fn loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
     }
 }

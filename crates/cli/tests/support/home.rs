@@ -31,6 +31,10 @@ pub struct Home {
     pub dir: tempfile::TempDir,
     /// The keyring service name.
     pub service: String,
+    /// Whether `token` and `headers` may start a broker; off by default,
+    /// since the fault tests exercise the engine in the command itself
+    /// (`MCP_PASSPORT_NO_AUTOSTART=1`) or start the broker explicitly.
+    pub autostart: bool,
 }
 
 impl Home {
@@ -51,7 +55,39 @@ impl Home {
         Self {
             dir,
             service: format!("io.github.mcppassport.faults-{}-{tag}", std::process::id()),
+            autostart: false,
         }
+    }
+
+    /// A fresh home whose `token` and `headers` start a broker when none runs.
+    pub fn with_autostart(tag: &str, servers: &str) -> Self {
+        Self {
+            autostart: true,
+            ..Self::new(tag, servers)
+        }
+    }
+
+    /// The pid of the broker the endpoint file names, if any.
+    pub fn broker_pid(&self) -> Option<u32> {
+        let text = std::fs::read_to_string(self.endpoint_file()).ok()?;
+        let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+        u32::try_from(v["pid"].as_u64()?).ok()
+    }
+
+    /// Stops the broker the endpoint file names (SIGTERM) and waits for it
+    /// to go; returns its pid.
+    pub async fn stop_broker(&self) -> Option<u32> {
+        let pid = self.broker_pid()?;
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status();
+        for _ in 0..200 {
+            if !Path::new(&format!("/proc/{pid}")).exists() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        Some(pid)
     }
 
     fn command(&self, args: &[&str], fault: Option<&str>) -> tokio::process::Command {
@@ -64,6 +100,11 @@ impl Home {
             .env_remove("MCP_PASSPORT_FAULT")
             .env_remove("MCP_PASSPORT_LOG")
             .kill_on_drop(true);
+        if self.autostart {
+            command.env_remove("MCP_PASSPORT_NO_AUTOSTART");
+        } else {
+            command.env("MCP_PASSPORT_NO_AUTOSTART", "1");
+        }
         if let Some(point) = fault {
             command.env("MCP_PASSPORT_FAULT", point);
         }
@@ -165,7 +206,8 @@ impl Home {
             .unwrap()
     }
 
-    fn endpoint_file(&self) -> PathBuf {
+    /// The broker's endpoint file.
+    pub fn endpoint_file(&self) -> PathBuf {
         self.dir.path().join("run/endpoint.json")
     }
 
