@@ -4,11 +4,13 @@
 //! Client config files belong to the user: their own entries in their own
 //! order, comments (Zed's `settings.json`, VS Code's `mcp.json`), trailing
 //! commas, a byte order mark, CRLF line breaks. Parsing them into a
-//! `serde_json::Value` and writing it back would lose all of that, so the
-//! file is read into the concrete syntax tree of `jsonc-parser`, which holds
-//! every token, blank and comment, and only the one object holding the
-//! servers is rewritten, piece by piece (`pieces`); everything else is
-//! printed from the tree as it was read.
+//! `serde_json::Value` and writing it back would lose all of that. Instead
+//! `jsonc-parser` checks the whole file and says where the object holding
+//! the servers is; only that object is read into the library's concrete
+//! syntax tree, which holds every token, blank and comment, and rewritten
+//! piece by piece (`pieces`). Every byte outside it stays as it was, and the
+//! tree of a large file (Claude Code's `~/.claude.json` keeps history) is
+//! never built.
 //!
 //! The library's own `append` and `remove` are not used: they reformat
 //! neighbouring text (an object on one line is spread over several, blank
@@ -20,10 +22,10 @@
 mod members;
 mod pieces;
 
-use jsonc_parser::ParseOptions;
-use jsonc_parser::cst::{CstNewlineKind, CstObject, CstObjectProp, CstRootNode};
+use jsonc_parser::common::Range;
+use jsonc_parser::{CollectOptions, ParseOptions, ast, parse_to_ast, parse_to_serde_value};
 use members::Layout;
-use pieces::{Kind, join, pieces, rewrite};
+use pieces::{Kind, Piece, join, object_pieces};
 use serde_json::Value;
 
 /// The UTF-8 byte order mark some editors write first; kept as it is.
@@ -69,20 +71,30 @@ fn options() -> ParseOptions {
     }
 }
 
-/// A parsed file: its byte order mark (or none) and its tree.
-struct Doc {
+/// A checked file: where its top-level object and the servers object are.
+struct Doc<'t> {
+    /// The byte order mark, or nothing.
     bom: &'static str,
-    root: CstRootNode,
+    /// The text after it.
+    body: &'t str,
+    /// The top-level object; `None` for a file without a value.
+    top: Option<Range>,
+    /// The servers object and the member holding it.
+    container: Option<(Range, Range)>,
+    /// Where the first top-level member starts.
+    first_member: Option<usize>,
 }
 
-impl Doc {
-    fn open(text: &str) -> Result<Self, EditError> {
+impl<'t> Doc<'t> {
+    /// Parses the whole file (syntax only: no tree is kept) and finds the
+    /// top-level object and its member `name`.
+    fn open(text: &'t str, name: &str) -> Result<Self, EditError> {
         let (bom, body) = match text.strip_prefix(BOM) {
             Some(body) => (BOM, body),
             None => ("", text),
         };
-        let root = match CstRootNode::parse(body, &options()) {
-            Ok(root) => root,
+        let parsed = match parse_to_ast(body, &CollectOptions::default(), &options()) {
+            Ok(parsed) => parsed,
             Err(e) => {
                 return err(format!(
                     "not valid JSON: {} on line {}, column {}",
@@ -92,118 +104,124 @@ impl Doc {
                 ));
             }
         };
-        if root.to_string() != body {
-            return err("the file could not be read back exactly as written");
+        let top = match &parsed.value {
+            None => None,
+            Some(ast::Value::Object(top)) => Some(top),
+            Some(_) => return err("the top level is not a JSON object"),
+        };
+        let mut container = None;
+        for prop in top.iter().flat_map(|t| &t.properties) {
+            if prop.name.as_str() != name {
+                continue;
+            }
+            if container.is_some() {
+                return err(format!("\"{name}\" appears more than once; keep one"));
+            }
+            let ast::Value::Object(object) = &prop.value else {
+                return err(format!("\"{name}\" is not a JSON object"));
+            };
+            container = Some((object.range, prop.range));
         }
-        Ok(Self { bom, root })
-    }
-
-    /// The top-level object; `None` for a file without a value (empty, or
-    /// only comments).
-    fn top(&self) -> Result<Option<CstObject>, EditError> {
-        match self.root.value() {
-            None => Ok(None),
-            Some(value) => match value.as_object() {
-                Some(object) => Ok(Some(object)),
-                None => err("the top level is not a JSON object"),
-            },
-        }
+        Ok(Self {
+            bom,
+            body,
+            top: top.map(|t| t.range),
+            container,
+            first_member: top
+                .and_then(|t| t.properties.first())
+                .map(|m| m.range.start),
+        })
     }
 
     /// The file's line break (its first one; LF when it has none).
     fn newline(&self) -> &'static str {
-        match self.root.newline_kind() {
-            CstNewlineKind::LineFeed => "\n",
-            CstNewlineKind::CarriageReturnLineFeed => "\r\n",
-            CstNewlineKind::CarriageReturn => "\r",
+        match self.body.find(['\n', '\r']) {
+            Some(at) if self.body[at..].starts_with("\r\n") => "\r\n",
+            Some(at) if self.body[at..].starts_with('\r') => "\r",
+            _ => "\n",
         }
+    }
+
+    /// The blanks that start the line holding byte `at`.
+    fn line_indent(&self, at: usize) -> &'t str {
+        let start = self.body[..at].rfind(['\n', '\r']).map_or(0, |n| n + 1);
+        let line = &self.body[start..at];
+        &line[..line.len() - line.trim_start_matches([' ', '\t']).len()]
     }
 
     /// The file's indentation unit: the first top-level member's, else two spaces.
     fn unit(&self) -> String {
-        self.root
-            .single_indent_text()
-            .filter(|unit| !unit.is_empty())
-            .unwrap_or_else(|| "  ".into())
+        match self.first_member.map(|at| self.line_indent(at)) {
+            Some(unit) if !unit.is_empty() => unit.to_string(),
+            _ => "  ".into(),
+        }
     }
 
-    /// The text with the node at `path` replaced.
-    fn rewrite(&self, path: &[usize], replacement: &str) -> String {
-        format!("{}{}", self.bom, rewrite(&self.root, path, replacement))
-    }
-}
-
-/// The top-level member `name` and its object value, if present.
-fn container(top: &CstObject, name: &str) -> Result<Option<(CstObjectProp, CstObject)>, EditError> {
-    let found: Vec<CstObjectProp> = top
-        .properties()
-        .into_iter()
-        .filter(|p| p.decoded_name().as_deref() == Some(name))
-        .collect();
-    match found.as_slice() {
-        [] => Ok(None),
-        [prop] => match prop.object_value() {
-            Some(object) => Ok(Some((prop.clone(), object))),
-            None => err(format!("\"{name}\" is not a JSON object")),
-        },
-        _ => err(format!("\"{name}\" appears more than once; keep one")),
+    /// The text with the bytes in `range` replaced.
+    fn splice(&self, range: Range, replacement: &str) -> String {
+        format!(
+            "{}{}{replacement}{}",
+            self.bom,
+            &self.body[..range.start],
+            &self.body[range.end..]
+        )
     }
 }
 
-/// Child indexes from the root down to the container's object.
-fn path(top: &CstObject, prop: &CstObjectProp, object: &CstObject) -> [usize; 3] {
-    [top.child_index(), prop.child_index(), object.child_index()]
+/// The pieces of the object in `range`.
+fn pieces_at(doc: &Doc, range: Range) -> Result<Vec<Piece>, EditError> {
+    object_pieces(&doc.body[range.start..range.end]).map_or_else(
+        || err("the file could not be read back exactly as written"),
+        Ok,
+    )
 }
 
 /// Parses the text (comments and trailing commas allowed) into a value; a
 /// file without a value (empty, or only comments) is `{}`.
 pub fn parse(text: &str) -> Result<Value, EditError> {
-    let doc = Doc::open(text)?;
-    Ok(match doc.top()? {
-        None => Value::Object(serde_json::Map::new()),
-        Some(top) => top
-            .to_serde_value()
-            .unwrap_or_else(|| Value::Object(serde_json::Map::new())),
-    })
+    let doc = Doc::open(text, "")?;
+    let value: Option<Value> = parse_to_serde_value(doc.body, &options())
+        .or_else(|e| err(format!("not valid JSON: {e}")))?;
+    Ok(value.unwrap_or_else(|| Value::Object(serde_json::Map::new())))
 }
 
 /// The text with every member of the top-level object `name` whose key
 /// starts with `prefix` removed; every other byte is kept.
 pub fn remove_prefixed(text: &str, name: &str, prefix: &str) -> Result<String, EditError> {
-    let mut current = text.to_string();
-    let mut doc = Doc::open(text)?;
-    loop {
-        let Some(top) = doc.top()? else {
-            return Ok(current);
-        };
-        let Some((prop, object)) = container(&top, name)? else {
-            return Ok(current);
-        };
-        let inside = pieces(&object);
-        let Some(i) = inside
-            .iter()
-            .position(|p| matches!(&p.kind, Kind::Member(Some(key)) if key.starts_with(prefix)))
-        else {
-            return Ok(current);
-        };
-        current = doc.rewrite(
-            &path(&top, &prop, &object),
-            &join(&members::removed(&inside, i)),
-        );
-        doc = Doc::open(&current).or_else(|_| {
-            err(format!(
-                "removing an entry from \"{name}\" would break the file; \
-                 remove the \"{prefix}\" entries by hand"
-            ))
-        })?;
+    let doc = Doc::open(text, name)?;
+    let Some((range, _)) = doc.container else {
+        return Ok(text.to_string());
+    };
+    let mut inside = pieces_at(&doc, range)?;
+    let mut changed = false;
+    while let Some(i) = inside
+        .iter()
+        .position(|p| matches!(&p.kind, Kind::Member(Some(key)) if key.starts_with(prefix)))
+    {
+        let text = join(&members::removed(&inside, i));
+        inside = object_pieces(&text).map_or_else(|| broken(name, prefix), Ok)?;
+        changed = true;
     }
+    if !changed {
+        return Ok(text.to_string());
+    }
+    let new = doc.splice(range, &join(&inside));
+    Doc::open(&new, name).or_else(|_| broken(name, prefix))?;
+    Ok(new)
+}
+
+fn broken<T>(name: &str, prefix: &str) -> Result<T, EditError> {
+    err(format!(
+        "removing an entry from \"{name}\" would break the file; \
+         remove the \"{prefix}\" entries by hand"
+    ))
 }
 
 /// The text with a top-level object `name` (empty) when it had none, and a
 /// top-level object when the file had no value at all.
 pub fn with_container(text: &str, name: &str) -> Result<String, EditError> {
-    let doc = Doc::open(text)?;
-    let Some(top) = doc.top()? else {
+    let doc = Doc::open(text, name)?;
+    let Some(top) = doc.top else {
         let nl = doc.newline();
         let sep = if text.is_empty() || text.ends_with('\n') || text.ends_with('\r') {
             ""
@@ -213,27 +231,19 @@ pub fn with_container(text: &str, name: &str) -> Result<String, EditError> {
         let text = format!("{text}{sep}{{}}{nl}");
         return with_container(&text, name);
     };
-    if container(&top, name)?.is_some() {
+    if doc.container.is_some() {
         return Ok(text.to_string());
     }
     let unit = doc.unit();
-    let base = doc
-        .root
-        .value()
-        .and_then(|v| v.indent_text())
-        .unwrap_or_default();
     let layout = Layout {
         newline: doc.newline(),
         unit: &unit,
-        base: &base,
+        base: doc.line_indent(top.start),
     };
     let items = [(name.to_string(), Node::Object(Vec::new()))];
-    for candidate in members::appended(&pieces(&top), &items, &layout) {
-        let new = doc.rewrite(&[top.child_index()], &join(&candidate));
-        if let Ok(doc) = Doc::open(&new)
-            && let Some(top) = doc.top()?
-            && container(&top, name)?.is_some()
-        {
+    for candidate in members::appended(&pieces_at(&doc, top)?, &items, &layout) {
+        let new = doc.splice(top, &join(&candidate));
+        if Doc::open(&new, name).is_ok_and(|d| d.container.is_some()) {
             return Ok(new);
         }
     }
@@ -258,23 +268,18 @@ pub fn set_members(
     if items.is_empty() {
         return Ok(base_text);
     }
-    let doc = Doc::open(&base_text)?;
-    let (top, prop, object) = match doc.top()? {
-        Some(top) => match container(&top, name)? {
-            Some((prop, object)) => (top, prop, object),
-            None => return err(format!("\"{name}\" could not be added")),
-        },
-        None => return err("the file has no top-level object"),
+    let doc = Doc::open(&base_text, name)?;
+    let Some((range, member)) = doc.container else {
+        return err(format!("\"{name}\" could not be added"));
     };
     let unit = doc.unit();
-    let base = prop.indent_text().unwrap_or_default();
     let layout = Layout {
         newline: doc.newline(),
         unit: &unit,
-        base: &base,
+        base: doc.line_indent(member.start),
     };
-    for candidate in members::appended(&pieces(&object), items, &layout) {
-        let new = doc.rewrite(&path(&top, &prop, &object), &join(&candidate));
+    for candidate in members::appended(&pieces_at(&doc, range)?, items, &layout) {
+        let new = doc.splice(range, &join(&candidate));
         if remove_prefixed(&new, name, prefix).ok().as_deref() == Some(base_text.as_str()) {
             return Ok(new);
         }

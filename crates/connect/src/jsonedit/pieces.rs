@@ -2,8 +2,8 @@
 //! whitespace, line breaks and comments, in order, each with its exact text.
 //!
 //! Edits (see `members`) work on this list, so every piece they keep is
-//! written back exactly as the CST read it, and the document around the
-//! object is printed from the CST unchanged ([`rewrite`]).
+//! written back exactly as the CST read it; the text around the object is
+//! not touched at all.
 
 use jsonc_parser::cst::{CstContainerNode, CstLeafNode, CstNode, CstObject, CstRootNode};
 
@@ -93,26 +93,11 @@ pub(super) fn join(pieces: &[Piece]) -> String {
     pieces.iter().map(|p| p.text.as_str()).collect()
 }
 
-/// The document's text with the node at `path` (child indexes from the
-/// root) replaced by `replacement`; every other node is printed as read.
-pub(super) fn rewrite(root: &CstRootNode, path: &[usize], replacement: &str) -> String {
-    let mut out = String::new();
-    print(&root.clone().into(), path, replacement, &mut out);
-    out
-}
-
-fn print(node: &CstContainerNode, path: &[usize], replacement: &str, out: &mut String) {
-    let Some((&target, rest)) = path.split_first() else {
-        out.push_str(replacement);
-        return;
-    };
-    for (index, child) in node.children().into_iter().enumerate() {
-        match child {
-            CstNode::Container(inner) if index == target && !rest.is_empty() => {
-                print(&inner, rest, replacement, out)
-            }
-            _ if index == target => out.push_str(replacement),
-            other => out.push_str(&other.to_string()),
-        }
-    }
+/// The pieces of an object written alone (`{...}`), as the CST reads them;
+/// `None` unless the text is exactly one object and reads back unchanged.
+pub(super) fn object_pieces(text: &str) -> Option<Vec<Piece>> {
+    let root = CstRootNode::parse(text, &super::options()).ok()?;
+    let object = root.value()?.as_object()?;
+    let pieces = pieces(&object);
+    (join(&pieces) == text).then_some(pieces)
 }
