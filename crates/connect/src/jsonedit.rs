@@ -342,4 +342,31 @@ mod tests {
         let e = set_members("{'s': {}}", "s", "p-", &[item("p-x")]).unwrap_err();
         assert!(e.0.contains("line 1"), "{e}");
     }
+
+    #[test]
+    fn layouts_the_library_would_reformat_round_trip_exactly() {
+        for text in [
+            "{\"s\": {\"a\": 1}}",
+            "{\n  \"s\": {\n\n    \"a\": 1\n\n  }\n}",
+            "{\n  \"s\": {\n  }\n}\n",
+            "{\n  \"s\": { /* none yet */ }\n}",
+            "\u{feff}{\r\n  \"s\": {}\r\n}",
+        ] {
+            let added = set_members(text, "s", "p-", &[item("p-x")]).unwrap();
+            assert_eq!(remove_prefixed(&added, "s", "p-").unwrap(), text, "{added}");
+        }
+    }
+
+    #[test]
+    fn a_comment_ending_the_line_before_ours_does_not_swallow_the_brace() {
+        let text = "{\"s\": {\"a\": 1, // mine\n  \"p-x\": 1}}";
+        let out = remove_prefixed(text, "s", "p-").unwrap();
+        assert_eq!(out, "{\"s\": {\"a\": 1 // mine\n  }}");
+    }
+
+    #[test]
+    fn a_servers_object_written_twice_is_refused() {
+        let e = set_members("{\"s\": {}, \"s\": {}}", "s", "p-", &[item("p-x")]).unwrap_err();
+        assert!(e.0.contains("more than once"), "{e}");
+    }
 }

@@ -161,7 +161,8 @@ pub(super) fn removed(pieces: &[Piece], i: usize) -> Vec<Piece> {
     }
     let starts_line = before > 0 && pieces[before - 1].kind == Kind::Newline;
     let ends_line = matches!(kind(pieces, next), Some(Kind::Newline) | None)
-        || kind(pieces, next) == Some(&Kind::Close) && !line_comment_before(pieces, before - 1);
+        || kind(pieces, next) == Some(&Kind::Close)
+            && !line_comment_before(pieces, before.saturating_sub(1));
     if starts_line && ends_line {
         // The whole line, with the line break before it.
         (before - 1..i).for_each(|k| drop[k] = true);
