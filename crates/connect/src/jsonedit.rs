@@ -87,8 +87,8 @@ struct Doc<'t> {
 
 impl<'t> Doc<'t> {
     /// Parses the whole file (syntax only: no tree is kept) and finds the
-    /// top-level object and its member `name`.
-    fn open(text: &'t str, name: &str) -> Result<Self, EditError> {
+    /// top-level object and its member `name` (when given).
+    fn open(text: &'t str, name: Option<&str>) -> Result<Self, EditError> {
         let (bom, body) = match text.strip_prefix(BOM) {
             Some(body) => (BOM, body),
             None => ("", text),
@@ -111,9 +111,9 @@ impl<'t> Doc<'t> {
         };
         let mut container = None;
         for prop in top.iter().flat_map(|t| &t.properties) {
-            if prop.name.as_str() != name {
+            let Some(name) = name.filter(|n| *n == prop.name.as_str()) else {
                 continue;
-            }
+            };
             if container.is_some() {
                 return err(format!("\"{name}\" appears more than once; keep one"));
             }
@@ -179,7 +179,7 @@ fn pieces_at(doc: &Doc, range: Range) -> Result<Vec<Piece>, EditError> {
 /// Parses the text (comments and trailing commas allowed) into a value; a
 /// file without a value (empty, or only comments) is `{}`.
 pub fn parse(text: &str) -> Result<Value, EditError> {
-    let doc = Doc::open(text, "")?;
+    let doc = Doc::open(text, None)?;
     let value: Option<Value> = parse_to_serde_value(doc.body, &options())
         .or_else(|e| err(format!("not valid JSON: {e}")))?;
     Ok(value.unwrap_or_else(|| Value::Object(serde_json::Map::new())))
@@ -188,7 +188,7 @@ pub fn parse(text: &str) -> Result<Value, EditError> {
 /// The text with every member of the top-level object `name` whose key
 /// starts with `prefix` removed; every other byte is kept.
 pub fn remove_prefixed(text: &str, name: &str, prefix: &str) -> Result<String, EditError> {
-    let doc = Doc::open(text, name)?;
+    let doc = Doc::open(text, Some(name))?;
     let Some((range, _)) = doc.container else {
         return Ok(text.to_string());
     };
@@ -206,7 +206,7 @@ pub fn remove_prefixed(text: &str, name: &str, prefix: &str) -> Result<String, E
         return Ok(text.to_string());
     }
     let new = doc.splice(range, &join(&inside));
-    Doc::open(&new, name).or_else(|_| broken(name, prefix))?;
+    Doc::open(&new, Some(name)).or_else(|_| broken(name, prefix))?;
     Ok(new)
 }
 
@@ -220,7 +220,7 @@ fn broken<T>(name: &str, prefix: &str) -> Result<T, EditError> {
 /// The text with a top-level object `name` (empty) when it had none, and a
 /// top-level object when the file had no value at all.
 pub fn with_container(text: &str, name: &str) -> Result<String, EditError> {
-    let doc = Doc::open(text, name)?;
+    let doc = Doc::open(text, Some(name))?;
     let Some(top) = doc.top else {
         let nl = doc.newline();
         let sep = if text.is_empty() || text.ends_with('\n') || text.ends_with('\r') {
@@ -243,7 +243,7 @@ pub fn with_container(text: &str, name: &str) -> Result<String, EditError> {
     let items = [(name.to_string(), Node::Object(Vec::new()))];
     for candidate in members::appended(&pieces_at(&doc, top)?, &items, &layout) {
         let new = doc.splice(top, &join(&candidate));
-        if Doc::open(&new, name).is_ok_and(|d| d.container.is_some()) {
+        if Doc::open(&new, Some(name)).is_ok_and(|d| d.container.is_some()) {
             return Ok(new);
         }
     }
@@ -268,7 +268,7 @@ pub fn set_members(
     if items.is_empty() {
         return Ok(base_text);
     }
-    let doc = Doc::open(&base_text, name)?;
+    let doc = Doc::open(&base_text, Some(name))?;
     let Some((range, member)) = doc.container else {
         return err(format!("\"{name}\" could not be added"));
     };
@@ -362,6 +362,11 @@ mod tests {
         let text = "{\"s\": {\"a\": 1, // mine\n  \"p-x\": 1}}";
         let out = remove_prefixed(text, "s", "p-").unwrap();
         assert_eq!(out, "{\"s\": {\"a\": 1 // mine\n  }}");
+    }
+
+    #[test]
+    fn parsing_accepts_any_repeated_key() {
+        assert_eq!(parse("{\"\": 1, \"\": 2}").unwrap()[""], 2);
     }
 
     #[test]
