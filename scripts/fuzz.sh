@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every fuzz target of fuzz/ for a bounded time: the callback and
 # deep-link parser, WWW-Authenticate challenges, AS and protected resource
-# metadata, token endpoint answers, scope strings, and the broker's request
-# handling and key file (docs/robustness.md lists them).
+# metadata, token endpoint answers, scope strings, the broker's request
+# handling and key file, and client config editing (docs/robustness.md
+# lists them).
 #
 # Installs cargo-fuzz when it is missing, builds all targets once, then runs
 # each from its seeds (fuzz/seeds/<target>) plus what earlier runs found

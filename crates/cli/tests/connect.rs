@@ -520,3 +520,32 @@ fn the_proxy_url_uses_the_running_brokers_port() {
         "http://127.0.0.1:9911/v1/mcp/github-mcp"
     );
 }
+
+/// The text with `insert` placed right after the end of our last entry
+/// (`"passport-slack-mcp": {` up to its closing brace at `indent`).
+fn after_entry(text: &str, entry: &str, indent: &str, insert: &str) -> String {
+    let start = text.find(&format!("\"{entry}\"")).unwrap();
+    let close = format!("\n{indent}}}");
+    let end = start + text[start..].find(&close).unwrap() + close.len();
+    format!("{}{insert}{}", &text[..end], &text[end..])
+}
+
+#[test]
+fn zed_a_server_the_user_added_below_ours_keeps_its_comment_after_disconnect() {
+    let env = Env::new();
+    let config = env.home.path().join("settings.json");
+    let original = "// Zed settings\n{\n  \"theme\": \"One Dark\",\n  \"context_servers\": {}\n}\n";
+    std::fs::write(&config, original).unwrap();
+    env.connect("zed", &config, &[]);
+    let connected = std::fs::read_to_string(&config).unwrap();
+    // The user adds their own server below ours, with a comment above it.
+    let mine = ",\n    // my own server, keep it\n    \"mine\": { \"command\": \"my-server\" }";
+    let edited = after_entry(&connected, "passport-slack-mcp", "    ", mine);
+    std::fs::write(&config, &edited).unwrap();
+    env.disconnect("zed", &config, &[]);
+    assert_eq!(
+        std::fs::read_to_string(&config).unwrap(),
+        "// Zed settings\n{\n  \"theme\": \"One Dark\",\n  \"context_servers\": {\n    \
+         // my own server, keep it\n    \"mine\": { \"command\": \"my-server\" }\n  }\n}\n"
+    );
+}

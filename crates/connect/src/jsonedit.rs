@@ -1,13 +1,35 @@
-//! Textual edits of JSON (and JSON-with-comments) config files.
+//! Edits of JSON (and JSON-with-comments) client config files that keep
+//! every byte that is not ours.
 //!
-//! Client config files belong to the user: they carry their own entries in
-//! their own order, sometimes comments (Zed's `settings.json`). Parsing them
-//! into a `serde_json::Value` and writing it back would sort keys and drop
-//! comments, so instead we locate byte spans and splice: every byte outside
-//! the members we add or remove stays exactly as it was. serde_json is used
-//! only to validate the file and to read values.
+//! Client config files belong to the user: their own entries in their own
+//! order, comments (Zed's `settings.json`, VS Code's `mcp.json`), trailing
+//! commas, a byte order mark, CRLF line breaks. Parsing them into a
+//! `serde_json::Value` and writing it back would lose all of that. Instead
+//! `jsonc-parser` checks the whole file and says where the object holding
+//! the servers is; only that object is read into the library's concrete
+//! syntax tree, which holds every token, blank and comment, and rewritten
+//! piece by piece (`pieces`). Every byte outside it stays as it was, and the
+//! tree of a large file (Claude Code's `~/.claude.json` keeps history) is
+//! never built.
+//!
+//! The library's own `append` and `remove` are not used: they reformat
+//! neighbouring text (an object on one line is spread over several, blank
+//! lines at its ends are dropped, a comment on a removed member's line goes
+//! with it). Instead `members` decides which pieces are ours, and adding is
+//! checked before anything is written: taking our members out of the new
+//! text must give back the old one exactly.
 
+mod members;
+mod pieces;
+
+use jsonc_parser::common::Range;
+use jsonc_parser::{CollectOptions, ParseOptions, ast, parse_to_ast, parse_to_serde_value};
+use members::Layout;
+use pieces::{Kind, Piece, join, object_pieces};
 use serde_json::Value;
+
+/// The UTF-8 byte order mark some editors write first; kept as it is.
+const BOM: &str = "\u{feff}";
 
 /// Why a file could not be edited.
 #[derive(Debug)]
@@ -32,383 +54,240 @@ pub enum Node {
     Object(Vec<(String, Node)>),
 }
 
-/// One member of an object: byte offsets into the text.
-#[derive(Debug, Clone)]
-struct Member {
-    key: String,
-    /// Offset of the key's opening quote.
-    start: usize,
-    /// Offset just past the value.
-    value_end: usize,
-    /// Offset of the value.
-    value_start: usize,
-}
-
-/// An object: offsets of `{` and just past `}`, and its members.
-#[derive(Debug, Clone)]
-struct Obj {
-    start: usize,
-    end: usize,
-    members: Vec<Member>,
-}
-
-/// The text with comments and trailing commas replaced by spaces, so byte
-/// offsets stay the same and strict JSON parsers accept it.
-pub fn blank_comments(text: &str) -> String {
-    let mut b = text.as_bytes().to_vec();
-    let mut i = 0;
-    let mut in_string = false;
-    while i < b.len() {
-        let c = b[i];
-        if in_string {
-            if c == b'\\' {
-                i += 2;
-                continue;
-            }
-            if c == b'"' {
-                in_string = false;
-            }
-            i += 1;
-            continue;
-        }
-        match c {
-            b'"' => in_string = true,
-            b'/' if b.get(i + 1) == Some(&b'/') => {
-                while i < b.len() && b[i] != b'\n' {
-                    b[i] = b' ';
-                    i += 1;
-                }
-                continue;
-            }
-            b'/' if b.get(i + 1) == Some(&b'*') => {
-                let mut j = i;
-                while j < b.len() && !(b[j] == b'*' && b.get(j + 1) == Some(&b'/') && j > i + 1) {
-                    j += 1;
-                }
-                let end = (j + 2).min(b.len());
-                for x in &mut b[i..end] {
-                    if *x != b'\n' {
-                        *x = b' ';
-                    }
-                }
-                i = end;
-                continue;
-            }
-            _ => {}
-        }
-        i += 1;
-    }
-    // Trailing commas: a comma followed (after whitespace) by `}` or `]`.
-    let mut in_string = false;
-    let mut i = 0;
-    while i < b.len() {
-        let c = b[i];
-        if in_string {
-            if c == b'\\' {
-                i += 2;
-                continue;
-            }
-            if c == b'"' {
-                in_string = false;
-            }
-        } else if c == b'"' {
-            in_string = true;
-        } else if c == b',' {
-            let mut j = i + 1;
-            while j < b.len() && b[j].is_ascii_whitespace() {
-                j += 1;
-            }
-            if matches!(b.get(j), Some(b'}') | Some(b']')) {
-                b[i] = b' ';
-            }
-        }
-        i += 1;
-    }
-    // Only ASCII bytes were replaced by ASCII spaces, and every byte of a
-    // comment was replaced (multi-byte sequences entirely), so this is UTF-8.
-    String::from_utf8(b).unwrap_or_default()
-}
-
-/// Parses the text (comments allowed) into a value; empty text is `{}`.
-pub fn parse(text: &str) -> Result<Value, EditError> {
-    let clean = blank_comments(text);
-    if clean.trim().is_empty() {
-        return Ok(Value::Object(serde_json::Map::new()));
-    }
-    let value: Value =
-        serde_json::from_str(&clean).or_else(|e| err(format!("not valid JSON: {e}")))?;
-    if !value.is_object() {
-        return err("the top level is not a JSON object");
-    }
-    Ok(value)
-}
-
-fn skip_ws(b: &[u8], mut i: usize) -> usize {
-    while i < b.len() && b[i].is_ascii_whitespace() {
-        i += 1;
-    }
-    i
-}
-
-fn skip_string(b: &[u8], mut i: usize) -> usize {
-    i += 1;
-    while i < b.len() {
-        match b[i] {
-            b'\\' => i += 2,
-            b'"' => return i + 1,
-            _ => i += 1,
-        }
-    }
-    i
-}
-
-/// Offset just past the value starting at `i` (the text is valid JSON).
-fn skip_value(b: &[u8], i: usize) -> usize {
-    match b.get(i) {
-        Some(b'"') => skip_string(b, i),
-        Some(b'{') | Some(b'[') => {
-            let mut depth = 0usize;
-            let mut j = i;
-            while j < b.len() {
-                match b[j] {
-                    b'"' => {
-                        j = skip_string(b, j);
-                        continue;
-                    }
-                    b'{' | b'[' => depth += 1,
-                    b'}' | b']' => {
-                        depth -= 1;
-                        if depth == 0 {
-                            return j + 1;
-                        }
-                    }
-                    _ => {}
-                }
-                j += 1;
-            }
-            j
-        }
-        _ => {
-            let mut j = i;
-            while j < b.len() && !matches!(b[j], b',' | b'}' | b']') && !b[j].is_ascii_whitespace()
-            {
-                j += 1;
-            }
-            j
-        }
+/// JSON with comments and trailing commas, as MCP clients accept it; the
+/// JSON5 extensions (single quotes, bare keys, hex numbers...) are refused.
+fn options() -> ParseOptions {
+    ParseOptions {
+        allow_comments: true,
+        allow_trailing_commas: true,
+        allow_loose_object_property_names: false,
+        allow_missing_commas: false,
+        allow_single_quoted_strings: false,
+        allow_hexadecimal_numbers: false,
+        allow_unary_plus_numbers: false,
+        allow_bare_decimal_point_numbers: false,
+        allow_non_finite_numbers: false,
+        allow_extended_string_escapes: false,
     }
 }
 
-/// The object starting at `start` in the blanked text.
-fn object_at(clean: &str, start: usize) -> Result<Obj, EditError> {
-    let b = clean.as_bytes();
-    if b.get(start) != Some(&b'{') {
-        return err("expected an object");
-    }
-    let mut members = Vec::new();
-    let mut i = skip_ws(b, start + 1);
-    loop {
-        match b.get(i) {
-            Some(b'}') => {
-                return Ok(Obj {
-                    start,
-                    end: i + 1,
-                    members,
-                });
-            }
-            Some(b',') => i = skip_ws(b, i + 1),
-            Some(b'"') => {
-                let key_end = skip_string(b, i);
-                let key: String = serde_json::from_str(&clean[i..key_end])
-                    .or_else(|e| err(format!("bad key: {e}")))?;
-                let colon = skip_ws(b, key_end);
-                if b.get(colon) != Some(&b':') {
-                    return err("expected ':'");
-                }
-                let value_start = skip_ws(b, colon + 1);
-                let value_end = skip_value(b, value_start);
-                members.push(Member {
-                    key,
-                    start: i,
-                    value_start,
-                    value_end,
-                });
-                i = skip_ws(b, value_end);
-            }
-            _ => return err("malformed object"),
-        }
-    }
+/// A checked file: where its top-level object and the servers object are.
+struct Doc<'t> {
+    /// The byte order mark, or nothing.
+    bom: &'static str,
+    /// The text after it.
+    body: &'t str,
+    /// The top-level object; `None` for a file without a value.
+    top: Option<Range>,
+    /// The servers object and the member holding it.
+    container: Option<(Range, Range)>,
+    /// Where the first top-level member starts.
+    first_member: Option<usize>,
 }
 
-fn top(clean: &str) -> Result<Obj, EditError> {
-    let start = skip_ws(clean.as_bytes(), 0);
-    object_at(clean, start)
-}
-
-/// The whitespace at the start of the line holding `offset`.
-fn line_indent(text: &str, offset: usize) -> String {
-    let line_start = text[..offset].rfind('\n').map_or(0, |n| n + 1);
-    text[line_start..]
-        .chars()
-        .take_while(|c| *c == ' ' || *c == '\t')
-        .collect()
-}
-
-/// The file's indentation unit: the indent of the first top-level member, else two spaces.
-fn indent_unit(text: &str) -> String {
-    let clean = blank_comments(text);
-    if let Ok(obj) = top(&clean)
-        && let Some(first) = obj.members.first()
-    {
-        let unit = line_indent(text, first.start);
-        if !unit.is_empty() && text[..first.start].contains('\n') {
-            return unit;
-        }
-    }
-    "  ".into()
-}
-
-/// Renders a node whose first line continues a line indented by `indent`.
-fn render(node: &Node, indent: &str, unit: &str) -> String {
-    match node {
-        Node::Json(value) => {
-            let mut out = Vec::new();
-            let formatter = serde_json::ser::PrettyFormatter::with_indent(unit.as_bytes());
-            let mut ser = serde_json::Serializer::with_formatter(&mut out, formatter);
-            if serde::Serialize::serialize(value, &mut ser).is_err() {
-                return "null".into();
-            }
-            String::from_utf8_lossy(&out).replace('\n', &format!("\n{indent}"))
-        }
-        Node::Object(members) if members.is_empty() => "{}".into(),
-        Node::Object(members) => {
-            let inner = format!("{indent}{unit}");
-            let body: Vec<String> = members
-                .iter()
-                .map(|(k, v)| {
-                    format!(
-                        "{inner}{}: {}",
-                        Value::from(k.as_str()),
-                        render(v, &inner, unit)
-                    )
-                })
-                .collect();
-            format!("{{\n{}\n{indent}}}", body.join(",\n"))
-        }
-    }
-}
-
-/// Adds members at the end of the object (replacing it when it is empty).
-fn insert_members(text: &str, obj: &Obj, items: &[(String, Node)], unit: &str) -> String {
-    if items.is_empty() {
-        return text.to_string();
-    }
-    match obj.members.last() {
-        None => {
-            let indent = line_indent(text, obj.start);
-            let rendered = render(&Node::Object(items.to_vec()), &indent, unit);
-            format!("{}{}{}", &text[..obj.start], rendered, &text[obj.end..])
-        }
-        Some(last) => {
-            let indent = if text[obj.start..last.start].contains('\n') {
-                line_indent(text, last.start)
-            } else {
-                format!("{}{unit}", line_indent(text, obj.start))
-            };
-            let mut added = String::new();
-            for (k, v) in items {
-                added.push_str(&format!(
-                    ",\n{indent}{}: {}",
-                    Value::from(k.as_str()),
-                    render(v, &indent, unit)
+impl<'t> Doc<'t> {
+    /// Parses the whole file (syntax only: no tree is kept) and finds the
+    /// top-level object and its member `name` (when given).
+    fn open(text: &'t str, name: Option<&str>) -> Result<Self, EditError> {
+        let (bom, body) = match text.strip_prefix(BOM) {
+            Some(body) => (BOM, body),
+            None => ("", text),
+        };
+        let parsed = match parse_to_ast(body, &CollectOptions::default(), &options()) {
+            Ok(parsed) => parsed,
+            Err(e) => {
+                return err(format!(
+                    "not valid JSON: {} on line {}, column {}",
+                    e.kind(),
+                    e.line_display(),
+                    e.column_display()
                 ));
             }
-            format!(
-                "{}{}{}",
-                &text[..last.value_end],
-                added,
-                &text[last.value_end..]
-            )
-        }
-    }
-}
-
-/// Removes member `i` of `obj` from the text.
-fn remove_member(text: &str, obj: &Obj, i: usize) -> String {
-    let (from, to, with) = if i > 0 {
-        (obj.members[i - 1].value_end, obj.members[i].value_end, "")
-    } else if obj.members.len() > 1 {
-        (obj.members[0].start, obj.members[1].start, "")
-    } else {
-        (obj.start, obj.end, "{}")
-    };
-    format!("{}{}{}", &text[..from], with, &text[to..])
-}
-
-/// The container object member of the top level, if present.
-fn container(clean: &str, name: &str) -> Result<Option<Obj>, EditError> {
-    let top = top(clean)?;
-    match top.members.iter().find(|m| m.key == name) {
-        None => Ok(None),
-        Some(m) => {
-            if clean.as_bytes().get(m.value_start) != Some(&b'{') {
-                return err(format!("\"{name}\" is not a JSON object"));
+        };
+        let top = match &parsed.value {
+            None => None,
+            Some(ast::Value::Object(top)) => Some(top),
+            Some(_) => return err("the top level is not a JSON object"),
+        };
+        let mut container = None;
+        for prop in top.iter().flat_map(|t| &t.properties) {
+            let Some(name) = name.filter(|n| *n == prop.name.as_str()) else {
+                continue;
+            };
+            if container.is_some() {
+                return err(format!("\"{name}\" appears more than once; keep one"));
             }
-            object_at(clean, m.value_start).map(Some)
+            let ast::Value::Object(object) = &prop.value else {
+                return err(format!("\"{name}\" is not a JSON object"));
+            };
+            container = Some((object.range, prop.range));
+        }
+        Ok(Self {
+            bom,
+            body,
+            top: top.map(|t| t.range),
+            container,
+            first_member: top
+                .and_then(|t| t.properties.first())
+                .map(|m| m.range.start),
+        })
+    }
+
+    /// The file's line break (its first one; LF when it has none).
+    fn newline(&self) -> &'static str {
+        match self.body.find(['\n', '\r']) {
+            Some(at) if self.body[at..].starts_with("\r\n") => "\r\n",
+            Some(at) if self.body[at..].starts_with('\r') => "\r",
+            _ => "\n",
         }
     }
+
+    /// The blanks that start the line holding byte `at`.
+    fn line_indent(&self, at: usize) -> &'t str {
+        let start = self.body[..at].rfind(['\n', '\r']).map_or(0, |n| n + 1);
+        let line = &self.body[start..at];
+        &line[..line.len() - line.trim_start_matches([' ', '\t']).len()]
+    }
+
+    /// The file's indentation unit: the first top-level member's, else two spaces.
+    fn unit(&self) -> String {
+        match self.first_member.map(|at| self.line_indent(at)) {
+            Some(unit) if !unit.is_empty() => unit.to_string(),
+            _ => "  ".into(),
+        }
+    }
+
+    /// The text with the bytes in `range` replaced.
+    fn splice(&self, range: Range, replacement: &str) -> String {
+        format!(
+            "{}{}{replacement}{}",
+            self.bom,
+            &self.body[..range.start],
+            &self.body[range.end..]
+        )
+    }
+}
+
+/// The pieces of the object in `range`.
+fn pieces_at(doc: &Doc, range: Range) -> Result<Vec<Piece>, EditError> {
+    object_pieces(&doc.body[range.start..range.end]).map_or_else(
+        || err("the file could not be read back exactly as written"),
+        Ok,
+    )
+}
+
+/// Parses the text (comments and trailing commas allowed) into a value; a
+/// file without a value (empty, or only comments) is `{}`.
+pub fn parse(text: &str) -> Result<Value, EditError> {
+    let doc = Doc::open(text, None)?;
+    let value: Option<Value> = parse_to_serde_value(doc.body, &options())
+        .or_else(|e| err(format!("not valid JSON: {e}")))?;
+    Ok(value.unwrap_or_else(|| Value::Object(serde_json::Map::new())))
 }
 
 /// The text with every member of the top-level object `name` whose key
-/// starts with `prefix` removed; everything else is left byte for byte.
+/// starts with `prefix` removed; every other byte is kept.
 pub fn remove_prefixed(text: &str, name: &str, prefix: &str) -> Result<String, EditError> {
-    parse(text)?;
-    if blank_comments(text).trim().is_empty() {
+    let doc = Doc::open(text, Some(name))?;
+    let Some((range, _)) = doc.container else {
+        return Ok(text.to_string());
+    };
+    let mut inside = pieces_at(&doc, range)?;
+    let mut changed = false;
+    while let Some(i) = inside
+        .iter()
+        .position(|p| matches!(&p.kind, Kind::Member(Some(key)) if key.starts_with(prefix)))
+    {
+        let text = join(&members::removed(&inside, i));
+        inside = object_pieces(&text).map_or_else(|| broken(name, prefix), Ok)?;
+        changed = true;
+    }
+    if !changed {
         return Ok(text.to_string());
     }
-    let mut text = text.to_string();
-    loop {
-        let clean = blank_comments(&text);
-        let Some(obj) = container(&clean, name)? else {
-            return Ok(text);
-        };
-        let Some(i) = obj.members.iter().position(|m| m.key.starts_with(prefix)) else {
-            return Ok(text);
-        };
-        text = remove_member(&text, &obj, i);
-    }
+    let new = doc.splice(range, &join(&inside));
+    Doc::open(&new, Some(name)).or_else(|_| broken(name, prefix))?;
+    Ok(new)
 }
 
-/// The text with `items` added at the end of the top-level object `name`
-/// (created at the end of the top level when missing). Call
-/// [`remove_prefixed`] first so keys are not duplicated.
-pub fn add_members(text: &str, name: &str, items: &[(String, Node)]) -> Result<String, EditError> {
-    parse(text)?;
-    let text = if blank_comments(text).trim().is_empty() {
-        // Missing, empty, or only comments: keep the comments, add an object.
-        let sep = if text.is_empty() || text.ends_with('\n') {
+fn broken<T>(name: &str, prefix: &str) -> Result<T, EditError> {
+    err(format!(
+        "removing an entry from \"{name}\" would break the file; \
+         remove the \"{prefix}\" entries by hand"
+    ))
+}
+
+/// The text with a top-level object `name` (empty) when it had none, and a
+/// top-level object when the file had no value at all.
+pub fn with_container(text: &str, name: &str) -> Result<String, EditError> {
+    let doc = Doc::open(text, Some(name))?;
+    let Some(top) = doc.top else {
+        let nl = doc.newline();
+        let sep = if text.is_empty() || text.ends_with('\n') || text.ends_with('\r') {
             ""
         } else {
-            "\n"
+            nl
         };
-        format!("{text}{sep}{{}}\n")
-    } else {
-        text.to_string()
+        let text = format!("{text}{sep}{{}}{nl}");
+        return with_container(&text, name);
     };
-    let unit = indent_unit(&text);
-    let clean = blank_comments(&text);
-    match container(&clean, name)? {
-        Some(obj) => Ok(insert_members(&text, &obj, items, &unit)),
-        None => {
-            let top = top(&clean)?;
-            Ok(insert_members(
-                &text,
-                &top,
-                &[(name.to_string(), Node::Object(items.to_vec()))],
-                &unit,
-            ))
+    if doc.container.is_some() {
+        return Ok(text.to_string());
+    }
+    let unit = doc.unit();
+    let layout = Layout {
+        newline: doc.newline(),
+        unit: &unit,
+        base: doc.line_indent(top.start),
+    };
+    let items = [(name.to_string(), Node::Object(Vec::new()))];
+    for candidate in members::appended(&pieces_at(&doc, top)?, &items, &layout) {
+        let new = doc.splice(top, &join(&candidate));
+        if Doc::open(&new, Some(name)).is_ok_and(|d| d.container.is_some()) {
+            return Ok(new);
         }
     }
+    err(format!(
+        "cannot add \"{name}\" to the file; add \"{name}\": {{}} by hand"
+    ))
+}
+
+/// The text with every member of `name` whose key starts with `prefix`
+/// replaced by `items` (whose keys start with `prefix`), added at the end of
+/// `name` (created when missing). Checked before it is returned: removing
+/// the prefixed members from the result gives back the text the items were
+/// added to, byte for byte.
+pub fn set_members(
+    text: &str,
+    name: &str,
+    prefix: &str,
+    items: &[(String, Node)],
+) -> Result<String, EditError> {
+    let stripped = remove_prefixed(text, name, prefix)?;
+    let base_text = with_container(&stripped, name)?;
+    if items.is_empty() {
+        return Ok(base_text);
+    }
+    let doc = Doc::open(&base_text, Some(name))?;
+    let Some((range, member)) = doc.container else {
+        return err(format!("\"{name}\" could not be added"));
+    };
+    let unit = doc.unit();
+    let layout = Layout {
+        newline: doc.newline(),
+        unit: &unit,
+        base: doc.line_indent(member.start),
+    };
+    for candidate in members::appended(&pieces_at(&doc, range)?, items, &layout) {
+        let new = doc.splice(range, &join(&candidate));
+        if remove_prefixed(&new, name, prefix).ok().as_deref() == Some(base_text.as_str()) {
+            return Ok(new);
+        }
+    }
+    err(format!(
+        "cannot add entries to \"{name}\" without changing the rest of the file; \
+         write \"{name}\" as {{}} or with one member per line"
+    ))
 }
 
 #[cfg(test)]
@@ -416,33 +295,27 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
-    #[test]
-    fn comments_and_trailing_commas_are_blanked_without_moving_offsets() {
-        let text = "{ // hi\n \"a\": \"//x\", /* b */ \"b\": [1,],\n}";
-        let clean = blank_comments(text);
-        assert_eq!(clean.len(), text.len());
-        let v: Value = serde_json::from_str(&clean).unwrap();
-        assert_eq!(v["a"], "//x");
+    fn item(key: &str) -> (String, Node) {
+        (
+            key.to_string(),
+            Node::Object(vec![("url".into(), Node::Json("u".into()))]),
+        )
     }
 
     #[test]
     fn adding_then_removing_restores_the_text_exactly() {
         let text = "{\n  \"z\": 1,\n  \"s\": {\n    \"b\": {},\n    \"a\": 2\n  }\n}\n";
-        let items = vec![(
-            "passport-x".to_string(),
-            Node::Object(vec![("url".into(), Node::Json("u".into()))]),
-        )];
-        let added = add_members(text, "s", &items).unwrap();
+        let added = set_members(text, "s", "passport-", &[item("passport-x")]).unwrap();
         assert!(added.contains("    \"passport-x\": {\n      \"url\": \"u\"\n    }\n  }"));
         assert_eq!(remove_prefixed(&added, "s", "passport-").unwrap(), text);
     }
 
     #[test]
-    fn a_missing_container_and_file_are_created() {
+    fn a_missing_file_gets_an_object_and_the_container() {
         let items = vec![("passport-x".to_string(), Node::Json(Value::from(1)))];
-        let out = add_members("", "s", &items).unwrap();
+        let out = set_members("", "s", "passport-", &items).unwrap();
         assert_eq!(out, "{\n  \"s\": {\n    \"passport-x\": 1\n  }\n}\n");
-        let out = add_members("{\"a\": 1}", "s", &items).unwrap();
+        let out = set_members("{\"a\": 1}", "s", "passport-", &items).unwrap();
         let v = parse(&out).unwrap();
         assert_eq!(v["s"]["passport-x"], 1);
         assert_eq!(v["a"], 1);
@@ -451,12 +324,54 @@ mod tests {
     #[test]
     fn a_file_of_only_comments_keeps_them_and_gets_an_object() {
         let items = vec![("passport-x".to_string(), Node::Json(Value::from(1)))];
-        let out = add_members("// settings\n", "s", &items).unwrap();
-        assert!(out.starts_with("// settings\n{\n"));
+        let out = set_members("// settings\n", "s", "passport-", &items).unwrap();
+        assert!(out.starts_with("// settings\n{\n"), "{out}");
         assert_eq!(parse(&out).unwrap()["s"]["passport-x"], 1);
         assert_eq!(
             remove_prefixed("// only\n", "s", "passport-").unwrap(),
             "// only\n"
         );
+    }
+
+    #[test]
+    fn invalid_text_is_refused_with_its_line() {
+        let e = parse("{\n  \"a\": 1,\n  \"b\" 2\n}").unwrap_err();
+        assert!(e.0.contains("line 3"), "{e}");
+        let e = set_members("{\"s\": []}", "s", "p-", &[item("p-x")]).unwrap_err();
+        assert!(e.0.contains("\"s\" is not a JSON object"), "{e}");
+        let e = set_members("{'s': {}}", "s", "p-", &[item("p-x")]).unwrap_err();
+        assert!(e.0.contains("line 1"), "{e}");
+    }
+
+    #[test]
+    fn layouts_the_library_would_reformat_round_trip_exactly() {
+        for text in [
+            "{\"s\": {\"a\": 1}}",
+            "{\n  \"s\": {\n\n    \"a\": 1\n\n  }\n}",
+            "{\n  \"s\": {\n  }\n}\n",
+            "{\n  \"s\": { /* none yet */ }\n}",
+            "\u{feff}{\r\n  \"s\": {}\r\n}",
+        ] {
+            let added = set_members(text, "s", "p-", &[item("p-x")]).unwrap();
+            assert_eq!(remove_prefixed(&added, "s", "p-").unwrap(), text, "{added}");
+        }
+    }
+
+    #[test]
+    fn a_comment_ending_the_line_before_ours_does_not_swallow_the_brace() {
+        let text = "{\"s\": {\"a\": 1, // mine\n  \"p-x\": 1}}";
+        let out = remove_prefixed(text, "s", "p-").unwrap();
+        assert_eq!(out, "{\"s\": {\"a\": 1 // mine\n  }}");
+    }
+
+    #[test]
+    fn parsing_accepts_any_repeated_key() {
+        assert_eq!(parse("{\"\": 1, \"\": 2}").unwrap()[""], 2);
+    }
+
+    #[test]
+    fn a_servers_object_written_twice_is_refused() {
+        let e = set_members("{\"s\": {}, \"s\": {}}", "s", "p-", &[item("p-x")]).unwrap_err();
+        assert!(e.0.contains("more than once"), "{e}");
     }
 }

@@ -5,10 +5,10 @@
 //! Each entry points the client at the local broker's proxy
 //! (`http://127.0.0.1:PORT/v1/mcp/<id>`) with a key minted for that client
 //! alone, so a client can be cut off (disconnect, revoke) without touching
-//! the others. The files belong to the user and to the client: the edit is a
-//! textual splice (see [`jsonedit`]) that leaves every other byte as it was,
-//! backs the file up first, and writes it atomically, readable by the user
-//! only, because it now holds a key.
+//! the others. The files belong to the user and to the client: the edit goes
+//! through a lossless syntax tree (see [`jsonedit`]) and leaves every other
+//! byte as it was, backs the file up first, and writes it atomically,
+//! readable by the user only, because it now holds a key.
 //!
 //! Everything here returns data ([`Change`]); the `mcp-passport` command
 //! prints it and the desktop app shows it before writing.
@@ -282,9 +282,7 @@ fn render(
             (name.clone(), node)
         })
         .collect();
-    let stripped = jsonedit::remove_prefixed(old.unwrap_or(""), client.container, PREFIX)
-        .map_err(|e| edit_error(path, e))?;
-    let text = jsonedit::add_members(&stripped, client.container, &items)
+    let text = jsonedit::set_members(old.unwrap_or(""), client.container, PREFIX, &items)
         .map_err(|e| edit_error(path, e))?;
     Ok((text, entries))
 }

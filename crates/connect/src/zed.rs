@@ -1,6 +1,6 @@
 //! Zed: servers are `context_servers` in the user `settings.json`, which is
-//! JSON with comments and trailing commas; the edit is a textual splice, so
-//! comments outside the replaced entries survive.
+//! JSON with comments and trailing commas; the edit keeps them (see
+//! `jsonedit`).
 
 use super::{Client, Entry, bearer};
 use serde_json::json;
