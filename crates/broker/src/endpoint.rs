@@ -37,6 +37,9 @@ pub fn read(path: &Path) -> Option<Endpoint> {
 /// Writes the endpoint file atomically, readable by the user only.
 pub fn write(path: &Path, endpoint: &Endpoint) -> Result<(), std::io::Error> {
     let json = serde_json::to_vec(endpoint).map_err(std::io::Error::other)?;
+    // One broker per user (it holds the refresher lock): a temporary file
+    // beside it is what a crashed broker left.
+    passport_core::atomic_file::remove_leftovers(path);
     passport_core::atomic_file::write(path, &json).map_err(|e| e.source)
 }
 

@@ -288,6 +288,8 @@ impl Keys {
         prune(&mut keys);
         let json =
             serde_json::to_vec_pretty(&keys).map_err(|_| KeyError::Corrupt(self.path.clone()))?;
+        // Under the lock, a temporary file beside it is what a crash left.
+        passport_core::atomic_file::remove_leftovers(&self.path);
         passport_core::atomic_file::write(&self.path, &json).map_err(|e| KeyError::Io {
             path: self.path.clone(),
             source: e.source,

@@ -102,6 +102,35 @@ fn create_temporary(path: &Path, dir: &Path) -> Result<(std::fs::File, PathBuf),
     ))
 }
 
+/// Removes temporary files a crashed writer of `path` left beside it. Only
+/// for a writer that excludes every other writer of `path` (it holds a lock
+/// they all take): it would otherwise remove another's file in flight.
+pub fn remove_leftovers(path: &Path) {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+        return;
+    };
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    let prefix = format!(".{}.", name.to_string_lossy());
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let file = entry.file_name();
+        let file = file.to_string_lossy();
+        let ours = file
+            .strip_prefix(&prefix)
+            .and_then(|rest| rest.strip_suffix(".tmp"))
+            .is_some_and(|r| r.len() == 16 && r.bytes().all(|b| b.is_ascii_hexdigit()));
+        if ours {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
 /// Makes a rename in `dir` durable (Unix; elsewhere the rename is enough).
 fn sync_dir(dir: &Path) -> std::io::Result<()> {
     #[cfg(unix)]
@@ -202,6 +231,31 @@ mod tests {
         let err = write(&path, b"new").unwrap_err();
         assert_eq!(err.action, "replace");
         assert_eq!(entries(dir.path()), ["taken"]);
+    }
+
+    #[test]
+    fn leftovers_of_a_crashed_writer_are_removed_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        write(&path, b"{}").unwrap();
+        for name in [
+            ".state.json.0123456789abcdef.tmp",
+            ".keys.json.0123456789abcdef.tmp",
+            ".state.json.notours.tmp",
+            "state.json.tmp",
+        ] {
+            std::fs::write(dir.path().join(name), b"x").unwrap();
+        }
+        remove_leftovers(&path);
+        assert_eq!(
+            entries(dir.path()),
+            [
+                ".keys.json.0123456789abcdef.tmp",
+                ".state.json.notours.tmp",
+                "state.json",
+                "state.json.tmp"
+            ]
+        );
     }
 
     #[test]

@@ -112,6 +112,9 @@ impl StateFile {
             path: self.path.clone(),
             reason: e.to_string(),
         })?;
+        // Writers hold the refresher lock: a temporary file beside it is
+        // what a crash left, never another save in flight.
+        crate::atomic_file::remove_leftovers(&self.path);
         crate::atomic_file::write_with(&self.path, |file| {
             file.write_all(&json)?;
             crate::fault::point("state-file-before-rename");
