@@ -2,16 +2,21 @@
 //! while a broker runs: the client key file is shared by all of these
 //! processes, and none of them may corrupt it or lose another's key.
 //!
-//! Real processes throughout: the broker is `mcp-passport serve`, each
-//! change is its own `mcp-passport connect|disconnect <client>` on a copy of
-//! that client's documented config, in a throwaway home. After each round,
-//! every key a config holds is accepted by the broker, every key taken away
-//! is refused with 401, and `keys.json` parses.
+//! Real processes throughout: the user signs in to the reference AS (the
+//! real keyring of `scripts/desktop-session.sh`), the broker is
+//! `mcp-passport serve`, each change is its own `mcp-passport
+//! connect|disconnect <client>` on a copy of that client's documented
+//! config, in a throwaway home. After each round, every key a config holds
+//! gets a token from the broker, every key taken away is refused with 401,
+//! and `keys.json` parses.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use serde_json::json;
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+use support::home::Home;
+use support::stack::Stack;
 
 /// (client, fixture file); `claude-desktop` runs the stdio bridge and holds no key.
 const CLIENTS: &[(&str, &str)] = &[
@@ -25,75 +30,37 @@ const CLIENTS: &[(&str, &str)] = &[
 
 const ROUNDS: usize = 8;
 
-struct Home {
-    dir: tempfile::TempDir,
+/// A copy of every client's fixture config inside `home`.
+fn copy_fixtures(home: &Home) {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/clients");
+    std::fs::create_dir_all(home.dir.path().join("configs")).unwrap();
+    for (_, file) in CLIENTS {
+        std::fs::copy(fixtures.join(file), config(home, file)).unwrap();
+    }
 }
 
-impl Home {
-    /// A home with one active grant (github-mcp, slack-mcp) and a copy of
-    /// every client's fixture config.
-    fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let server = |id: &str, port: u16| {
-            json!({"id": id, "name": id, "resource": format!("http://127.0.0.1:{port}/mcp"),
-                   "token_kind": "unknown", "expires_at": null})
-        };
-        let state = json!({"version": 1, "clients": [], "grants": [{
-            "id": "g1", "issuer": "http://127.0.0.1:9400", "mode": "multi-server",
-            "client_id": "c", "scope": ["mcp:tools"],
-            "servers": [server("github-mcp", 9401), server("slack-mcp", 9402)],
-            "blocked": [], "created_at": "2026-01-01T00:00:00Z", "refreshed_at": null,
-            "status": {"state": "active"}}]});
-        std::fs::write(dir.path().join("state.json"), state.to_string()).unwrap();
-        let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/clients");
-        std::fs::create_dir_all(dir.path().join("configs")).unwrap();
-        for (_, file) in CLIENTS {
-            std::fs::copy(fixtures.join(file), dir.path().join("configs").join(file)).unwrap();
-        }
-        Self { dir }
-    }
+fn config(home: &Home, file: &str) -> PathBuf {
+    home.dir.path().join("configs").join(file)
+}
 
-    fn config(&self, file: &str) -> PathBuf {
-        self.dir.path().join("configs").join(file)
-    }
+/// `mcp-passport <args>` for `home`, with `HOME` there too.
+fn command(home: &Home, args: &[&str]) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_mcp-passport"));
+    command
+        .args(args)
+        .env("HOME", home.dir.path())
+        .env("MCP_PASSPORT_HOME", home.dir.path())
+        .env("MCP_PASSPORT_KEYRING_SERVICE", &home.service)
+        .env_remove("MCP_PASSPORT_FAULT")
+        .env_remove("MCP_PASSPORT_LOG")
+        .kill_on_drop(true);
+    command
+}
 
-    fn command(&self, args: &[&str]) -> tokio::process::Command {
-        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_mcp-passport"));
-        command
-            .args(args)
-            .env("HOME", self.dir.path())
-            .env("MCP_PASSPORT_HOME", self.dir.path())
-            .env(
-                "MCP_PASSPORT_KEYRING_SERVICE",
-                "io.github.mcppassport.connect-race-test",
-            )
-            .env_remove("MCP_PASSPORT_FAULT")
-            .kill_on_drop(true);
-        command
-    }
-
-    /// The running broker's port and key, from its endpoint file.
-    async fn endpoint(&self, broker: &mut tokio::process::Child) -> (u16, String) {
-        let pid = broker.id().unwrap();
-        for _ in 0..300 {
-            assert!(
-                broker.try_wait().unwrap().is_none(),
-                "the broker exited at start"
-            );
-            let file = self.dir.path().join("run/endpoint.json");
-            if let Some(e) = passport_broker::endpoint::read(&file).filter(|e| e.pid == pid) {
-                return (e.port, e.key);
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("the broker wrote no endpoint file");
-    }
-
-    /// `keys.json` parses as a list of key records.
-    fn keys_parse(&self, when: &str) -> Vec<serde_json::Value> {
-        let text = std::fs::read_to_string(self.dir.path().join("keys.json")).unwrap();
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{when}: keys.json is corrupt: {e}"))
-    }
+/// `keys.json` parses as a list of key records.
+fn keys_parse(home: &Home, when: &str) -> Vec<serde_json::Value> {
+    let text = std::fs::read_to_string(home.dir.path().join("keys.json")).unwrap();
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{when}: keys.json is corrupt: {e}"))
 }
 
 /// The client key a config file holds (`mpk_<id>_<secret>`), if any.
@@ -107,46 +74,39 @@ fn key_in(config: &Path) -> Option<String> {
     Some(key)
 }
 
-/// What the broker answers `key` on a key-checked route: the status of
-/// `/v1/servers`, and whether `/v1/token/github-mcp` was refused by the
-/// key check (401 with the broker's challenge and no body) rather than
-/// answered past it.
-async fn ask(port: u16, key: &str) -> (u16, bool) {
-    let client = reqwest::Client::new();
-    let servers = client
-        .get(format!("http://127.0.0.1:{port}/v1/servers"))
-        .bearer_auth(key)
-        .timeout(Duration::from_secs(10))
-        .send()
-        .await
-        .unwrap();
-    let status = servers.status().as_u16();
-    if status == 200 {
-        let body: serde_json::Value = servers.json().await.unwrap();
-        assert_eq!(body["servers"].as_array().map(Vec::len), Some(2), "{body}");
-    }
-    let token = client
+/// What the broker answers `key` for github-mcp's token: `Ok(())` for a
+/// token, `Err(true)` for the key check's refusal (401 with the broker's
+/// challenge and no body), `Err(false)` for anything else.
+async fn ask(port: u16, key: &str) -> Result<(), bool> {
+    let response = reqwest::Client::new()
         .get(format!("http://127.0.0.1:{port}/v1/token/github-mcp"))
         .bearer_auth(key)
         .timeout(Duration::from_secs(10))
         .send()
         .await
         .unwrap();
-    let challenged = token.status() == 401 && token.headers().contains_key("www-authenticate");
-    let body = token.bytes().await.unwrap();
-    (status, challenged && body.is_empty())
+    let status = response.status().as_u16();
+    let challenged = response.headers().contains_key("www-authenticate");
+    let body = response.bytes().await.unwrap();
+    if status == 200 {
+        let token: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert!(
+            token["access_token"]
+                .as_str()
+                .is_some_and(|t| !t.is_empty())
+        );
+        return Ok(());
+    }
+    Err(status == 401 && challenged && body.is_empty())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_connects_and_disconnects_under_a_broker_lose_and_corrupt_nothing() {
-    let home = Home::new();
-    let mut broker = home
-        .command(&["serve", "--port", "0"])
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let stack = Stack::start(&["github-mcp", "slack-mcp"], 3600, 0).await;
+    let home = Home::new("race", "github-mcp,slack-mcp");
+    home.login(&stack.issuer()).await;
+    copy_fixtures(&home);
+    let mut broker = home.spawn_broker(None);
     let (port, cli_key) = home.endpoint(&mut broker).await;
     // Every key each client was ever given; only the one its config holds may work.
     let mut issued: Vec<(String, String)> = Vec::new();
@@ -158,8 +118,11 @@ async fn concurrent_connects_and_disconnects_under_a_broker_lose_and_corrupt_not
             } else {
                 "connect"
             };
-            let config = home.config(file);
-            let mut command = home.command(&[action, client, "--config", config.to_str().unwrap()]);
+            let config = config(&home, file);
+            let mut command = command(
+                &home,
+                &[action, client, "--config", config.to_str().unwrap()],
+            );
             command
                 .stdout(std::process::Stdio::null())
                 .stderr(std::process::Stdio::piped());
@@ -177,9 +140,9 @@ async fn concurrent_connects_and_disconnects_under_a_broker_lose_and_corrupt_not
             );
         }
         let when = format!("after round {round}");
-        let records = home.keys_parse(&when);
+        let records = keys_parse(&home, &when);
         for (client, file) in CLIENTS {
-            let Some(key) = key_in(&home.config(file)) else {
+            let Some(key) = key_in(&config(&home, file)) else {
                 continue;
             };
             if !issued.iter().any(|(_, k)| *k == key) {
@@ -188,31 +151,30 @@ async fn concurrent_connects_and_disconnects_under_a_broker_lose_and_corrupt_not
         }
         for (client, key) in &issued {
             let file = CLIENTS.iter().find(|(c, _)| c == client).unwrap().1;
-            let current = key_in(&home.config(file)).as_deref() == Some(key.as_str());
-            let (status, refused) = ask(port, key).await;
+            let current = key_in(&config(&home, file)).as_deref() == Some(key.as_str());
+            let answer = ask(port, key).await;
             if current {
                 assert_eq!(
-                    (status, refused),
-                    (200, false),
-                    "{when}: {client}'s key in its config is refused ({} records in keys.json)",
+                    answer,
+                    Ok(()),
+                    "{when}: {client}'s key in its config gets no token ({} records in keys.json)",
                     records.len()
                 );
             } else {
                 assert_eq!(
-                    (status, refused),
-                    (401, true),
-                    "{when}: a key taken from {client} still works"
+                    answer,
+                    Err(true),
+                    "{when}: a key taken from {client} is not refused with 401"
                 );
             }
         }
         assert_eq!(
             ask(port, &cli_key).await,
-            (200, false),
+            Ok(()),
             "{when}: the broker's own key was lost"
         );
     }
-    let revoked = home
-        .keys_parse("at the end")
+    let revoked = keys_parse(&home, "at the end")
         .iter()
         .filter(|k| k["revoked"] == true)
         .count();
@@ -220,6 +182,9 @@ async fn concurrent_connects_and_disconnects_under_a_broker_lose_and_corrupt_not
         revoked <= passport_broker::keys::KEEP_REVOKED,
         "{revoked} revoked records kept"
     );
+    assert!(broker.try_wait().unwrap().is_none(), "the broker died");
     broker.start_kill().unwrap();
     let _ = broker.wait().await;
+    home.run(&["logout"], None).await;
+    stack.shutdown().await;
 }
