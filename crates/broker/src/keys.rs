@@ -4,6 +4,19 @@
 //! SHA-256 digest, optionally limited to some servers, and revocable. A key
 //! reads `mpk_<id>_<secret>`: the id finds the record, the secret is
 //! compared by digest in constant time.
+//!
+//! The file is shared by processes: the broker mints the CLI's key,
+//! `mcp-passport connect`/`disconnect` and the desktop app mint and revoke
+//! clients' keys. Every change is a read-modify-write under an advisory
+//! lock on `keys.json.lock` beside the file, reading the file afresh under
+//! the lock and replacing it atomically ([`passport_core::atomic_file`]), so
+//! concurrent changes neither corrupt the file nor lose each other's keys.
+//!
+//! Revoked records do not pile up: the [`KEEP_REVOKED`] most recently
+//! revoked are kept (so `mcp-passport clients --json` still lists them for a
+//! while), older ones are dropped. Either way a revoked key gets the same
+//! 401 as an unknown one. The broker's own key is replaced at each start,
+//! its old records removed, not kept as revoked ones.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -29,7 +42,13 @@ pub struct ClientKey {
     pub created_at: DateTime<Utc>,
     /// Whether it was revoked.
     pub revoked: bool,
+    /// When it was revoked (absent in files written before this was kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<DateTime<Utc>>,
 }
+
+/// How many revoked records the file keeps, the most recently revoked.
+pub const KEEP_REVOKED: usize = 32;
 
 impl ClientKey {
     /// Whether this key may use `server` (id or URL).
@@ -54,6 +73,14 @@ pub enum KeyError {
     /// The file is not valid.
     #[error("client key file {0} is corrupt; move it aside (clients must then be connected again)")]
     Corrupt(PathBuf),
+    /// The lock beside the file could not be taken.
+    #[error("cannot lock the client key file {path}: {source}")]
+    Lock {
+        /// The lock file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
 }
 
 /// The client keys, persisted in one file. The file is the truth: `connect`
@@ -147,21 +174,45 @@ fn same(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// Writes `bytes` to `path` atomically, readable by the user only.
-pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write as _;
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
+/// A new record for `client` and its key (`mpk_<id>_<secret>`).
+fn new_key(client: &str, servers: Option<Vec<String>>, now: DateTime<Utc>) -> (ClientKey, String) {
+    let mut id_bytes = [0u8; 6];
+    rand::rngs::OsRng.fill_bytes(&mut id_bytes);
+    // Hex, so the id never contains the `_` that separates it from the secret.
+    let id: String = id_bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let secret = random(32);
+    let record = ClientKey {
+        id: id.clone(),
+        client: client.to_string(),
+        hash: digest(&secret),
+        servers,
+        created_at: now,
+        revoked: false,
+        revoked_at: None,
+    };
+    (record, format!("mpk_{id}_{secret}"))
+}
+
+/// Drops revoked records beyond the [`KEEP_REVOKED`] most recently revoked
+/// (records from before `revoked_at` was kept count by when they were minted).
+fn prune(keys: &mut Vec<ClientKey>) {
+    let mut revoked: Vec<(DateTime<Utc>, usize)> = keys
+        .iter()
+        .enumerate()
+        .filter(|(_, k)| k.revoked)
+        .map(|(i, k)| (k.revoked_at.unwrap_or(k.created_at), i))
+        .collect();
+    if revoked.len() <= KEEP_REVOKED {
+        return;
     }
-    let tmp = path.with_extension("tmp");
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(&tmp)?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
-    std::fs::rename(&tmp, path)
+    // Newest first; among equal times, the later record.
+    revoked.sort_unstable_by(|a, b| b.cmp(a));
+    let mut drop = vec![false; keys.len()];
+    for (_, i) in &revoked[KEEP_REVOKED..] {
+        drop[*i] = true;
+    }
+    let mut dropped = drop.into_iter();
+    keys.retain(|_| !dropped.next().unwrap_or(false));
 }
 
 fn lock(m: &Mutex<Loaded>) -> std::sync::MutexGuard<'_, Loaded> {
@@ -197,14 +248,60 @@ impl Keys {
         loaded
     }
 
-    fn save(&self, keys: &[Arc<ClientKey>]) -> Result<(), KeyError> {
-        let plain: Vec<&ClientKey> = keys.iter().map(|k| &**k).collect();
-        let json =
-            serde_json::to_vec_pretty(&plain).map_err(|_| KeyError::Corrupt(self.path.clone()))?;
-        write_private(&self.path, &json).map_err(|source| KeyError::Io {
-            path: self.path.clone(),
+    /// The lock file beside the key file.
+    fn lock_path(&self) -> PathBuf {
+        let mut name = self
+            .path
+            .file_name()
+            .map(std::ffi::OsStr::to_os_string)
+            .unwrap_or_else(|| "keys.json".into());
+        name.push(".lock");
+        self.path.with_file_name(name)
+    }
+
+    /// Runs one read-modify-write of the file: takes the lock (waiting for
+    /// other processes), reads the file afresh, applies `change`, drops old
+    /// revoked records, writes the file atomically, and shows the result to
+    /// this process's readers. Blocking: async callers wrap it in
+    /// [`passport_core::atomic_file::blocking`].
+    fn change<T>(&self, change: impl FnOnce(&mut Vec<ClientKey>) -> T) -> Result<T, KeyError> {
+        let lock_path = self.lock_path();
+        let lock_error = |source| KeyError::Lock {
+            path: lock_path.clone(),
             source,
-        })
+        };
+        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(lock_error)?;
+        }
+        let mut options = std::fs::OpenOptions::new();
+        options.read(true).write(true).create(true).truncate(false);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let lock_file = options.open(&lock_path).map_err(lock_error)?;
+        lock_file.lock().map_err(lock_error)?;
+        let mut keys: Vec<ClientKey> = read_file(&self.path)?
+            .keys
+            .into_iter()
+            .map(Arc::unwrap_or_clone)
+            .collect();
+        let out = change(&mut keys);
+        prune(&mut keys);
+        let json =
+            serde_json::to_vec_pretty(&keys).map_err(|_| KeyError::Corrupt(self.path.clone()))?;
+        // Under the lock, a temporary file beside it is what a crash left.
+        passport_core::atomic_file::remove_leftovers(&self.path);
+        passport_core::atomic_file::write(&self.path, &json).map_err(|e| KeyError::Io {
+            path: self.path.clone(),
+            source: e.source,
+        })?;
+        let version = version(&self.path);
+        drop(lock_file);
+        *lock(&self.keys) = Loaded {
+            keys: keys.into_iter().map(Arc::new).collect(),
+            version,
+            checked: Some(std::time::Instant::now()),
+        };
+        Ok(out)
     }
 
     /// Mints a key for `client`; returns the record and the key, which is shown once.
@@ -214,29 +311,26 @@ impl Keys {
         servers: Option<Vec<String>>,
         now: DateTime<Utc>,
     ) -> Result<(ClientKey, String), KeyError> {
-        let mut id_bytes = [0u8; 6];
-        rand::rngs::OsRng.fill_bytes(&mut id_bytes);
-        // Hex, so the id never contains the `_` that separates it from the secret.
-        let id: String = id_bytes.iter().map(|b| format!("{b:02x}")).collect();
-        let secret = random(32);
-        let record = ClientKey {
-            id: id.clone(),
-            client: client.to_string(),
-            hash: digest(&secret),
-            servers,
-            created_at: now,
-            revoked: false,
-        };
-        let mut loaded = self.current();
-        let mut next = loaded.keys.clone();
-        next.push(Arc::new(record.clone()));
-        self.save(&next)?;
-        *loaded = Loaded {
-            keys: next,
-            version: version(&self.path),
-            checked: Some(std::time::Instant::now()),
-        };
-        Ok((record, format!("mpk_{id}_{secret}")))
+        let (record, key) = new_key(client, servers, now);
+        self.change(|keys| keys.push(record.clone()))?;
+        Ok((record, key))
+    }
+
+    /// Mints a key for `client` and removes every other record of that
+    /// client, live or revoked, in one change: for a key that has one holder
+    /// at a time (the broker's own key, replaced at each start).
+    pub fn replace(
+        &self,
+        client: &str,
+        servers: Option<Vec<String>>,
+        now: DateTime<Utc>,
+    ) -> Result<(ClientKey, String), KeyError> {
+        let (record, key) = new_key(client, servers, now);
+        self.change(|keys| {
+            keys.retain(|k| k.client != client);
+            keys.push(record.clone());
+        })?;
+        Ok((record, key))
     }
 
     /// The live key record for a presented key. The secret is hashed once,
@@ -262,23 +356,19 @@ impl Keys {
 
     /// Revokes every live key of `client` (or with that id); returns how many.
     pub fn revoke(&self, client_or_id: &str) -> Result<usize, KeyError> {
-        let mut loaded = self.current();
-        let mut next = loaded.keys.clone();
-        let mut count = 0;
-        for k in next
-            .iter_mut()
-            .filter(|k| !k.revoked && (k.client == client_or_id || k.id == client_or_id))
-        {
-            Arc::make_mut(k).revoked = true;
-            count += 1;
-        }
-        self.save(&next)?;
-        *loaded = Loaded {
-            keys: next,
-            version: version(&self.path),
-            checked: Some(std::time::Instant::now()),
-        };
-        Ok(count)
+        let now = Utc::now();
+        self.change(|keys| {
+            let mut count = 0;
+            for k in keys
+                .iter_mut()
+                .filter(|k| !k.revoked && (k.client == client_or_id || k.id == client_or_id))
+            {
+                k.revoked = true;
+                k.revoked_at = Some(now);
+                count += 1;
+            }
+            count
+        })
     }
 
     /// Every key record.
@@ -292,72 +382,4 @@ impl Keys {
 }
 
 #[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used)]
-    use super::*;
-
-    #[test]
-    fn every_minted_key_verifies_and_a_changed_one_does_not() {
-        let dir = tempfile::tempdir().unwrap();
-        let keys = Keys::open(dir.path().join("keys.json")).unwrap();
-        for _ in 0..200 {
-            let (record, key) = keys.mint("c", None, Utc::now()).unwrap();
-            assert_eq!(keys.verify(&key).map(|k| k.id.clone()), Some(record.id));
-            let mut tampered = key.clone();
-            tampered.pop();
-            assert!(keys.verify(&tampered).is_none());
-        }
-    }
-}
-
-#[cfg(test)]
-mod shared_file_tests {
-    #![allow(clippy::unwrap_used)]
-    use super::*;
-
-    #[test]
-    fn keys_minted_or_revoked_by_another_process_take_effect_at_once() {
-        let dir = tempfile::tempdir().unwrap();
-        let broker = Keys::open(dir.path().join("keys.json")).unwrap();
-        let (_, own) = broker.mint("mcp-passport-cli", None, Utc::now()).unwrap();
-        // `connect` in another process opens the same file and mints a key.
-        std::thread::sleep(std::time::Duration::from_millis(20));
-        let other = Keys::open(dir.path().join("keys.json")).unwrap();
-        let (_, cursor) = other.mint("cursor", None, Utc::now()).unwrap();
-        assert!(
-            broker.verify(&cursor).is_some(),
-            "the broker sees the new key"
-        );
-        assert!(broker.verify(&own).is_some(), "and keeps its own");
-        std::thread::sleep(std::time::Duration::from_millis(20));
-        other.revoke("cursor").unwrap();
-        assert!(
-            broker.verify(&cursor).is_none(),
-            "a revocation elsewhere is honoured"
-        );
-        assert!(broker.verify(&own).is_some());
-    }
-}
-
-#[cfg(test)]
-mod fresh_look_tests {
-    #![allow(clippy::unwrap_used)]
-    use super::*;
-
-    #[test]
-    fn a_key_minted_elsewhere_verifies_right_after_a_verified_one() {
-        let dir = tempfile::tempdir().unwrap();
-        let broker = Keys::open(dir.path().join("keys.json")).unwrap();
-        let (_, own) = broker.mint("mcp-passport-cli", None, Utc::now()).unwrap();
-        let other = Keys::open(dir.path().join("keys.json")).unwrap();
-        // No pause: the broker has just looked at the file, and the new
-        // file may carry the same modification time.
-        assert!(broker.verify(&own).is_some());
-        let (_, cursor) = other.mint("cursor", None, Utc::now()).unwrap();
-        assert!(
-            broker.verify(&cursor).is_some(),
-            "a key that does not verify gets a fresh look at the file"
-        );
-        assert!(broker.verify("mpk_0000_nothing").is_none());
-    }
-}
+mod tests;

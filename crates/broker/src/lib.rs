@@ -1,9 +1,9 @@
 //! The broker: the one process per user that owns the grants' refresh
 //! schedule and serves tokens to local MCP clients on 127.0.0.1.
 //!
-//! `start` binds the endpoint (loopback only), mints the CLI's key and
-//! writes it with the port to the endpoint file (readable by the user
-//! only), and refreshes tokens ahead of expiry in the background. The desktop
+//! `start` binds the endpoint (loopback only), replaces the CLI's key and
+//! writes it with the port to the endpoint file ([`endpoint`], readable by
+//! the user only), and refreshes tokens ahead of expiry in the background. The desktop
 //! app hosts it in-process; `mcp-passport serve` hosts it headless. Either
 //! host gives it an [`Opener`], so sign-ins the CLI asks for through the
 //! admin API open the sign-in page the host's way.
@@ -11,6 +11,7 @@
 pub mod admin;
 pub mod admin_api;
 pub mod audit;
+pub mod endpoint;
 pub mod guard;
 pub mod keys;
 pub mod proxy;
@@ -186,17 +187,25 @@ pub async fn start(
         addr: config.bind,
         source,
     })?;
-    let keys = Keys::open(&config.keys_file)?;
-    keys.revoke(CLI_CLIENT)?;
-    let (cli_record, cli_key) = keys.mint(CLI_CLIENT, None, engine.clock().now())?;
-    let endpoint =
-        serde_json::json!({"port": addr.port(), "key": cli_key, "pid": std::process::id()});
-    keys::write_private(&config.endpoint_file, endpoint.to_string().as_bytes()).map_err(
-        |source| BrokerError::EndpointFile {
+    let now = engine.clock().now();
+    // The key file's lock may be held by a `connect` for a moment, and the
+    // writes fsync: off the async workers.
+    let (keys, cli_record, cli_key) = passport_core::atomic_file::blocking(|| {
+        let keys = Keys::open(&config.keys_file)?;
+        // The previous broker's key is replaced, not kept as a revoked record.
+        let (record, key) = keys.replace(CLI_CLIENT, None, now)?;
+        Ok::<_, BrokerError>((keys, record, key))
+    })?;
+    let endpoint = endpoint::Endpoint {
+        port: addr.port(),
+        key: cli_key,
+        pid: std::process::id(),
+    };
+    passport_core::atomic_file::blocking(|| endpoint::write(&config.endpoint_file, &endpoint))
+        .map_err(|source| BrokerError::EndpointFile {
             path: config.endpoint_file.clone(),
             source,
-        },
-    )?;
+        })?;
     let http = passport_core::http::client_builder()
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(Duration::from_secs(10))

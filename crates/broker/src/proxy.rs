@@ -1,7 +1,8 @@
 //! `/v1/mcp/{server}`: a reverse proxy to the server's MCP URL that puts the
 //! server's current token in `Authorization`. `Mcp-Session-Id` and the other
-//! MCP headers pass both ways; hop-by-hop headers, cookies and CORS headers
-//! do not.
+//! MCP headers pass both ways; hop-by-hop headers (the fixed ones of RFC 9110
+//! section 7.6.1, and every header a `Connection` header names), cookies and
+//! CORS headers do not.
 //!
 //! Request bodies (JSON-RPC messages) are read whole, up to 4 MiB, so a 401
 //! can be retried once after a refresh; responses, SSE streams included, are
@@ -87,21 +88,38 @@ fn hop_by_hop(name: &HeaderName) -> bool {
             | "trailer"
             | "transfer-encoding"
             | "upgrade"
+            | "proxy-connection"
             | "host"
             | "content-length"
     )
 }
 
+/// The header names a message's `Connection` headers list (lowercase):
+/// options for this hop only, never passed on.
+fn connection_options(headers: &HeaderMap) -> Vec<HeaderName> {
+    headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+        .collect()
+}
+
 /// `headers` less those that must not be passed on, moved rather than copied.
 /// `HeaderMap::into_iter` names only the first of repeated values.
 fn keep(headers: HeaderMap, refused: impl Fn(&HeaderName) -> bool, extra: usize) -> HeaderMap {
+    let options = connection_options(&headers);
     let mut out = HeaderMap::with_capacity(headers.len() + extra);
     let mut name = None;
     for (next, value) in headers {
         if next.is_some() {
             name = next;
         }
-        if let Some(name) = name.as_ref().filter(|n| !hop_by_hop(n) && !refused(n)) {
+        if let Some(name) = name
+            .as_ref()
+            .filter(|n| !hop_by_hop(n) && !refused(n) && !options.contains(n))
+        {
             out.append(name.clone(), value);
         }
     }
@@ -255,6 +273,24 @@ mod tests {
         assert!(kept.get(header::CONNECTION).is_none());
         assert!(kept.get(header::HOST).is_none());
         assert_eq!(kept.get_all(header::ACCEPT).iter().count(), 2);
+    }
+
+    #[test]
+    fn headers_named_in_connection_are_dropped_with_it() {
+        let mut headers = HeaderMap::new();
+        headers.append(
+            header::CONNECTION,
+            HeaderValue::from_static("keep-alive, X-Hop-One"),
+        );
+        headers.append(header::CONNECTION, HeaderValue::from_static("x-hop-two"));
+        headers.insert("x-hop-one", HeaderValue::from_static("1"));
+        headers.insert("x-hop-two", HeaderValue::from_static("2"));
+        headers.insert("x-end-to-end", HeaderValue::from_static("3"));
+        let kept = keep(headers, |_| false, 0);
+        assert!(kept.get("x-hop-one").is_none());
+        assert!(kept.get("x-hop-two").is_none());
+        assert!(kept.get(header::CONNECTION).is_none());
+        assert_eq!(kept["x-end-to-end"], "3");
     }
 
     #[test]

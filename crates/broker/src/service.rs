@@ -7,6 +7,20 @@
 //!
 //! Stopping stops accepting, lets each connection finish the request in
 //! flight, and gives long streams a few seconds before they are dropped.
+//!
+//! Any local process can open sockets here, so no client may exhaust the
+//! broker: a request's headers must arrive within [`HEADER_READ`] (a socket
+//! that sends nothing, sends slowly, or idles between keep-alive requests is
+//! closed); at most [`MAX_CONNECTIONS`] are open at once (beyond that the
+//! broker waits before accepting more, so it never runs out of file
+//! descriptors); and of the connections that have not sent a request yet,
+//! only the newest [`MAX_WAITING`] are kept, so a client that opens
+//! hundreds of silent sockets pushes out its own oldest ones, not the next
+//! well-behaved client.
+//!
+//! Every response the broker writes itself says `Cache-Control: no-store`:
+//! the token route's carries a token, and none of the others is worth
+//! keeping either.
 
 use crate::BrokerState;
 use crate::guard::{self, Refusal};
@@ -19,9 +33,12 @@ use http_body_util::{Either, Full};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use std::borrow::Cow;
+use std::collections::VecDeque;
 use std::convert::Infallible;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
+use tokio::sync::{Notify, Semaphore};
 
 /// A response body: a whole buffer (token route, refusals), an upstream
 /// body passed on as it arrives (proxy), or the router's body.
@@ -29,6 +46,52 @@ pub type ResponseBody = Either<Full<Bytes>, Either<UpstreamBody, Body>>;
 
 /// How long open streams may run on once the broker stops.
 const DRAIN: Duration = Duration::from_secs(5);
+
+/// How long a request's headers may take to arrive, counted from the
+/// connection's start or from the end of its previous response.
+pub const HEADER_READ: Duration = Duration::from_secs(5);
+
+/// Connections open at once; the broker waits before accepting more.
+pub const MAX_CONNECTIONS: usize = 512;
+
+/// Connections kept that have not sent a request yet; a new one pushes out
+/// the oldest.
+pub const MAX_WAITING: usize = 64;
+
+/// One connection's standing in the waiting line.
+#[derive(Debug, Default)]
+struct Slot {
+    /// It has sent a request.
+    started: AtomicBool,
+    /// Told when it is pushed out of the line.
+    evict: Notify,
+}
+
+/// The connections that have not sent a request yet, oldest first.
+#[derive(Debug, Default)]
+struct Waiting(Mutex<VecDeque<Arc<Slot>>>);
+
+impl Waiting {
+    /// Puts `slot` in line, pushing out the oldest beyond [`MAX_WAITING`].
+    fn admit(&self, slot: Arc<Slot>) {
+        let mut line = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        line.retain(|s| !s.started.load(Ordering::Relaxed) && Arc::strong_count(s) > 1);
+        while line.len() >= MAX_WAITING {
+            if let Some(oldest) = line.pop_front() {
+                oldest.evict.notify_one();
+            }
+        }
+        line.push_back(slot);
+    }
+}
+
+/// Resolves when `slot` was pushed out of the line before it sent a request.
+async fn evicted(slot: &Slot) {
+    slot.evict.notified().await;
+    if slot.started.load(Ordering::Relaxed) {
+        std::future::pending::<()>().await;
+    }
+}
 
 /// Serves `listener` until `stop` fires.
 pub async fn serve(
@@ -38,8 +101,18 @@ pub async fn serve(
     stop: tokio::sync::oneshot::Receiver<()>,
 ) {
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let open = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let waiting = Arc::new(Waiting::default());
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(HEADER_READ);
     let mut stop = std::pin::pin!(stop);
     loop {
+        let permit = tokio::select! {
+            permit = Arc::clone(&open).acquire_owned() => permit,
+            _ = &mut stop => break,
+        };
+        let Ok(permit) = permit else { break };
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
             _ = &mut stop => break,
@@ -54,16 +127,22 @@ pub async fn serve(
             }
         };
         let _ = tcp.set_nodelay(true);
-        let (state, router) = (Arc::clone(&state), router.clone());
+        let slot = Arc::new(Slot::default());
+        waiting.admit(Arc::clone(&slot));
+        let (state, router, started) = (Arc::clone(&state), router.clone(), Arc::clone(&slot));
         let service = hyper::service::service_fn(move |request| {
+            started.started.store(true, Ordering::Relaxed);
             handle(Arc::clone(&state), router.clone(), request)
         });
-        let connection =
-            hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(tcp), service);
+        let connection = http.serve_connection(TokioIo::new(tcp), service);
         let watched = graceful.watch(connection);
         tokio::spawn(async move {
-            if let Err(e) = watched.await {
-                tracing::debug!(error = %e, "connection ended with an error");
+            let _permit = permit;
+            tokio::select! {
+                ended = watched => if let Err(e) = ended {
+                    tracing::debug!(error = %e, "connection ended with an error");
+                },
+                () = evicted(&slot) => tracing::debug!("closed a connection that sent no request"),
             }
         });
     }
@@ -82,9 +161,25 @@ pub async fn handle(
     router: Router,
     request: Request<Incoming>,
 ) -> Result<Response<ResponseBody>, Infallible> {
+    let proxied = request.uri().path().starts_with("/v1/mcp/");
+    let mut response = route(state, router, request).await;
+    if !proxied || !response.headers().contains_key(header::CACHE_CONTROL) {
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    Ok(response)
+}
+
+/// Guard, then the token route, the proxy, the admin API or the router.
+async fn route(
+    state: Arc<BrokerState>,
+    router: Router,
+    request: Request<Incoming>,
+) -> Response<ResponseBody> {
     let key = match guard::check(&state, request.headers()) {
         Ok(key) => key,
-        Err(refusal) => return Ok(refused(refusal).map(Either::Left)),
+        Err(refusal) => return refused(refusal).map(Either::Left),
     };
     // A clone of the parsed URI shares its buffer; ids borrowed from it
     // outlive the request, which the proxy takes.
@@ -99,31 +194,31 @@ pub async fn handle(
             response
                 .headers_mut()
                 .insert(header::ALLOW, HeaderValue::from_static("GET,HEAD"));
-            return Ok(response.map(Either::Left));
+            return response.map(Either::Left);
         }
         let Some(server) = percent_decode(server) else {
-            return Ok(routes::empty(StatusCode::BAD_REQUEST).map(Either::Left));
+            return routes::empty(StatusCode::BAD_REQUEST).map(Either::Left);
         };
-        return Ok(routes::token(&state, &key, &server).await.map(Either::Left));
+        return routes::token(&state, &key, &server).await.map(Either::Left);
     }
     if let Some(server) = path
         .strip_prefix("/v1/mcp/")
         .filter(|s| !s.is_empty() && !s.contains('/'))
     {
         let Some(server) = percent_decode(server) else {
-            return Ok(routes::empty(StatusCode::BAD_REQUEST).map(Either::Left));
+            return routes::empty(StatusCode::BAD_REQUEST).map(Either::Left);
         };
-        return Ok(proxy::proxy(&state, &key, &server, request).await);
+        return proxy::proxy(&state, &key, &server, request).await;
     }
     if path.starts_with("/v1/admin/") && key.id != state.cli_key_id {
         // Connected clients never reach the admin API; say nothing more.
-        return Ok(routes::empty(StatusCode::FORBIDDEN).map(Either::Left));
+        return routes::empty(StatusCode::FORBIDDEN).map(Either::Left);
     }
     let mut request = request.map(Body::new);
     request.extensions_mut().insert(key);
-    Ok(call(router, request)
+    call(router, request)
         .await
-        .map(|body| Either::Right(Either::Right(body))))
+        .map(|body| Either::Right(Either::Right(body)))
 }
 
 /// Runs `request` through `router` (whose errors are `Infallible`).

@@ -29,23 +29,11 @@ pub enum Asked {
     },
 }
 
-/// What a running broker's endpoint file says.
-pub struct Endpoint {
-    /// Its port on 127.0.0.1.
-    pub port: u16,
-    /// The CLI's key.
-    pub key: String,
-}
+pub use passport_broker::endpoint::Endpoint;
 
 /// Reads the endpoint file; `None` when there is none or it is not valid.
 pub fn read_endpoint(endpoint_file: &Path) -> Option<Endpoint> {
-    let text = std::fs::read_to_string(endpoint_file).ok()?;
-    let value: serde_json::Value = serde_json::from_str(&text).ok()?;
-    let port = u16::try_from(value["port"].as_u64()?).ok()?;
-    Some(Endpoint {
-        port,
-        key: value["key"].as_str()?.to_string(),
-    })
+    passport_broker::endpoint::read(endpoint_file)
 }
 
 /// What the broker's admin API answered.
@@ -132,7 +120,7 @@ async fn admin<T: DeserializeOwned>(
     body: &impl serde::Serialize,
     what: &str,
 ) -> AdminAnswer<T> {
-    let Some((Endpoint { port, key }, client)) = connect(endpoint_file, Some(120)) else {
+    let Some((Endpoint { port, key, .. }, client)) = connect(endpoint_file, Some(120)) else {
         return AdminAnswer::NoBroker;
     };
     let response = match client
@@ -186,7 +174,7 @@ pub async fn admin_login(
     on_open: impl Fn(&str),
 ) -> AdminAnswer<Vec<passport_core::model::Grant>> {
     // No overall timeout: the sign-in waits for a person; the broker times it out.
-    let Some((Endpoint { port, key }, client)) = connect(endpoint_file, None) else {
+    let Some((Endpoint { port, key, .. }, client)) = connect(endpoint_file, None) else {
         return AdminAnswer::NoBroker;
     };
     let mut response = match client
@@ -238,7 +226,7 @@ pub async fn admin_login(
 
 /// Asks the broker described by `endpoint_file` for `server`'s token.
 pub async fn ask_token(endpoint_file: &Path, server: &str) -> Asked {
-    let Some((Endpoint { port, key }, client)) = connect(endpoint_file, Some(30)) else {
+    let Some((Endpoint { port, key, .. }, client)) = connect(endpoint_file, Some(30)) else {
         return Asked::NoBroker;
     };
     let response = match client

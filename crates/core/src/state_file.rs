@@ -1,9 +1,10 @@
 //! The non-secret state file: registered clients and grants, as JSON under
 //! the user's config directory.
 //!
-//! It is replaced atomically (write a temporary file beside it, fsync,
-//! rename, fsync the directory), so a crash leaves either the old or the new
-//! file, never half of one. It holds no secret: those are in the keyring.
+//! It is replaced atomically ([`crate::atomic_file`]: a temporary file
+//! beside it, fsync, rename, fsync the directory), so a crash leaves either
+//! the old or the new file, never half of one. It holds no secret: those are
+//! in the keyring.
 
 use crate::model::{ClientRecord, Grant};
 use serde::{Deserialize, Serialize};
@@ -103,41 +104,27 @@ impl StateFile {
         Ok(state)
     }
 
-    /// Replaces the state atomically; the file is readable by the user only.
+    /// Replaces the state atomically (see [`crate::atomic_file`]); the file
+    /// is readable by the user only. It blocks on fsync: async callers run
+    /// it through [`crate::atomic_file::blocking`].
     pub fn save(&self, state: &PassportState) -> Result<(), StateFileError> {
-        let io = |action: &'static str, path: &Path| {
-            let path = path.to_path_buf();
-            move |source| StateFileError::Io {
-                action,
-                path,
-                source,
-            }
-        };
-        let dir = self.path.parent().unwrap_or_else(|| Path::new("."));
-        std::fs::create_dir_all(dir).map_err(io("create", dir))?;
         let json = serde_json::to_vec_pretty(state).map_err(|e| StateFileError::Corrupt {
             path: self.path.clone(),
             reason: e.to_string(),
         })?;
-        // One fixed name: writers hold the refresher lock, and a file left by
-        // a crash is simply overwritten by the next save.
-        let tmp = self.path.with_extension("json.tmp");
-        {
-            let mut options = std::fs::OpenOptions::new();
-            options.write(true).create(true).truncate(true);
-            #[cfg(unix)]
-            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-            let mut file = options.open(&tmp).map_err(io("create", &tmp))?;
-            file.write_all(&json).map_err(io("write", &tmp))?;
-            file.sync_all().map_err(io("sync", &tmp))?;
-        }
-        crate::fault::point("state-file-before-rename");
-        std::fs::rename(&tmp, &self.path).map_err(io("replace", &self.path))?;
-        #[cfg(unix)]
-        if let Ok(d) = std::fs::File::open(dir) {
-            let _ = d.sync_all();
-        }
-        Ok(())
+        // Writers hold the refresher lock: a temporary file beside it is
+        // what a crash left, never another save in flight.
+        crate::atomic_file::remove_leftovers(&self.path);
+        crate::atomic_file::write_with(&self.path, |file| {
+            file.write_all(&json)?;
+            crate::fault::point("state-file-before-rename");
+            Ok(())
+        })
+        .map_err(|e| StateFileError::Io {
+            action: e.action,
+            path: e.path,
+            source: e.source,
+        })
     }
 }
 

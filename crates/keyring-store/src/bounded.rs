@@ -24,6 +24,15 @@ pub const MAX_OVERDUE: usize = 4;
 /// How often a call is tried anyway once that many are waiting.
 pub const PROBE_EVERY: Duration = Duration::from_secs(15);
 
+/// Runs `wait` (a keyring call and the wait for its answer, up to
+/// [`LIMIT`]) without holding up an async worker: on a multi-threaded Tokio
+/// runtime the worker first hands its other tasks to another thread, so the
+/// broker's other requests go on while this one waits. Without a runtime,
+/// or on a single-threaded one (which serves nobody else), it simply runs.
+pub fn off_workers<T>(wait: impl FnOnce() -> T) -> T {
+    passport_core::atomic_file::blocking(wait)
+}
+
 /// Runs keyring calls under the time limit.
 #[derive(Debug, Default, Clone)]
 pub struct Bounded {

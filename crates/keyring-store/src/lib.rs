@@ -17,7 +17,10 @@
 //! `secret-tool`.
 //!
 //! Every call has a time limit ([`bounded`]): a locked collection would
-//! otherwise wait forever for an unlock prompt nobody answers.
+//! otherwise wait forever for an unlock prompt nobody answers. And every
+//! call waits off the async workers: the engine calls the store from its
+//! async refresh, and a keyring that takes seconds to answer must not hold
+//! up the broker's other requests (tokens of other servers, the proxy).
 
 mod bounded;
 mod errors;
@@ -57,12 +60,14 @@ impl KeyringStore {
 impl TokenStore for KeyringStore {
     fn get(&self, key: &StoreKey) -> Result<Option<String>, StoreError> {
         let entry = self.entry(key)?;
-        self.bounded
-            .run(bounded::LIMIT, move || match entry.get_password() {
-                Ok(secret) => Ok(Some(secret)),
-                Err(keyring::Error::NoEntry) => Ok(None),
-                Err(e) => Err(map_error(e)),
-            })
+        bounded::off_workers(|| {
+            self.bounded
+                .run(bounded::LIMIT, move || match entry.get_password() {
+                    Ok(secret) => Ok(Some(secret)),
+                    Err(keyring::Error::NoEntry) => Ok(None),
+                    Err(e) => Err(map_error(e)),
+                })
+        })
     }
 
     /// Creates or replaces the item. The Secret Service, the Keychain and
@@ -71,17 +76,21 @@ impl TokenStore for KeyringStore {
     fn put(&self, key: &StoreKey, secret: &str) -> Result<(), StoreError> {
         let entry = self.entry(key)?;
         let secret = secret.to_string();
-        self.bounded.run(bounded::LIMIT, move || {
-            entry.set_password(&secret).map_err(map_error)
+        bounded::off_workers(|| {
+            self.bounded.run(bounded::LIMIT, move || {
+                entry.set_password(&secret).map_err(map_error)
+            })
         })
     }
 
     fn delete(&self, key: &StoreKey) -> Result<(), StoreError> {
         let entry = self.entry(key)?;
-        self.bounded
-            .run(bounded::LIMIT, move || match entry.delete_credential() {
-                Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
-                Err(e) => Err(map_error(e)),
-            })
+        bounded::off_workers(|| {
+            self.bounded
+                .run(bounded::LIMIT, move || match entry.delete_credential() {
+                    Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
+                    Err(e) => Err(map_error(e)),
+                })
+        })
     }
 }

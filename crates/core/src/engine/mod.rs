@@ -63,6 +63,8 @@ pub struct Engine {
     file: StateFile,
     config: EngineConfig,
     state: Mutex<PassportState>,
+    /// Held by a change from copy to save, so changes never overwrite each other.
+    saving: Mutex<()>,
     flows: Arc<Flows>,
     tokens: cache::TokenCache,
     metadata: Mutex<HashMap<String, AsMetadata>>,
@@ -97,6 +99,7 @@ impl Engine {
             file,
             config,
             state: Mutex::new(state),
+            saving: Mutex::new(()),
             flows: Arc::new(Flows::default()),
             tokens: cache::TokenCache::default(),
             metadata: Mutex::new(HashMap::new()),
@@ -159,13 +162,16 @@ impl Engine {
         Ok(m)
     }
 
-    /// Applies `change` to the state and saves it atomically.
+    /// Applies `change` to the state and saves it atomically. Changes take
+    /// turns on `saving`; the state itself is locked only to copy and to
+    /// swap it, never across the file write and its fsync, which run off
+    /// the async workers, so readers (the token route) never wait on the disk.
     fn update<T>(&self, change: impl FnOnce(&mut PassportState) -> T) -> Result<T, EngineError> {
-        let mut state = lock(&self.state);
-        let mut next = state.clone();
+        let _turn = lock(&self.saving);
+        let mut next = lock(&self.state).clone();
         let out = change(&mut next);
-        self.file.save(&next)?;
-        *state = next;
+        crate::atomic_file::blocking(|| self.file.save(&next))?;
+        *lock(&self.state) = next;
         Ok(out)
     }
 

@@ -1,0 +1,339 @@
+//! The broker's connections on real sockets: a client that sends nothing,
+//! or its headers a byte at a time, is dropped after a few seconds; silent
+//! sockets beyond the waiting line are closed, oldest first, and a
+//! well-behaved client is served at once; every response the broker writes
+//! says `Cache-Control: no-store`; and the proxy passes no hop-by-hop header
+//! either way, including those a `Connection` header names, to a real
+//! upstream that records what it receives.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod support;
+
+use passport_broker::service::{HEADER_READ, MAX_WAITING};
+use passport_broker::{BrokerConfig, RunningBroker};
+use passport_core::clock::SystemClock;
+use passport_core::engine::{Engine, EngineConfig, LoginRequest, LoginTarget, Opener};
+use passport_core::http::HttpClient;
+use passport_core::loopback::LoopbackListener;
+use passport_core::store::MemoryStore;
+use reference_as::config::{AsConfig, CatalogEntry};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use support::setup;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::{TcpListener, TcpStream};
+
+/// Reads until the peer closes (or `limit` passes); returns when it closed.
+async fn closed_within(stream: &mut TcpStream, limit: Duration) -> Option<Duration> {
+    let started = Instant::now();
+    let mut buf = [0u8; 1024];
+    loop {
+        match tokio::time::timeout_at(
+            tokio::time::Instant::from_std(started + limit),
+            stream.read(&mut buf),
+        )
+        .await
+        {
+            Ok(Ok(0) | Err(_)) => return Some(started.elapsed()),
+            Ok(Ok(_)) => {}
+            Err(_) => return None,
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_client_that_sends_nothing_or_trickles_its_headers_is_dropped() {
+    let s = setup().await;
+    let addr = s.broker.addr;
+    let limit = HEADER_READ + Duration::from_secs(3);
+
+    let mut silent = TcpStream::connect(addr).await.unwrap();
+    let took = closed_within(&mut silent, limit).await;
+    assert!(
+        took.is_some_and(|t| t >= HEADER_READ - Duration::from_millis(500)),
+        "a silent socket: {took:?}"
+    );
+
+    let mut slow = TcpStream::connect(addr).await.unwrap();
+    let started = Instant::now();
+    slow.write_all(format!("GET /v1/servers HTTP/1.1\r\nHost: {addr}\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut dropped = false;
+    while started.elapsed() < limit {
+        if slow.write_all(b"X-Slow: a\r\n").await.is_err() {
+            dropped = true;
+            break;
+        }
+        let mut buf = [0u8; 256];
+        if let Ok(Ok(0) | Err(_)) =
+            tokio::time::timeout(Duration::from_millis(500), slow.read(&mut buf)).await
+        {
+            dropped = true;
+            break;
+        }
+    }
+    assert!(
+        dropped,
+        "headers sent one line every half second kept the connection for {:?}",
+        started.elapsed()
+    );
+
+    // A client that keeps to the protocol is not affected.
+    let servers = reqwest::Client::new()
+        .get(format!("{}/v1/servers", s.base))
+        .bearer_auth(&s.key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(servers.status(), 200);
+    s.broker.shutdown().await;
+    s.demo.shutdown().await;
+}
+
+#[tokio::test]
+async fn hundreds_of_silent_sockets_push_out_their_own_oldest_not_a_new_client() {
+    let s = setup().await;
+    let mut silent = Vec::new();
+    for _ in 0..300 {
+        silent.push(TcpStream::connect(s.broker.addr).await.unwrap());
+    }
+    let started = Instant::now();
+    let token = reqwest::Client::new()
+        .get(format!("{}/v1/token/github-mcp", s.base))
+        .bearer_auth(&s.key)
+        .timeout(Duration::from_secs(10))
+        .send()
+        .await
+        .unwrap();
+    let took = started.elapsed();
+    assert_eq!(token.status(), 200);
+    assert!(took < Duration::from_secs(1), "the token took {took:?}");
+    // The oldest silent sockets were closed long before their header time ran out.
+    let mut closed = 0;
+    for stream in silent.iter_mut().take(300 - MAX_WAITING - 10) {
+        if closed_within(stream, Duration::from_millis(200))
+            .await
+            .is_some()
+        {
+            closed += 1;
+        }
+    }
+    assert_eq!(
+        closed,
+        300 - MAX_WAITING - 10,
+        "silent sockets beyond the waiting line are closed at once"
+    );
+    s.broker.shutdown().await;
+    s.demo.shutdown().await;
+}
+
+#[tokio::test]
+async fn every_response_the_broker_writes_says_no_store() {
+    let s = setup().await;
+    let client = reqwest::Client::new();
+    let asked = [
+        ("/v1/token/github-mcp", Some(&s.key), 200),
+        ("/v1/servers", Some(&s.key), 200),
+        ("/v1/token/github-mcp", None, 401),
+        ("/v1/token/nobody-mcp", Some(&s.key), 404),
+        ("/v1/nothing-here", Some(&s.key), 404),
+    ];
+    for (path, key, status) in asked {
+        let mut request = client.get(format!("{}{path}", s.base));
+        if let Some(key) = key {
+            request = request.bearer_auth(key);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), status, "{path}");
+        assert_eq!(
+            response
+                .headers()
+                .get("cache-control")
+                .map(|v| v.to_str().unwrap()),
+            Some("no-store"),
+            "{path} ({status})"
+        );
+    }
+    s.broker.shutdown().await;
+    s.demo.shutdown().await;
+}
+
+/// An upstream MCP server that records each request head it receives and
+/// answers with hop-by-hop headers of its own.
+async fn recording_upstream() -> (String, Arc<Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/mcp", listener.local_addr().unwrap());
+    let heads = Arc::new(Mutex::new(Vec::new()));
+    let record = Arc::clone(&heads);
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut stream, _)) = listener.accept().await else {
+                return;
+            };
+            let record = Arc::clone(&record);
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                loop {
+                    let Ok(n) = stream.read(&mut chunk).await else {
+                        return;
+                    };
+                    if n == 0 {
+                        return;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                    while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                        let head = String::from_utf8_lossy(&buf[..end]).to_lowercase();
+                        buf.drain(..end + 4);
+                        record.lock().unwrap().push(head);
+                        let answer = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\
+                            Content-Length: 2\r\nConnection: X-Up-Hop, keep-alive\r\n\
+                            Keep-Alive: timeout=5\r\nX-Up-Hop: 1\r\nProxy-Connection: keep-alive\r\n\
+                            X-Up-End: kept\r\n\r\n{}";
+                        if stream.write_all(answer.as_bytes()).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    (url, heads)
+}
+
+/// Ticks `recorder` at the reference AS's consent page.
+struct Approve;
+
+impl Opener for Approve {
+    fn open(&self, url: &url::Url) -> Result<(), String> {
+        let approval = reference_as::approve::Approval {
+            url: url.to_string(),
+            user: ("demo".into(), "demo".into()),
+            servers: vec!["recorder".into()],
+            exec: None,
+        };
+        tokio::spawn(async move { reference_as::approve::approve(&approval).await });
+        Ok(())
+    }
+}
+
+/// The reference AS with the recording upstream in its catalog, an engine
+/// signed in to it, and a broker for that engine.
+async fn broker_before(upstream: &str, dir: &std::path::Path) -> RunningBroker {
+    let as_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let mut config = AsConfig::new(format!("http://{}", as_listener.local_addr().unwrap()));
+    config.catalog = vec![CatalogEntry {
+        id: "recorder".into(),
+        name: "Recorder".into(),
+        resource: upstream.to_string(),
+        description: "records what it receives".into(),
+    }];
+    config.state_dir = Some(dir.join("as"));
+    let issuer = config.issuer.clone();
+    let state = Arc::new(reference_as::open_state(config).unwrap());
+    tokio::spawn(reference_as::serve(
+        state,
+        as_listener,
+        std::future::pending(),
+    ));
+    let engine = Arc::new(
+        Engine::new(
+            EngineConfig::new(dir.join("state.json")),
+            HttpClient::new().unwrap(),
+            Arc::new(SystemClock),
+            Arc::new(MemoryStore::new()),
+        )
+        .unwrap(),
+    );
+    let listener = LoopbackListener::bind().await.unwrap();
+    let redirect_uri = listener.redirect_uri();
+    let serving =
+        tokio::spawn(listener.serve(engine.flows(), engine.clock(), Duration::from_secs(20)));
+    let request = LoginRequest {
+        target: LoginTarget::Issuer(issuer),
+        servers: vec![],
+        client: None,
+        redirect_uri,
+        scope: None,
+        timeout: Duration::from_secs(20),
+    };
+    engine.login(&request, &Approve).await.unwrap();
+    let _ = serving.await;
+    let config = BrokerConfig {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        endpoint_file: dir.join("run/endpoint.json"),
+        keys_file: dir.join("keys.json"),
+        audit_file: dir.join("audit.jsonl"),
+        refresh_every: Duration::from_secs(3600),
+    };
+    passport_broker::start(config, engine, Arc::new(Approve))
+        .await
+        .unwrap()
+}
+
+/// The response head to `request`, sent raw, lowercased.
+async fn raw_exchange(addr: std::net::SocketAddr, request: &str) -> String {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut chunk))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(n > 0, "the broker closed without an answer");
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    String::from_utf8_lossy(&buf).to_lowercase()
+}
+
+fn has_header(head: &str, name: &str) -> bool {
+    head.lines().any(|l| l.starts_with(&format!("{name}:")))
+}
+
+#[tokio::test]
+async fn the_proxy_passes_no_hop_by_hop_header_either_way() {
+    let (upstream, heads) = recording_upstream().await;
+    let dir = tempfile::tempdir().unwrap();
+    let broker = broker_before(&upstream, dir.path()).await;
+    let key = passport_broker::endpoint::read(&dir.path().join("run/endpoint.json"))
+        .unwrap()
+        .key;
+    let addr = broker.addr;
+    let head = raw_exchange(
+        addr,
+        &format!(
+            "GET /v1/mcp/recorder HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {key}\r\n\
+             Connection: X-Down-Hop, keep-alive\r\nX-Down-Hop: 1\r\nKeep-Alive: timeout=9\r\n\
+             Proxy-Connection: keep-alive\r\nTE: trailers\r\nMcp-Session-Id: s1\r\n\
+             X-Down-End: kept\r\n\r\n"
+        ),
+    )
+    .await;
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    let received = heads.lock().unwrap().clone();
+    assert_eq!(received.len(), 1, "{received:?}");
+    let sent = &received[0];
+    for hop in [
+        "x-down-hop",
+        "keep-alive",
+        "proxy-connection",
+        "te",
+        "connection",
+    ] {
+        assert!(!has_header(sent, hop), "{hop} reached the upstream: {sent}");
+    }
+    assert!(has_header(sent, "x-down-end"), "{sent}");
+    assert!(has_header(sent, "mcp-session-id"), "{sent}");
+    assert!(
+        !sent.contains(&key.to_lowercase()),
+        "the client's key reached the upstream"
+    );
+    for hop in ["x-up-hop", "keep-alive", "proxy-connection"] {
+        assert!(!has_header(&head, hop), "{hop} reached the client: {head}");
+    }
+    assert!(has_header(&head, "x-up-end"), "{head}");
+    broker.shutdown().await;
+}
