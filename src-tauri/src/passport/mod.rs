@@ -1,5 +1,5 @@
 //! The app's controller: one engine, the broker it hosts, the demo stack
-//! when asked, and what the dashboard shows. It knows nothing of Tauri: the
+//! when asked (in a build with the `demo` feature), and what the dashboard shows. It knows nothing of Tauri: the
 //! shell gives it an [`Opener`] and an event sink, and every Tauri command is
 //! one call here, so all of this is tested without a window.
 
@@ -96,6 +96,7 @@ pub struct Passport {
     broker: tokio::sync::Mutex<Option<RunningBroker>>,
     broker_state: Mutex<Option<Arc<BrokerState>>>,
     broker_view: Mutex<BrokerView>,
+    #[cfg(feature = "demo")]
     demo: tokio::sync::Mutex<Option<reference_as::demo::Demo>>,
     demo_issuer: Mutex<Option<String>>,
     lock: Mutex<Option<RefresherLock>>,
@@ -136,6 +137,7 @@ impl Passport {
             broker: tokio::sync::Mutex::new(None),
             broker_state: Mutex::new(None),
             broker_view: Mutex::new(BrokerView::default()),
+            #[cfg(feature = "demo")]
             demo: tokio::sync::Mutex::new(None),
             demo_issuer: Mutex::new(None),
             lock: Mutex::new(None),
