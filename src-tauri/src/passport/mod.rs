@@ -162,12 +162,23 @@ impl Passport {
     /// Everything the dashboard shows. `autostart` comes from the shell.
     pub fn overview(&self, autostart: bool) -> Overview {
         let now = self.engine.clock().now();
+        // The activity before the grants: a revocation that has ended was
+        // finished in the grants first, so the page never sees a server
+        // neither revoking nor gone while its revocation is still under way.
+        let activity = lock(&self.activity).clone();
         let refreshing = lock(&self.refreshing).clone();
-        let accounts = view::accounts(&self.engine.grants(), now, &refreshing);
+        let accounts = view::accounts(
+            &self.engine.grants(),
+            now,
+            &view::Busy {
+                refreshing: &refreshing,
+                revoking: &activity.revoking,
+            },
+        );
         let (clients, connected) = self.client_uses();
         Overview {
             accounts,
-            activity: lock(&self.activity).clone(),
+            activity,
             broker: lock(&self.broker_view).clone(),
             clients,
             connected,
