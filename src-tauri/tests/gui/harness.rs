@@ -192,7 +192,7 @@ impl Gui {
     }
 
     /// Types the demo's issuer and presses Enter (the keyboard path);
-    /// waits for `count` servers.
+    /// waits until that sign-in has ended with `count` servers.
     pub async fn sign_in(&self, count: usize) {
         self.session
             .wait_for(
@@ -204,21 +204,45 @@ impl Gui {
         self.session
             .type_into("#target", &format!("{}\u{E007}", self.issuer()))
             .await;
-        self.wait_servers(count).await;
+        self.wait_signed_in(count, "").await;
     }
 
-    /// Waits until the dashboard lists `count` servers that are not revoked.
-    pub async fn wait_servers(&self, count: usize) {
-        let script = format!(
-            "return document.querySelectorAll('tr.server:not([data-status=revoked])').length === {count}"
-        );
+    /// Waits until the sign-in just started has ended: none is pending any
+    /// more, the banner is that sign-in's own outcome ("Signed in: ...",
+    /// naming `naming`), and the dashboard lists `count` active servers.
+    pub async fn wait_signed_in(&self, count: usize, naming: &str) {
         self.session
-            .wait_for(
-                &format!("{count} servers"),
-                &script,
+            .wait_for_with(
+                &format!("the sign-in to end with {count} servers, naming '{naming}'"),
+                "const [count, naming] = arguments;
+                 const banner = document.getElementById('banner');
+                 const text = document.getElementById('banner-text').textContent;
+                 return !banner.hidden && banner.className === 'info' && text.startsWith('Signed in')
+                   && text.includes(naming)
+                   && document.querySelectorAll('tr.server').length === count
+                   && document.querySelectorAll('tr.server[data-status=active]').length === count",
+                serde_json::json!([count, naming]),
                 Duration::from_secs(30),
             )
             .await;
+    }
+
+    /// Waits until the banner shows the outcome of the action just taken:
+    /// of `kind` (`info` or `error`), containing `text`.
+    pub async fn wait_banner(&self, kind: &str, text: &str) -> String {
+        let shown = self
+            .session
+            .wait_for_with(
+                &format!("the {kind} banner '{text}'"),
+                "const [kind, text] = arguments;
+                 const banner = document.getElementById('banner');
+                 const shown = document.getElementById('banner-text').textContent;
+                 return !banner.hidden && banner.className === kind && shown.includes(text) && shown",
+                serde_json::json!([kind, text]),
+                Duration::from_secs(30),
+            )
+            .await;
+        shown.as_str().unwrap_or_default().to_string()
     }
 
     /// The server ids the dashboard lists, with their status.

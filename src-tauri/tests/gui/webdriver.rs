@@ -61,19 +61,36 @@ impl Session {
 
     /// Runs `script` (a function body) in the page and returns its value.
     pub async fn eval(&self, script: &str) -> Value {
+        self.eval_with(script, json!([])).await
+    }
+
+    /// Runs `script` with `arguments` set to `args` (a JSON array).
+    pub async fn eval_with(&self, script: &str, args: Value) -> Value {
         self.call(
             reqwest::Method::POST,
             "/execute/sync",
-            Some(json!({"script": script, "args": []})),
+            Some(json!({"script": script, "args": args})),
         )
         .await
     }
 
     /// Waits until `script` returns something truthy; returns it.
     pub async fn wait_for(&self, what: &str, script: &str, timeout: Duration) -> Value {
+        self.wait_for_with(what, script, json!([]), timeout).await
+    }
+
+    /// Waits until `script` (with `arguments` set to `args`) returns
+    /// something truthy; returns it.
+    pub async fn wait_for_with(
+        &self,
+        what: &str,
+        script: &str,
+        args: Value,
+        timeout: Duration,
+    ) -> Value {
         let deadline = Instant::now() + timeout;
         loop {
-            let v = self.eval(script).await;
+            let v = self.eval_with(script, args.clone()).await;
             let truthy =
                 !matches!(&v, Value::Null | Value::Bool(false)) && v != json!("") && v != json!(0);
             if truthy {
@@ -106,8 +123,17 @@ impl Session {
             .to_string()
     }
 
-    /// Clicks the element `css` selects.
+    /// Clicks the element `css` selects, once the page shows it enabled.
+    /// The element is found right before the click (the page keeps an
+    /// element while what it shows exists, so it is still the one found).
     pub async fn click(&self, css: &str) {
+        self.wait_for_with(
+            &format!("{css} to be shown and enabled"),
+            "const e = document.querySelector(arguments[0]); return e !== null && !e.disabled && e.getClientRects().length > 0",
+            json!([css]),
+            Duration::from_secs(30),
+        )
+        .await;
         let id = self.element(css).await;
         self.call(
             reqwest::Method::POST,
