@@ -43,13 +43,16 @@ impl Opener for Approver {
     }
 }
 
+/// The servers (id, status) and the banner's message, as the page would show them.
+type Shown = (Vec<(String, String)>, Option<String>);
+
 struct Harness {
     demo: Demo,
     passport: Arc<Passport>,
     store: Arc<MemoryStore>,
     events: Arc<Mutex<Vec<Event>>>,
-    /// What the page would have shown at each `Changed`: the servers and the banner.
-    shown: Arc<Mutex<Vec<(Vec<(String, String)>, Option<String>)>>>,
+    /// What the page would have shown at each `Changed`.
+    shown: Arc<Mutex<Vec<Shown>>>,
     away: Arc<AtomicBool>,
     webview: tauri::WebviewWindow<MockRuntime>,
     _app: tauri::App<MockRuntime>,

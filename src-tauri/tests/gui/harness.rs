@@ -39,7 +39,49 @@ impl Drop for DriverGroup {
         let group = format!("-{}", self.0.id());
         let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
         let _ = self.0.wait();
+        // The app is gone only once the bus has let go of its name.
+        wait_for_no_app(Duration::from_secs(10));
     }
+}
+
+/// The session-bus name a running app holds (tauri-plugin-single-instance):
+/// an app started while it is owned hands its arguments over and exits.
+const INSTANCE_NAME: &str = "io.github.mcppassport.SingleInstance";
+
+/// Whether an app holds [`INSTANCE_NAME`] on the session bus.
+fn app_running() -> bool {
+    let answer = Command::new("dbus-send")
+        .args([
+            "--session",
+            "--print-reply",
+            "--dest=org.freedesktop.DBus",
+            "/org/freedesktop/DBus",
+            "org.freedesktop.DBus.NameHasOwner",
+            &format!("string:{INSTANCE_NAME}"),
+        ])
+        .output()
+        .expect("dbus-send (package dbus) runs");
+    String::from_utf8_lossy(&answer.stdout).contains("boolean true")
+}
+
+/// Waits (at most `timeout`) until no app holds the single-instance name,
+/// as a killed app keeps it until the bus sees its connection close.
+/// Returns whether it was released.
+fn wait_for_no_app(timeout: Duration) -> bool {
+    let started = std::time::Instant::now();
+    while app_running() {
+        if started.elapsed() > timeout {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    if started.elapsed() > Duration::from_millis(20) {
+        eprintln!(
+            "the last app let go of {INSTANCE_NAME} after {:?}",
+            started.elapsed()
+        );
+    }
+    true
 }
 
 fn free_port() -> u16 {
@@ -80,6 +122,11 @@ pub fn screenshot_dir() -> PathBuf {
 impl Gui {
     /// Starts the demo and the app; the person at the browser will tick `pick`.
     pub async fn start(name: &'static str, pick: &[&str]) -> Gui {
+        // A new app would otherwise hand over to the last test's and exit.
+        assert!(
+            wait_for_no_app(Duration::from_secs(10)),
+            "an MCP Passport app still holds {INSTANCE_NAME} on this session bus 10 s after its test ended"
+        );
         let demo = Demo::start(DemoConfig {
             introspect: true,
             ..DemoConfig::default()

@@ -16,7 +16,12 @@ pub struct Session {
 impl Session {
     /// Starts the app under `tauri-driver` on `port` with these arguments.
     pub async fn start(port: u16, application: &str, args: &[&str]) -> Session {
-        let http = reqwest::Client::new();
+        // No WebDriver call takes a minute: one that does has hung (the app
+        // or WebKitWebDriver died), and the test fails saying so.
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .expect("an HTTP client");
         let driver = format!("http://127.0.0.1:{port}");
         let caps = json!({"capabilities": {"alwaysMatch": {
             "browserName": "wry",
@@ -27,7 +32,7 @@ impl Session {
             .json(&caps)
             .send()
             .await
-            .expect("tauri-driver answers")
+            .unwrap_or_else(|e| panic!("tauri-driver did not start the app within a minute: {e}"))
             .json::<Value>()
             .await
             .expect("a JSON session");
