@@ -1,6 +1,6 @@
 // The page's only timer: token countdowns. It runs only while a countdown
 // is shown and the window is visible, and wakes only when a countdown's text
-// is due to change (every second in the last hour, every minute before),
+// is due to change (once a second in a token's last hour, once a minute before),
 // writing only the texts that changed. Hidden or minimised, the page does
 // no work at all until it is shown again.
 
@@ -30,17 +30,19 @@ let now = () => Date.now();
 let alsoOnTick = () => {};
 let timer = null;
 
+// Every countdown is read at the same whole second of the app's clock, so
+// all of them change together: one wake a second at most, not one per token.
 function tick() {
   timer = null;
-  const t = now();
+  const t = Math.floor(now() / 1000) * 1000;
   let next = Infinity;
   for (const { node, expires } of shown) {
     const left = expires - t;
     setText(node, remaining(left));
-    next = Math.min(next, untilChange(left));
+    next = Math.min(next, Math.ceil(untilChange(left) / 1000) * 1000);
   }
   alsoOnTick();
-  if (next !== Infinity && !document.hidden) timer = setTimeout(tick, next + SLACK_MS);
+  if (next !== Infinity && !document.hidden) timer = setTimeout(tick, t + next - now() + SLACK_MS);
 }
 
 function stop() {
