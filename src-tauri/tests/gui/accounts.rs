@@ -104,6 +104,46 @@ async fn add_servers_adds_the_third_and_revoke_removes_one_which_its_server_then
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn while_a_sign_in_waits_nothing_else_starts_one_and_it_can_be_cancelled() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let gui = Gui::start("pending", &["github-mcp"]).await;
+    gui.sign_in(1).await;
+    gui.walk_away();
+    gui.session.click("button.add-servers").await;
+    let offered = gui
+        .session
+        .wait_for(
+            "Add servers and Sign in disabled, with the reason",
+            "const add = document.querySelector('button.add-servers'), signIn = document.getElementById('sign-in');
+             const note = document.querySelector('article.account .note');
+             return document.getElementById('banner').className === 'busy' && add.disabled && signIn.disabled
+               && !note.hidden && note.textContent.includes('Cancel sign-in')
+               && add.title.includes('waiting for your browser') && note.textContent",
+            WAIT,
+        )
+        .await;
+    assert!(
+        offered.as_str().unwrap().starts_with("Add servers:"),
+        "the reason is shown beside the button: {offered}"
+    );
+    gui.shot("1-sign-in-waiting").await;
+
+    gui.session.click("#cancel-sign-in").await;
+    gui.wait_banner("info", "Sign-in cancelled").await;
+    gui.session
+        .wait_for(
+            "Add servers offered again",
+            "return !document.querySelector('button.add-servers').disabled && document.querySelector('article.account .note').hidden",
+            WAIT,
+        )
+        .await;
+    gui.pick(&["github-mcp", "slack-mcp"]);
+    gui.session.click("button.add-servers").await;
+    gui.wait_signed_in(2, "Slack (sample)").await;
+    gui.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn sign_out_empties_the_dashboard() {
     let _one = ONE_AT_A_TIME.lock().await;
     let gui = Gui::start("sign-out", &["github-mcp"]).await;

@@ -25,7 +25,8 @@ pub struct Gui {
     pub dir: tempfile::TempDir,
     name: &'static str,
     driver: DriverGroup,
-    selection: Arc<Mutex<Vec<String>>>,
+    /// The servers the person ticks; `None` while they leave the page open.
+    selection: Arc<Mutex<Option<Vec<String>>>>,
     approver: tokio::task::JoinHandle<()>,
 }
 
@@ -185,7 +186,9 @@ impl Gui {
         }
         assert!(ready, "tauri-driver did not answer on {status}");
         let session = Session::start(port, APP, &[]).await;
-        let selection = Arc::new(Mutex::new(pick.iter().map(|s| s.to_string()).collect()));
+        let selection = Arc::new(Mutex::new(Some(
+            pick.iter().map(|s| s.to_string()).collect(),
+        )));
         let approver = tokio::spawn(play_the_person_at_the_browser(
             opened,
             Arc::clone(&selection),
@@ -204,7 +207,12 @@ impl Gui {
     /// The servers the person ticks at the next picker.
     pub fn pick(&self, servers: &[&str]) {
         *self.selection.lock().expect("selection") =
-            servers.iter().map(|s| s.to_string()).collect();
+            Some(servers.iter().map(|s| s.to_string()).collect());
+    }
+
+    /// The person leaves the next sign-in page open and does nothing.
+    pub fn walk_away(&self) {
+        *self.selection.lock().expect("selection") = None;
     }
 
     /// The demo's issuer.
@@ -310,7 +318,10 @@ impl Gui {
     }
 }
 
-async fn play_the_person_at_the_browser(opened: PathBuf, selection: Arc<Mutex<Vec<String>>>) {
+async fn play_the_person_at_the_browser(
+    opened: PathBuf,
+    selection: Arc<Mutex<Option<Vec<String>>>>,
+) {
     let mut handled = 0;
     loop {
         let urls: Vec<String> = std::fs::read_to_string(&opened)
@@ -319,7 +330,9 @@ async fn play_the_person_at_the_browser(opened: PathBuf, selection: Arc<Mutex<Ve
             .map(str::to_string)
             .collect();
         for url in urls.iter().skip(handled) {
-            let servers = selection.lock().map(|s| s.clone()).unwrap_or_default();
+            let Some(servers) = selection.lock().ok().and_then(|s| s.clone()) else {
+                continue; // away: this page stays open, unanswered
+            };
             let approval = Approval {
                 url: url.clone(),
                 user: ("demo".into(), "demo".into()),
