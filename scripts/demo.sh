@@ -20,4 +20,6 @@ if [[ -z ${DISPLAY:-} && -z ${WAYLAND_DISPLAY:-} ]]; then
   echo "demo: no display here; run it in a desktop session, or use scripts/demo.sh --headless" >&2
   exit 1
 fi
-exec cargo run --release -p mcp-passport-app -- --demo
+# The demo stack is in the app only with its `demo` feature (release
+# packages ship without it).
+exec cargo run --release -p mcp-passport-app --features demo -- --demo

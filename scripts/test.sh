@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: setup, formatting, lints, then every test of the
 # workspace inside a throwaway desktop session (Xvfb, D-Bus, gnome-keyring),
-# a scan of everything the tests printed or logged for the secrets they
+# the desktop app's GUI tests twice more (each in a new session: they must
+# pass three times in a row), a scan of everything the tests printed or logged for the secrets they
 # handled (scripts/leak-scan.sh), the desktop app's .deb (scripts/package.sh
 # --debug), and each fuzz target for 20 s (scripts/fuzz.sh).
 #
@@ -19,6 +20,11 @@ trap 'rm -f "$test_log"' EXIT
 # handles here during the test phase, for the leak scan (a test aid; see
 # crates/reference-as/src/secrets_log.rs).
 secrets_dir="$root/target/test-secrets"
+# One cargo selection for lints, tests and the GUI reruns, so the tauri stack
+# is built once and the reruns rebuild nothing. The app's `demo` feature (the
+# embedded demo stack) is on so its code is linted and tested.
+cargo_selection=(--workspace --features mcp-passport-app/demo)
+gui_runs=3
 
 # Runs one phase and times it; on failure prints the timings so far and what to do next.
 phase() {
@@ -49,7 +55,31 @@ run_tests() {
   rm -rf "$secrets_dir"
   mkdir -p "$secrets_dir"
   REFERENCE_AS_SECRETS_LOG="$secrets_dir/reference-as.log" \
-    bash scripts/desktop-session.sh cargo test --workspace --no-fail-fast -- --show-output 2>&1 | tee "$test_log"
+    bash scripts/desktop-session.sh cargo test "${cargo_selection[@]}" --no-fail-fast -- --show-output 2>&1 | tee "$test_log"
+}
+
+# The GUI test binary again, runs 2..gui_runs, each in a fresh desktop
+# session, with the same cargo selection: a run that had to compile
+# something fails (the reruns test what the first run built).
+gui_reruns() {
+  local run rerun_log rc=0
+  rerun_log="$(mktemp)"
+  for ((run = 2; run <= gui_runs; run++)); do
+    echo "test: GUI tests, run $run of $gui_runs"
+    if ! REFERENCE_AS_SECRETS_LOG="$secrets_dir/reference-as.log" \
+      bash scripts/desktop-session.sh cargo test "${cargo_selection[@]}" --test gui -- --show-output 2>&1 |
+      tee "$rerun_log" | tee -a "$test_log"; then
+      rc=1
+      break
+    fi
+    if grep -Eq '^ *Compiling ' "$rerun_log"; then
+      echo "test: GUI run $run compiled code the first run had built: give it the test phase's cargo selection (${cargo_selection[*]})." >&2
+      rc=1
+      break
+    fi
+  done
+  rm -f "$rerun_log"
+  return "$rc"
 }
 
 # SECURITY-CASES 36: the scan proves itself first, then looks for every
@@ -76,9 +106,13 @@ phase setup "Fix what scripts/setup.sh reported above, then run scripts/test.sh 
 check_toolchain || exit 1
 phase fmt "Run 'cargo fmt --all' and commit the result." \
   cargo fmt --all --check || exit 1
-phase clippy "Fix the warnings above (cargo clippy --workspace --all-targets -- -D warnings)." \
-  cargo clippy --quiet --workspace --all-targets -- -D warnings || exit 1
+phase clippy "Fix the warnings above (cargo clippy ${cargo_selection[*]} --all-targets -- -D warnings)." \
+  cargo clippy --quiet "${cargo_selection[@]}" --all-targets -- -D warnings || exit 1
 if ! phase test "Rerun one test binary with: scripts/desktop-session.sh cargo test -p <crate> --test <name>" run_tests; then
+  echo "summary: $(totals)"
+  exit 1
+fi
+if ! phase gui-reruns "A GUI test that passes once and fails on a rerun is a race: find it (scripts/desktop-session.sh cargo test -p mcp-passport-app --features demo --test gui)." gui_reruns; then
   echo "summary: $(totals)"
   exit 1
 fi

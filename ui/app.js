@@ -1,7 +1,13 @@
-// The dashboard. It renders what the app's `overview` command returns (no
+// The dashboard. It shows what the app's `overview` command returns (no
 // token ever reaches this page), asks the app to act through its commands,
-// and reloads when the app says something changed. Text only goes into the
-// page through textContent, never as HTML.
+// and reloads when the app says something changed. Each overview updates the
+// page in place (ui/dom.js): an account, server, client or button keeps its
+// element while it exists, and only what changed is written. Between
+// overviews only the countdowns move (ui/countdown.js), and nothing runs
+// while the window is hidden.
+
+import { el, setAttr, setData, setProp, setText, syncList } from "./dom.js";
+import { showCountdowns } from "./countdown.js";
 
 const { invoke } = window.__TAURI__.core;
 const { listen } = window.__TAURI__.event;
@@ -10,31 +16,15 @@ const $ = (id) => document.getElementById(id);
 let overview = null;
 let skew = 0; // app clock minus page clock, in ms
 let dismissed = null;
+let wasSigningIn = false;
+let stale = false; // an overview arrived while the window was hidden
+let agers = []; // the "… ago" texts to bring up to date on each tick
+let autostartBusy = false; // the switch was flipped and the app has not answered yet
 
-function el(tag, props = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(props)) {
-    if (k === "class") node.className = v;
-    else if (k === "data") Object.assign(node.dataset, v);
-    else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
-    else node.setAttribute(k, v);
-  }
-  for (const c of children) node.append(c);
-  return node;
-}
-
-// "4 min 05 s", "59 s", "expired".
-export function remaining(ms) {
-  if (ms <= 0) return "expired";
-  const s = Math.floor(ms / 1000);
-  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = s % 60;
-  if (h > 0) return `${h} h ${String(m).padStart(2, "0")} min`;
-  if (m > 0) return `${m} min ${String(r).padStart(2, "0")} s`;
-  return `${r} s`;
-}
+const appNow = () => Date.now() + skew;
 
 function ago(iso) {
-  const s = Math.max(0, Math.floor((Date.now() + skew - Date.parse(iso)) / 1000));
+  const s = Math.max(0, Math.floor((appNow() - Date.parse(iso)) / 1000));
   if (s < 60) return "just now";
   if (s < 3600) return `${Math.floor(s / 60)} min ago`;
   if (s < 86400) return `${Math.floor(s / 3600)} h ago`;
@@ -43,38 +33,54 @@ function ago(iso) {
 
 const STATUS = {
   active: "Active", refreshing: "Refreshing…", expired: "Expired (refreshes on next use)",
-  "sign-in-needed": "Sign-in needed", unreachable: "Unreachable", revoked: "Revoked",
+  "sign-in-needed": "Sign-in needed", unreachable: "Unreachable",
+  revoking: "Revoking…", revoked: "Revoked",
 };
 const TOKEN = { own: "Own token (only this server accepts it)", shared: "Shared token", unknown: "Not requested yet" };
+const PENDING = "A sign-in is waiting for your browser: finish it there, or choose Cancel sign-in at the top, before starting another.";
 
-function showBanner(kind, text, busy = false) {
+// Why nothing that starts a sign-in can be offered now ("" when it can).
+const pendingReason = () => (overview && overview.activity.signing_in ? PENDING : "");
+
+// Enables a button, or disables it with the reason as its title; a button
+// whose action is under way (data-busy) stays disabled.
+function setButton(button, reason, title = "") {
+  setProp(button, "disabled", Boolean(reason) || button.dataset.busy === "1");
+  setAttr(button, "title", reason || title || null);
+}
+
+function showBanner(kind, text, cancellable = false) {
   const banner = $("banner");
-  banner.className = kind;
-  $("banner-text").textContent = text;
-  $("cancel-sign-in").hidden = !busy;
-  $("dismiss").hidden = busy;
-  banner.hidden = false;
+  setProp(banner, "className", kind);
+  setText($("banner-text"), text);
+  setProp($("cancel-sign-in"), "hidden", !cancellable);
+  setProp($("dismiss"), "hidden", kind === "busy");
+  setProp(banner, "hidden", false);
 }
 
 function renderBanner(activity) {
-  if (activity.signing_in) {
-    showBanner("busy", `Waiting for you to finish signing in to ${activity.signing_in} in your browser…`, true);
+  if (activity.signing_in || activity.working) {
+    dismissed = null; // a new action: its outcome will be shown, whatever the last one said
+    if (activity.signing_in) showBanner("busy", `Waiting for you to finish signing in to ${activity.signing_in} in your browser…`, true);
+    else showBanner("busy", activity.working);
     return;
   }
   const key = JSON.stringify([activity.error, activity.message]);
-  if (key === dismissed) { $("banner").hidden = true; return; }
-  if (activity.error) showBanner("error", activity.error.message);
+  if (key === dismissed) setProp($("banner"), "hidden", true);
+  else if (activity.error) showBanner("error", activity.error.message);
   else if (activity.message) showBanner("info", activity.message);
-  else $("banner").hidden = true;
+  else setProp($("banner"), "hidden", true);
 }
 
 async function act(button, command, args) {
+  button.dataset.busy = "1";
   button.disabled = true;
   try {
     await invoke(command, args); // the outcome arrives in the overview's activity
   } catch (e) {
     if (!(e && e.code)) showBanner("error", String(e));
   } finally {
+    delete button.dataset.busy;
     button.disabled = false;
     await refresh(false);
   }
@@ -93,57 +99,102 @@ function confirmThen(title, text, yes, then, detail = "") {
   $("confirm-no").focus();
 }
 
-function serverRow(account, s) {
-  const revoke = el("button", {
-    type: "button", class: "revoke", data: { server: s.id },
-    "aria-label": `Revoke ${s.name}`,
-    onclick: (ev) => confirmThen(
-      `Revoke ${s.name}?`,
-      `MCP Passport removes ${s.name} from your sign-in at ${account.issuer} and revokes its tokens, so no MCP client on this computer can use it. This cannot be undone: its current tokens stop working. To use it again, add it back with Add servers.`,
-      "Revoke", () => act(ev.target, "revoke_server", { server: s.id })),
-  }, s.status === "revoked" ? "Revoke again" : "Revoke");
-  if (s.status === "revoked") revoke.title = "Blocked on this computer only; ask the authorization server again to remove it";
+// One server's row; `card` is its account's view (for the account as it is now).
+function serverRow(card) {
+  const v = {};
+  const name = el("th", { scope: "row" });
+  const url = el("td", { class: "url" });
+  const status = el("span");
   const countdown = el("span", { class: "countdown" });
-  if (s.expires_at) countdown.dataset.expires = s.expires_at;
-  else countdown.textContent = "—";
-  return el("tr", { class: "server", data: { id: s.id, status: s.status } },
-    el("th", { scope: "row" }, s.name),
-    el("td", { class: "url" }, s.url || s.id),
-    el("td", {}, el("span", { class: `status status-${s.status}` }, STATUS[s.status] || s.status)),
-    el("td", {}, countdown),
-    el("td", {}, TOKEN[s.token] || s.token),
-    el("td", {}, revoke));
+  const token = el("td");
+  const revoke = el("button", {
+    type: "button", class: "revoke",
+    onclick: () => {
+      const s = v.item;
+      confirmThen(`Revoke ${s.name}?`,
+        `MCP Passport removes ${s.name} from your sign-in at ${card.item.issuer} and revokes its tokens, so no MCP client on this computer can use it. This cannot be undone: its current tokens stop working. To use it again, add it back with Add servers.`,
+        "Revoke", () => act(revoke, "revoke_server", { server: s.id }));
+    },
+  });
+  v.node = el("tr", { class: "server" }, name, url, el("td", {}, status), el("td", {}, countdown), token, el("td", {}, revoke));
+  v.update = (s) => {
+    v.item = s;
+    setData(v.node, "id", s.id);
+    setData(v.node, "status", s.status);
+    setText(name, s.name);
+    setText(url, s.url || s.id);
+    setProp(status, "className", `status status-${s.status}`);
+    setText(status, STATUS[s.status] || s.status);
+    setData(countdown, "expires", s.expires_at);
+    if (!s.expires_at) setText(countdown, "—");
+    setText(token, TOKEN[s.token] || s.token);
+    setData(revoke, "server", s.id);
+    setAttr(revoke, "aria-label", `Revoke ${s.name}`);
+    setText(revoke, { revoked: "Revoke again", revoking: "Revoking…" }[s.status] || "Revoke");
+    setButton(revoke,
+      s.status === "revoking" ? "The authorization server is removing it and revoking its tokens" : "",
+      s.status === "revoked" ? "Blocked on this computer only; ask the authorization server again to remove it" : "");
+  };
+  return v;
 }
 
-function accountCard(a) {
-  const buttons = el("div", { class: "row" });
-  if (a.status === "sign-in-needed") {
-    // Sign in again to the same servers: the picker with them ticked, or their addresses.
-    const again = a.can_add_servers
-      ? (ev) => act(ev.target, "add_servers", { issuer: a.issuer })
-      : (ev) => act(ev.target, "sign_in", { target: a.servers.map((s) => s.url || s.id).join(" ") });
-    buttons.append(el("button", { type: "button", class: "sign-in-again primary", onclick: again }, "Sign in again"));
-  } else if (a.can_add_servers) {
-    buttons.append(el("button", { type: "button", class: "add-servers primary",
-      onclick: (ev) => act(ev.target, "add_servers", { issuer: a.issuer }) }, "Add servers"));
-  }
-  buttons.append(
-    el("button", { type: "button", class: "refresh",
-      onclick: (ev) => act(ev.target, "refresh_now", { issuer: a.issuer }) }, "Refresh now"),
-    el("button", { type: "button", class: "sign-out",
-      onclick: (ev) => confirmThen(`Sign out of ${a.issuer}?`,
-        `MCP Passport revokes this sign-in and its tokens. MCP clients lose access to its ${a.servers.length} server(s) until you sign in again.`,
-        "Sign out", () => act(ev.target, "sign_out", { issuer: a.issuer })) }, "Sign out"));
+let cardCount = 0;
+
+// One account's card.
+function accountCard() {
+  const v = {};
+  const issuer = el("h2");
+  const meta = el("p", { class: "meta" });
+  // Add servers, or Sign in again (the picker with the same servers ticked, or their addresses).
+  const again = el("button", {
+    type: "button",
+    onclick: () => {
+      const a = v.item;
+      if (a.status !== "sign-in-needed" || a.can_add_servers) act(again, "add_servers", { issuer: a.issuer });
+      else act(again, "sign_in", { target: a.servers.map((s) => s.url || s.id).join(" ") });
+    },
+  });
+  const refreshButton = el("button", { type: "button", class: "refresh",
+    onclick: () => act(refreshButton, "refresh_now", { issuer: v.item.issuer }) }, "Refresh now");
+  const signOut = el("button", { type: "button", class: "sign-out",
+    onclick: () => confirmThen(`Sign out of ${v.item.issuer}?`,
+      `MCP Passport revokes this sign-in and its tokens. MCP clients lose access to its ${v.item.servers.length} server(s) until you sign in again.`,
+      "Sign out", () => act(signOut, "sign_out", { issuer: v.item.issuer })) }, "Sign out");
+  const note = el("p", { class: "note", id: `account-note-${++cardCount}` });
+  const state = el("p");
+  const rows = el("tbody");
   const table = el("table", {},
     el("thead", {}, el("tr", {}, ...["Server", "Address", "Status", "Token expires in", "Token", ""].map(
       (h) => el("th", { scope: "col" }, h)))),
-    el("tbody", {}, ...a.servers.map((s) => serverRow(a, s))));
-  return el("article", { class: "account", data: { issuer: a.issuer, status: a.status } },
-    el("header", {}, el("div", {},
-      el("h2", {}, a.issuer),
-      el("p", { class: "meta" }, `Signed in ${ago(a.created_at)} · ${a.mode}`)), buttons),
-    el("p", { class: `state status-${a.status}` }, a.status_text),
-    a.servers.length ? table : el("p", {}, "No servers in this sign-in. Use Add servers to pick some."));
+    rows);
+  const empty = el("p", {}, "No servers in this sign-in. Use Add servers to pick some.");
+  v.node = el("article", { class: "account" },
+    el("header", {}, el("div", {}, issuer, meta), el("div", { class: "row" }, again, refreshButton, signOut)),
+    note, state, table, empty);
+  v.ago = () => setText(meta, `Signed in ${ago(v.item.created_at)} · ${v.item.mode}`);
+  v.update = (a) => {
+    v.item = a;
+    setData(v.node, "issuer", a.issuer);
+    setData(v.node, "status", a.status);
+    setText(issuer, a.issuer);
+    v.ago();
+    const needed = a.status === "sign-in-needed";
+    const offered = needed || a.can_add_servers;
+    setProp(again, "className", `${needed ? "sign-in-again" : "add-servers"} primary`);
+    setText(again, needed ? "Sign in again" : "Add servers");
+    setProp(again, "hidden", !offered);
+    const reason = pendingReason();
+    setButton(again, reason);
+    setText(note, offered && reason ? `${needed ? "Sign in again" : "Add servers"}: ${reason}` : "");
+    setProp(note, "hidden", !(offered && reason));
+    setAttr(again, "aria-describedby", offered && reason ? note.id : null);
+    setProp(state, "className", `state status-${a.status}`);
+    setText(state, a.status_text);
+    syncList(rows, a.servers, (s) => s.id, () => serverRow(v));
+    setProp(table, "hidden", a.servers.length === 0);
+    setProp(empty, "hidden", a.servers.length > 0);
+  };
+  return v;
 }
 
 function entries(list) {
@@ -164,28 +215,52 @@ async function connectClient(button, setup) {
     "Connect", () => act(button, "connect_client", { client: setup.client }), detail);
 }
 
-function setupItem(setup) {
-  const item = el("li", { data: { client: setup.client } },
-    el("span", {}, el("strong", {}, setup.display), " ",
-      el("span", { class: `state${setup.connected ? " on" : ""}` }, setup.connected ? "connected" : "not connected")));
-  if (setup.connected) {
-    item.append(el("button", { type: "button", class: "disconnect",
-      onclick: (ev) => confirmThen(`Disconnect ${setup.display}?`,
+// One MCP client that MCP Passport can set up: Connect…, or Disconnect.
+function setupItem() {
+  const v = {};
+  const display = el("strong");
+  const state = el("span");
+  const button = el("button", {
+    type: "button",
+    onclick: () => {
+      const setup = v.item;
+      if (!setup.connected) { connectClient(button, setup); return; }
+      confirmThen(`Disconnect ${setup.display}?`,
         `MCP Passport removes its entries from ${setup.display}'s settings and revokes ${setup.display}'s key, so it can no longer get tokens. Your other clients keep working.`,
-        "Disconnect", () => act(ev.target, "disconnect_client", { client: setup.client })) }, "Disconnect"));
-  } else {
-    const connect = el("button", { type: "button", class: "connect",
-      onclick: (ev) => connectClient(ev.target, setup) }, "Connect…");
-    if (!overview.accounts.length) {
-      connect.disabled = true;
-      connect.title = "Sign in first: a client is connected to the servers you granted";
-    }
-    item.append(connect);
-  }
-  return item;
+        "Disconnect", () => act(button, "disconnect_client", { client: setup.client }));
+    },
+  });
+  v.node = el("li", {}, el("span", {}, display, " ", state), button);
+  v.update = (setup) => {
+    v.item = setup;
+    setData(v.node, "client", setup.client);
+    setText(display, setup.display);
+    setProp(state, "className", `state${setup.connected ? " on" : ""}`);
+    setText(state, setup.connected ? "connected" : "not connected");
+    setProp(button, "className", setup.connected ? "disconnect" : "connect");
+    setText(button, setup.connected ? "Disconnect" : "Connect…");
+    setButton(button, !setup.connected && !overview.accounts.length
+      ? "Sign in first: a client is connected to the servers you granted" : "");
+  };
+  return v;
 }
 
-let wasSigningIn = false;
+// One line of recent use: which client used which server, when.
+function useRow() {
+  const v = {};
+  const cells = [el("td"), el("td"), el("td"), el("td"), el("td")];
+  v.node = el("tr", {}, ...cells);
+  v.ago = () => setText(cells[2], ago(v.item.last_used));
+  v.update = (c) => {
+    v.item = c;
+    setText(cells[0], c.client);
+    setText(cells[1], c.server);
+    v.ago();
+    setText(cells[3], String(c.uses));
+    setText(cells[4], c.outcome);
+  };
+  return v;
+}
 
 function render(o) {
   if (wasSigningIn && !o.activity.signing_in && !o.activity.error) $("target").value = "";
@@ -193,34 +268,33 @@ function render(o) {
   overview = o;
   skew = Date.parse(o.now) - Date.now();
   const signedIn = o.accounts.length > 0;
-  $("welcome").hidden = signedIn;
-  $("target-label").textContent = signedIn ? "Sign in to another server" : "Authorization server or MCP server address";
-  $("sign-in").disabled = Boolean(o.activity.signing_in);
-  $("demo-hint").hidden = !o.demo_issuer || signedIn;
-  $("use-demo").textContent = o.demo_issuer ? `Use the demo server (${o.demo_issuer})` : "";
+  setProp($("welcome"), "hidden", signedIn);
+  setText($("target-label"), signedIn ? "Sign in to another server" : "Authorization server or MCP server address");
+  const reason = pendingReason();
+  setButton($("sign-in"), reason);
+  setText($("sign-in-note"), reason);
+  setProp($("sign-in-note"), "hidden", !reason);
+  setProp($("demo-hint"), "hidden", !o.demo_issuer || signedIn);
+  setText($("use-demo"), o.demo_issuer ? `Use the demo server (${o.demo_issuer})` : "");
   const broker = $("broker");
-  broker.textContent = o.broker.message || "Starting…";
-  broker.className = `pill ${o.broker.running ? "running" : "stopped"}`;
-  $("accounts").replaceChildren(...o.accounts.map(accountCard));
-  $("clients").querySelector("tbody").replaceChildren(...o.clients.map((c) => el("tr", {},
-    el("td", {}, c.client), el("td", {}, c.server), el("td", {}, ago(c.last_used)),
-    el("td", {}, String(c.uses)), el("td", {}, c.outcome))));
-  $("clients").hidden = o.clients.length === 0;
-  $("clients-empty").hidden = o.clients.length > 0;
-  $("setups").replaceChildren(...o.setups.map(setupItem));
-  $("autostart").checked = o.autostart;
+  setText(broker, o.broker.message || "Starting…");
+  setProp(broker, "className", `pill ${o.broker.running ? "running" : "stopped"}`);
+  const cards = syncList($("accounts"), o.accounts, (a) => `${a.issuer} ${a.created_at}`, accountCard);
+  const uses = syncList($("clients").querySelector("tbody"), o.clients, (c) => `${c.client}\n${c.server}`, useRow);
+  setProp($("clients"), "hidden", o.clients.length === 0);
+  setProp($("clients-empty"), "hidden", o.clients.length > 0);
+  syncList($("setups"), o.setups, (s) => s.client, setupItem);
+  if (!autostartBusy) setProp($("autostart"), "checked", o.autostart);
   renderBanner(o.activity);
-  tick();
-}
-
-function tick() {
-  const now = Date.now() + skew;
-  for (const node of document.querySelectorAll(".countdown[data-expires]")) {
-    node.textContent = remaining(Date.parse(node.dataset.expires) - now);
-  }
+  agers = [...cards, ...uses].map((v) => v.ago);
+  const countdowns = [...document.querySelectorAll(".countdown[data-expires]")]
+    .map((node) => ({ node, expires: Date.parse(node.dataset.expires) }));
+  showCountdowns(countdowns, appNow, () => agers.forEach((f) => f()));
 }
 
 async function refresh(focusInput) {
+  if (document.hidden) { stale = true; return; }
+  stale = false;
   try {
     render(await invoke("overview"));
     if (focusInput && !overview.accounts.length) $("target").focus();
@@ -239,17 +313,19 @@ $("sign-in-form").addEventListener("submit", async (ev) => {
   await refresh(false);
 });
 $("use-demo").addEventListener("click", () => { $("target").value = overview.demo_issuer; $("sign-in").focus(); });
-$("cancel-sign-in").addEventListener("click", () => invoke("cancel_sign_in").then(() => refresh(false)));
+$("cancel-sign-in").addEventListener("click", () => invoke("cancel_sign_in").catch(() => {}).then(() => refresh(false)));
 $("dismiss").addEventListener("click", () => {
   dismissed = JSON.stringify([overview.activity.error, overview.activity.message]);
   $("banner").hidden = true;
 });
 $("autostart").addEventListener("change", async (ev) => {
+  autostartBusy = true;
   try { ev.target.checked = await invoke("set_autostart", { enabled: ev.target.checked }); }
   catch (e) { ev.target.checked = !ev.target.checked; showBanner("error", e.message || String(e)); }
+  finally { autostartBusy = false; }
 });
+document.addEventListener("visibilitychange", () => { if (!document.hidden && stale) refresh(false); });
 
 listen("passport://changed", () => refresh(false));
 listen("passport://sign-in", () => $("target").focus());
-setInterval(tick, 1000);
 refresh(true);

@@ -4,7 +4,9 @@
 //! command's, so the app and the command share one state and one keyring.
 //!
 //! `--demo` keeps its grants apart (its own directory and keyring service),
-//! so trying the demo never touches a real account.
+//! so trying the demo never touches a real account. Only a build with the
+//! `demo` feature has a demo; a release build ships no authorization server,
+//! and says so when asked for one.
 
 use std::path::PathBuf;
 
@@ -18,6 +20,11 @@ pub const DEFAULT_PORT: u16 = 8755;
 pub const DEMO_PORT: u16 = 8765;
 /// The reference AS's port in demo mode (fixed, so grants survive restarts).
 pub const DEMO_AS_PORT: u16 = 9400;
+
+/// What `--demo` says in a build without the demo.
+pub const NO_DEMO: &str = "this build of MCP Passport has no demo: release builds ship no \
+authorization server. For the demo, run scripts/demo.sh from the source tree, or build the app \
+with the demo feature: cargo run -p mcp-passport-app --features demo -- --demo";
 
 /// Where the browser is sent back after sign-in.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,7 +48,8 @@ pub struct Settings {
     pub redirect: Redirect,
     /// The broker's port (0 picks a free one).
     pub broker_port: u16,
-    /// Start the reference demo stack and offer its issuer.
+    /// Start the reference demo stack and offer its issuer (`--demo`;
+    /// accepted only by a build with the `demo` feature).
     pub demo: bool,
     /// Start in the tray without showing the dashboard (start at login).
     pub hidden: bool,
@@ -51,6 +59,9 @@ impl Settings {
     /// From the command line and the environment.
     pub fn from_env(args: &[String]) -> Result<Self, String> {
         let demo = args.iter().any(|a| a == "--demo");
+        if demo && !cfg!(feature = "demo") {
+            return Err(NO_DEMO.to_string());
+        }
         let hidden = args.iter().any(|a| a == "--hidden");
         let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
         let suffix = if demo { "-demo" } else { "" };
@@ -105,11 +116,31 @@ mod tests {
     use super::*;
 
     #[test]
-    fn demo_and_hidden_flags_are_read_from_the_arguments() {
+    fn the_hidden_flag_is_read_from_the_arguments() {
+        let args = vec!["app".to_string(), "--hidden".into()];
+        let s = Settings::from_env(&args).unwrap_or_else(|e| panic!("{e}"));
+        assert!(s.hidden && !s.demo);
+        let plain = Settings::from_env(&["app".to_string()]).unwrap_or_else(|e| panic!("{e}"));
+        assert!(!plain.demo && !plain.hidden);
+    }
+
+    #[cfg(feature = "demo")]
+    #[test]
+    fn a_build_with_the_demo_feature_runs_the_demo_when_asked() {
         let args = vec!["app".to_string(), "--demo".into(), "--hidden".into()];
         let s = Settings::from_env(&args).unwrap_or_else(|e| panic!("{e}"));
         assert!(s.demo && s.hidden);
-        let plain = Settings::from_env(&["app".to_string()]).unwrap_or_else(|e| panic!("{e}"));
-        assert!(!plain.demo && !plain.hidden);
+    }
+
+    #[cfg(not(feature = "demo"))]
+    #[test]
+    fn a_build_without_the_demo_feature_says_so_and_how_to_get_one() {
+        let args = vec!["app".to_string(), "--demo".into()];
+        let e = Settings::from_env(&args).err().unwrap_or_default();
+        assert!(e.contains("has no demo"), "{e}");
+        assert!(
+            e.contains("scripts/demo.sh") && e.contains("--features demo"),
+            "{e}"
+        );
     }
 }

@@ -17,7 +17,9 @@ pub struct ServerView {
     pub name: String,
     /// The MCP URL, when known.
     pub url: Option<String>,
-    /// `active`, `refreshing`, `expired`, `sign-in-needed`, `unreachable` or `revoked`.
+    /// `active`, `refreshing`, `expired`, `sign-in-needed`, `unreachable`,
+    /// `revoking` (asked of the AS, not finished) or `revoked` (blocked on
+    /// this computer; the AS still lists it).
     pub status: &'static str,
     /// When its current access token expires.
     pub expires_at: Option<DateTime<Utc>>,
@@ -83,12 +85,17 @@ fn account_status(grant: &Grant) -> (&'static str, String) {
     }
 }
 
+/// What the app is doing to the grants right now.
+#[derive(Debug, Clone, Copy)]
+pub struct Busy<'a> {
+    /// Grants (by id) being refreshed.
+    pub refreshing: &'a HashSet<String>,
+    /// Servers (by id) being revoked.
+    pub revoking: &'a [String],
+}
+
 /// The accounts, grouped by grant, in a stable order (issuer, then sign-in time).
-pub fn accounts(
-    grants: &[Grant],
-    now: DateTime<Utc>,
-    refreshing: &HashSet<String>,
-) -> Vec<AccountView> {
+pub fn accounts(grants: &[Grant], now: DateTime<Utc>, busy: &Busy<'_>) -> Vec<AccountView> {
     let mut views: Vec<AccountView> = grants
         .iter()
         .map(|grant| {
@@ -97,9 +104,11 @@ pub fn accounts(
                 .servers
                 .iter()
                 .map(|s| {
-                    let status = if grant.blocked.contains(&s.id) {
+                    let status = if busy.revoking.contains(&s.id) {
+                        "revoking"
+                    } else if grant.blocked.contains(&s.id) {
                         "revoked"
-                    } else if refreshing.contains(&grant.id) {
+                    } else if busy.refreshing.contains(&grant.id) {
                         "refreshing"
                     } else if status != "active" {
                         status
@@ -114,9 +123,9 @@ pub fn accounts(
                         url: s.resource.clone(),
                         status,
                         // No countdown for a token that is no longer handed out.
-                        expires_at: s
-                            .expires_at
-                            .filter(|_| !matches!(status, "revoked" | "sign-in-needed")),
+                        expires_at: s.expires_at.filter(|_| {
+                            !matches!(status, "revoking" | "revoked" | "sign-in-needed")
+                        }),
                         token: match s.token_kind {
                             TokenKind::Own => "own",
                             TokenKind::Shared => "shared",

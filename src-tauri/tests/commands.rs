@@ -11,7 +11,8 @@ use passport_core::engine::Opener;
 use passport_core::store::{MemoryStore, StoreKey, TokenStore};
 use reference_as::demo::{Demo, DemoConfig};
 use serde_json::{Value, json};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 use tauri::ipc::{CallbackFn, InvokeBody};
 use tauri::test::{
@@ -19,11 +20,18 @@ use tauri::test::{
 };
 use tauri::webview::InvokeRequest;
 
-/// The person at the browser, in process: approves and follows the loopback redirect.
-struct Approver;
+/// The person at the browser, in process: approves and follows the loopback
+/// redirect, or (while `away` is set) leaves the page open and does nothing.
+#[derive(Default)]
+struct Approver {
+    away: Arc<AtomicBool>,
+}
 
 impl Opener for Approver {
     fn open(&self, url: &url::Url) -> Result<(), String> {
+        if self.away.load(Ordering::SeqCst) {
+            return Ok(());
+        }
         let approval = reference_as::approve::Approval {
             url: url.to_string(),
             user: ("demo".into(), "demo".into()),
@@ -35,11 +43,17 @@ impl Opener for Approver {
     }
 }
 
+/// The servers (id, status) and the banner's message, as the page would show them.
+type Shown = (Vec<(String, String)>, Option<String>);
+
 struct Harness {
     demo: Demo,
     passport: Arc<Passport>,
     store: Arc<MemoryStore>,
     events: Arc<Mutex<Vec<Event>>>,
+    /// What the page would have shown at each `Changed`.
+    shown: Arc<Mutex<Vec<Shown>>>,
+    away: Arc<AtomicBool>,
     webview: tauri::WebviewWindow<MockRuntime>,
     _app: tauri::App<MockRuntime>,
     _home: tempfile::TempDir,
@@ -59,14 +73,36 @@ async fn harness() -> Harness {
     };
     let store = Arc::new(MemoryStore::new());
     let events = Arc::new(Mutex::new(Vec::new()));
-    let sink = Arc::clone(&events);
+    let shown = Arc::new(Mutex::new(Vec::new()));
+    let me: Arc<OnceLock<Weak<Passport>>> = Arc::new(OnceLock::new());
+    let (sink, seen, myself) = (Arc::clone(&events), Arc::clone(&shown), Arc::clone(&me));
+    let approver = Approver::default();
+    let away = Arc::clone(&approver.away);
     let passport = Passport::open(
         settings,
         store.clone(),
-        Arc::new(Approver),
-        Arc::new(move |e| sink.lock().unwrap().push(e)),
+        Arc::new(approver),
+        Arc::new(move |e| {
+            if e == Event::Changed
+                && let Some(p) = myself.get().and_then(Weak::upgrade)
+            {
+                let o = p.overview(false);
+                let servers = o
+                    .accounts
+                    .iter()
+                    .flat_map(|a| {
+                        a.servers
+                            .iter()
+                            .map(|s| (s.id.clone(), s.status.to_string()))
+                    })
+                    .collect();
+                seen.lock().unwrap().push((servers, o.activity.message));
+            }
+            sink.lock().unwrap().push(e);
+        }),
     )
     .unwrap();
+    me.set(Arc::downgrade(&passport)).unwrap();
     passport.start().await;
     let app = mock_builder()
         .invoke_handler(passport_app::commands::handler())
@@ -81,6 +117,8 @@ async fn harness() -> Harness {
         passport,
         store,
         events,
+        shown,
+        away,
         webview,
         _app: app,
         _home: home,
@@ -102,6 +140,11 @@ fn invoke(h: &Harness, cmd: &str, body: Value) -> Result<Value, Value> {
 
 async fn signed_in(h: &Harness) -> Value {
     invoke(h, "sign_in", json!({"target": h.demo.info().issuer})).unwrap();
+    sign_in_ended(h).await
+}
+
+/// Waits until no sign-in is pending and there is an account; returns the overview.
+async fn sign_in_ended(h: &Harness) -> Value {
     for _ in 0..150 {
         let overview = invoke(h, "overview", json!({})).unwrap();
         if overview["activity"]["signing_in"].is_null()
@@ -275,6 +318,95 @@ async fn a_grant_revoked_at_the_as_raises_one_notification_not_one_per_look() {
         .collect();
     assert_eq!(notices.len(), 1, "{notices:?}");
     assert!(matches!(&notices[0], Event::Notify { title, .. } if title == "Sign-in needed"));
+    h.passport.shutdown().await;
+    h.demo.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_is_revoking_until_the_as_has_revoked_it_and_only_then_gone() {
+    let h = harness().await;
+    signed_in(&h).await;
+    h.passport.notice_changes(); // the watcher has seen the signed-in state
+    h.shown.lock().unwrap().clear();
+    // The watcher looks at the grants while the revoke runs, as it does every two seconds.
+    let passport = Arc::clone(&h.passport);
+    let watching = tokio::spawn(async move {
+        loop {
+            passport.notice_changes();
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    });
+    let revoked = invoke(&h, "revoke_server", json!({"server": "slack-mcp"})).unwrap();
+    watching.abort();
+    assert!(
+        revoked.as_str().unwrap().contains("tokens were revoked"),
+        "{revoked}"
+    );
+    let shown = h.shown.lock().unwrap().clone();
+    assert!(
+        shown.iter().any(|(servers, _)| servers
+            .iter()
+            .any(|(id, status)| id == "slack-mcp" && status == "revoking")),
+        "the page was told slack is being revoked: {shown:?}"
+    );
+    for (servers, message) in &shown {
+        let slack = servers.iter().find(|(id, _)| id == "slack-mcp");
+        assert!(
+            slack.is_none_or(|(_, status)| status == "revoking"),
+            "slack is revoking until its revoke has finished, then gone: {shown:?}"
+        );
+        assert!(
+            message.is_none() || slack.is_none(),
+            "the outcome is shown only once slack is gone: {shown:?}"
+        );
+    }
+    let (servers, message) = shown.last().unwrap();
+    assert!(
+        !servers.iter().any(|(id, _)| id == "slack-mcp") && message.is_some(),
+        "in the end, slack is gone and the outcome shown: {shown:?}"
+    );
+    h.passport.shutdown().await;
+    h.demo.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn no_second_sign_in_starts_while_one_waits_and_the_waiting_one_can_be_cancelled() {
+    let h = harness().await;
+    signed_in(&h).await;
+    let issuer = h.demo.info().issuer.clone();
+    h.away.store(true, Ordering::SeqCst);
+    invoke(&h, "add_servers", json!({"issuer": issuer})).unwrap();
+    let waiting = invoke(&h, "overview", json!({})).unwrap();
+    assert!(waiting["activity"]["signing_in"].is_string(), "{waiting}");
+    for (cmd, body) in [
+        ("add_servers", json!({"issuer": issuer})),
+        ("sign_in", json!({"target": issuer})),
+    ] {
+        let err = invoke(&h, cmd, body).expect_err(cmd);
+        assert_eq!(err["code"], json!("busy"), "{cmd}: {err}");
+        assert!(
+            err["message"].as_str().unwrap().contains("cancel it"),
+            "{err}"
+        );
+    }
+    invoke(&h, "cancel_sign_in", json!({})).unwrap();
+    let cancelled = invoke(&h, "overview", json!({})).unwrap();
+    assert!(cancelled["activity"]["signing_in"].is_null(), "{cancelled}");
+    assert!(
+        cancelled["activity"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Sign-in cancelled"),
+        "{cancelled}"
+    );
+    h.away.store(false, Ordering::SeqCst);
+    invoke(&h, "add_servers", json!({"issuer": issuer})).unwrap();
+    let again = sign_in_ended(&h).await;
+    assert_eq!(
+        again["activity"]["message"],
+        json!("Signed in: GitHub (sample), Slack (sample)."),
+        "after a cancel, a new sign-in starts and ends: {again}"
+    );
     h.passport.shutdown().await;
     h.demo.shutdown().await;
 }

@@ -1,6 +1,15 @@
 //! The dashboard's buttons on an account or a server: revoke one server,
 //! sign out, refresh now. Each returns one sentence for the user, or an
 //! error that says what to do next.
+//!
+//! An action says it has started (which clears the last outcome from the
+//! banner) and reports its own outcome when it has finished, so the banner
+//! never pairs the state after one action with the words of another. A
+//! server being revoked shows as "revoking" until the authorization server
+//! has narrowed the grant and revoked its tokens: the engine marks it blocked
+//! at the start (so this computer stops serving it at once), and the
+//! dashboard must not read that mark as "gone" while the AS still accepts
+//! its tokens.
 
 use super::{Event, Passport, lock};
 use crate::error::UiError;
@@ -9,8 +18,12 @@ use passport_core::engine::RevokeOutcome;
 impl Passport {
     /// Revokes one server (narrowing the grant at the AS where it can).
     pub async fn revoke_server(&self, server: &str) -> Result<String, UiError> {
+        self.begin_action(
+            format!("Revoking {server}: asking the authorization server to remove it and revoke its tokens…"),
+            Some(server),
+        );
         let outcome = self.engine.revoke_server(server).await;
-        self.report(outcome.map_err(UiError::from).map(|outcome| match outcome {
+        let result = outcome.map_err(UiError::from).map(|outcome| match outcome {
             RevokeOutcome::Narrowed => format!(
                 "{server} was removed from your sign-in and its tokens were revoked. Add it again with Add servers."
             ),
@@ -20,11 +33,16 @@ impl Passport {
             RevokeOutcome::BlockedLocally { reason } => format!(
                 "{server} is blocked on this computer, but the authorization server still lists it ({reason}). Remove it there too to revoke it fully."
             ),
-        }))
+        });
+        self.end(result, Some(server))
     }
 
     /// Signs out of one authorization server: revokes and forgets its grants.
     pub async fn sign_out(&self, issuer: &str) -> Result<String, UiError> {
+        self.begin_action(
+            format!("Signing out of {issuer} and revoking its tokens…"),
+            None,
+        );
         let result = match self.engine.sign_out(issuer).await {
             Ok(0) => Err(UiError::new(
                 "not_signed_in",
@@ -45,13 +63,13 @@ impl Passport {
             .filter(|g| g.issuer == issuer)
             .collect();
         if grants.is_empty() {
-            return Err(UiError::new(
+            return self.report(Err(UiError::new(
                 "not_signed_in",
                 format!("You are not signed in to {issuer}. Sign in first."),
-            ));
+            )));
         }
         lock(&self.refreshing).extend(grants.iter().map(|g| g.id.clone()));
-        self.emit(Event::Changed);
+        self.begin_action(format!("Refreshing the tokens from {issuer}…"), None);
         let mut first_error = None;
         let mut refreshed = 0;
         for grant in &grants {
@@ -82,10 +100,41 @@ impl Passport {
         })
     }
 
-    /// Shows an action's outcome in the dashboard's banner, and returns it.
-    pub(super) fn report(&self, result: Result<String, UiError>) -> Result<String, UiError> {
+    /// Shows that an action started: clears the last outcome, and marks
+    /// `revoking` (a server id) as being revoked.
+    fn begin_action(&self, working: String, revoking: Option<&str>) {
         {
             let mut activity = lock(&self.activity);
+            activity.working = Some(working);
+            activity.message = None;
+            activity.error = None;
+            if let Some(server) = revoking {
+                activity.revoking.push(server.to_string());
+            }
+        }
+        self.emit(Event::Changed);
+    }
+
+    /// Shows an action's outcome in the dashboard's banner, and returns it.
+    pub(super) fn report(&self, result: Result<String, UiError>) -> Result<String, UiError> {
+        self.end(result, None)
+    }
+
+    /// Ends an action: its outcome, and (in the same step, so the page never
+    /// sees one without the other) the end of `revoked`'s revocation.
+    fn end(
+        &self,
+        result: Result<String, UiError>,
+        revoked: Option<&str>,
+    ) -> Result<String, UiError> {
+        {
+            let mut activity = lock(&self.activity);
+            activity.working = None;
+            if let Some(server) = revoked
+                && let Some(at) = activity.revoking.iter().position(|s| s == server)
+            {
+                activity.revoking.remove(at);
+            }
             match &result {
                 Ok(message) => {
                     activity.message = Some(message.clone());

@@ -1,5 +1,5 @@
 //! The app's controller: one engine, the broker it hosts, the demo stack
-//! when asked, and what the dashboard shows. It knows nothing of Tauri: the
+//! when asked (in a build with the `demo` feature), and what the dashboard shows. It knows nothing of Tauri: the
 //! shell gives it an [`Opener`] and an event sink, and every Tauri command is
 //! one call here, so all of this is tested without a window.
 
@@ -96,6 +96,7 @@ pub struct Passport {
     broker: tokio::sync::Mutex<Option<RunningBroker>>,
     broker_state: Mutex<Option<Arc<BrokerState>>>,
     broker_view: Mutex<BrokerView>,
+    #[cfg(feature = "demo")]
     demo: tokio::sync::Mutex<Option<reference_as::demo::Demo>>,
     demo_issuer: Mutex<Option<String>>,
     lock: Mutex<Option<RefresherLock>>,
@@ -136,6 +137,7 @@ impl Passport {
             broker: tokio::sync::Mutex::new(None),
             broker_state: Mutex::new(None),
             broker_view: Mutex::new(BrokerView::default()),
+            #[cfg(feature = "demo")]
             demo: tokio::sync::Mutex::new(None),
             demo_issuer: Mutex::new(None),
             lock: Mutex::new(None),
@@ -160,12 +162,23 @@ impl Passport {
     /// Everything the dashboard shows. `autostart` comes from the shell.
     pub fn overview(&self, autostart: bool) -> Overview {
         let now = self.engine.clock().now();
+        // The activity before the grants: a revocation that has ended was
+        // finished in the grants first, so the page never sees a server
+        // neither revoking nor gone while its revocation is still under way.
+        let activity = lock(&self.activity).clone();
         let refreshing = lock(&self.refreshing).clone();
-        let accounts = view::accounts(&self.engine.grants(), now, &refreshing);
+        let accounts = view::accounts(
+            &self.engine.grants(),
+            now,
+            &view::Busy {
+                refreshing: &refreshing,
+                revoking: &activity.revoking,
+            },
+        );
         let (clients, connected) = self.client_uses();
         Overview {
             accounts,
-            activity: lock(&self.activity).clone(),
+            activity,
             broker: lock(&self.broker_view).clone(),
             clients,
             connected,

@@ -1,16 +1,15 @@
 //! What the app runs beside the dashboard: the broker (the local endpoint
-//! every MCP client on this computer uses) and, with `--demo`, the reference
-//! authorization server and sample MCP servers on loopback.
+//! every MCP client on this computer uses) and, with `--demo` in a build with
+//! the `demo` feature, the reference authorization server and sample MCP
+//! servers on loopback.
 //!
 //! One broker serves a user: the app takes the one-refresher lock first. When
 //! `mcp-passport serve` (or another copy of the app) already holds it, the
 //! dashboard still works and says why the app is not serving clients itself.
 
 use super::{Event, Passport, lock};
-use crate::settings::DEMO_AS_PORT;
 use passport_broker::BrokerConfig;
 use passport_core::lock::RefresherLock;
-use reference_as::demo::{Demo, DemoConfig};
 use serde::Serialize;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -30,6 +29,7 @@ pub struct BrokerView {
 impl Passport {
     /// Starts the demo stack (with `--demo`), the broker, and the watcher.
     pub async fn start(self: &Arc<Self>) {
+        #[cfg(feature = "demo")]
         if self.settings.demo {
             self.start_demo().await;
         }
@@ -37,7 +37,10 @@ impl Passport {
         self.watch();
     }
 
+    #[cfg(feature = "demo")]
     async fn start_demo(&self) {
+        use crate::settings::DEMO_AS_PORT;
+        use reference_as::demo::{Demo, DemoConfig};
         let config = |port| DemoConfig {
             port,
             state_dir: Some(self.settings.home.join("demo-as")),
@@ -126,6 +129,7 @@ impl Passport {
             broker.shutdown().await;
         }
         lock(&self.broker_state).take();
+        #[cfg(feature = "demo")]
         if let Some(demo) = self.demo.lock().await.take() {
             demo.shutdown().await;
         }

@@ -18,11 +18,19 @@ use std::time::Duration;
 /// How long a sign-in waits for the browser.
 const SIGN_IN_TIMEOUT: Duration = Duration::from_secs(300);
 
-/// A sign-in in progress, and the outcome of the last action.
+/// A sign-in in progress, the action under way, and the outcome of the
+/// last action. An action that starts clears the last outcome, so the
+/// banner only ever shows the outcome of the action that just ended.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Activity {
-    /// What the sign-in in progress is for.
+    /// What the sign-in in progress is for. While it is set, nothing else
+    /// that starts a sign-in is offered.
     pub signing_in: Option<String>,
+    /// The action under way (revoking, refreshing, signing out), in one sentence.
+    pub working: Option<String>,
+    /// The servers whose revocation is under way: not gone until the
+    /// authorization server has narrowed the grant and revoked their tokens.
+    pub revoking: Vec<String>,
     /// The last success, in one sentence.
     pub message: Option<String>,
     /// The last failure.
@@ -126,7 +134,14 @@ impl Passport {
             )));
         };
         task.abort();
-        lock(&self.activity).message = Some("Sign-in cancelled.".into());
+        {
+            let mut activity = lock(&self.activity);
+            activity.message = Some(
+                "Sign-in cancelled. Nothing was changed; you can start it again when you are ready."
+                    .into(),
+            );
+            activity.error = None;
+        }
         self.emit(Event::Changed);
         Ok(())
     }
@@ -139,11 +154,12 @@ impl Passport {
                 "A sign-in is already waiting for your browser. Finish it there, or cancel it first.",
             ));
         }
-        *lock(&self.activity) = Activity {
-            signing_in: Some(describe(&target)),
-            message: None,
-            error: None,
-        };
+        {
+            let mut activity = lock(&self.activity);
+            activity.signing_in = Some(describe(&target));
+            activity.message = None;
+            activity.error = None;
+        }
         let me = Arc::clone(self);
         *signing = Some(tokio::spawn(async move {
             let result = me.run(target, servers).await;
@@ -203,11 +219,14 @@ impl Passport {
             UiError::new("loopback", format!("Cannot listen on 127.0.0.1 for the browser's return ({e}). Check that no firewall blocks this computer's own address."))
         })?;
         let redirect_uri = listener.redirect_uri();
-        let serving =
-            tokio::spawn(listener.serve(self.engine.flows(), self.engine.clock(), SIGN_IN_TIMEOUT));
-        let result = self.login(target, servers, redirect_uri).await;
-        serving.abort();
-        Ok(result?)
+        // Stopped when the sign-in ends, also when it is cancelled (this
+        // future is then dropped): the port is open only while a flow waits.
+        let _serving = AbortOnDrop(tokio::spawn(listener.serve(
+            self.engine.flows(),
+            self.engine.clock(),
+            SIGN_IN_TIMEOUT,
+        )));
+        Ok(self.login(target, servers, redirect_uri).await?)
     }
 
     fn finish(&self, result: Result<Vec<Grant>, UiError>) {
@@ -234,6 +253,15 @@ impl Passport {
         if signed_in {
             self.emit(Event::SignedIn);
         }
+    }
+}
+
+/// A task that stops when its owner is dropped.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

@@ -28,7 +28,7 @@ fn grant(status: GrantStatus, expires_in: i64, now: DateTime<Utc>) -> Grant {
 #[test]
 fn servers_show_status_expiry_and_token_kind() {
     let now = Utc::now();
-    let views = accounts(&[grant(GrantStatus::Active, 60, now)], now, &HashSet::new());
+    let views = accounts(&[grant(GrantStatus::Active, 60, now)], now, &idle());
     let servers = &views[0].servers;
     assert_eq!(servers[0].status, "active");
     assert_eq!(servers[0].token, "own");
@@ -38,9 +38,13 @@ fn servers_show_status_expiry_and_token_kind() {
         "a blocked server shows as revoked"
     );
     assert!(views[0].can_add_servers);
-    let later = accounts(&[grant(GrantStatus::Active, -1, now)], now, &HashSet::new());
+    let later = accounts(&[grant(GrantStatus::Active, -1, now)], now, &idle());
     assert_eq!(later[0].servers[0].status, "expired");
-    let busy: HashSet<String> = ["g1".to_string()].into();
+    let refreshing: HashSet<String> = ["g1".to_string()].into();
+    let busy = Busy {
+        refreshing: &refreshing,
+        revoking: &[],
+    };
     assert_eq!(
         accounts(&[grant(GrantStatus::Active, 60, now)], now, &busy)[0].servers[0].status,
         "refreshing"
@@ -48,11 +52,41 @@ fn servers_show_status_expiry_and_token_kind() {
 }
 
 #[test]
+fn a_server_being_revoked_is_revoking_not_revoked_until_the_revocation_ends() {
+    let now = Utc::now();
+    let none = HashSet::new();
+    let revoking = ["slack-mcp".to_string(), "github-mcp".to_string()];
+    let busy = Busy {
+        refreshing: &none,
+        revoking: &revoking,
+    };
+    let views = accounts(&[grant(GrantStatus::Active, 60, now)], now, &busy);
+    let servers = &views[0].servers;
+    assert_eq!(
+        servers[1].status, "revoking",
+        "blocked here already, but the AS has not finished"
+    );
+    assert_eq!(servers[0].status, "revoking");
+    assert!(
+        servers.iter().all(|s| s.expires_at.is_none()),
+        "no countdown for a token no longer handed out"
+    );
+}
+
+fn idle() -> Busy<'static> {
+    static NONE: std::sync::OnceLock<HashSet<String>> = std::sync::OnceLock::new();
+    Busy {
+        refreshing: NONE.get_or_init(HashSet::new),
+        revoking: &[],
+    }
+}
+
+#[test]
 fn tray_look_and_lines_follow_the_worst_account() {
     let now = Utc::now();
     assert_eq!(tray_look(&[]), TrayLook::Ok);
     assert_eq!(tray_lines(&[]), vec!["Not signed in yet".to_string()]);
-    let ok = accounts(&[grant(GrantStatus::Active, 60, now)], now, &HashSet::new());
+    let ok = accounts(&[grant(GrantStatus::Active, 60, now)], now, &idle());
     assert_eq!(tray_look(&ok), TrayLook::Ok);
     assert_eq!(
         tray_lines(&ok),
@@ -61,7 +95,7 @@ fn tray_look_and_lines_follow_the_worst_account() {
     let signin = GrantStatus::SignInNeeded {
         reason: "revoked".into(),
     };
-    let attention = accounts(&[grant(signin, 60, now)], now, &HashSet::new());
+    let attention = accounts(&[grant(signin, 60, now)], now, &idle());
     assert_eq!(tray_look(&attention), TrayLook::Attention);
     assert_eq!(attention[0].servers[0].status, "sign-in-needed");
     assert_eq!(
@@ -73,7 +107,7 @@ fn tray_look_and_lines_follow_the_worst_account() {
         retry_at: now,
         attempts: 3,
     };
-    let mut both = accounts(&[grant(down, 60, now)], now, &HashSet::new());
+    let mut both = accounts(&[grant(down, 60, now)], now, &idle());
     both.extend(attention);
     assert_eq!(tray_look(&both), TrayLook::Error);
     assert!(tray_lines(&both)[0].ends_with("cannot reach the server"));

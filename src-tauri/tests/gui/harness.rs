@@ -25,7 +25,8 @@ pub struct Gui {
     pub dir: tempfile::TempDir,
     name: &'static str,
     driver: DriverGroup,
-    selection: Arc<Mutex<Vec<String>>>,
+    /// The servers the person ticks; `None` while they leave the page open.
+    selection: Arc<Mutex<Option<Vec<String>>>>,
     approver: tokio::task::JoinHandle<()>,
 }
 
@@ -39,7 +40,49 @@ impl Drop for DriverGroup {
         let group = format!("-{}", self.0.id());
         let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
         let _ = self.0.wait();
+        // The app is gone only once the bus has let go of its name.
+        wait_for_no_app(Duration::from_secs(10));
     }
+}
+
+/// The session-bus name a running app holds (tauri-plugin-single-instance):
+/// an app started while it is owned hands its arguments over and exits.
+const INSTANCE_NAME: &str = "io.github.mcppassport.SingleInstance";
+
+/// Whether an app holds [`INSTANCE_NAME`] on the session bus.
+fn app_running() -> bool {
+    let answer = Command::new("dbus-send")
+        .args([
+            "--session",
+            "--print-reply",
+            "--dest=org.freedesktop.DBus",
+            "/org/freedesktop/DBus",
+            "org.freedesktop.DBus.NameHasOwner",
+            &format!("string:{INSTANCE_NAME}"),
+        ])
+        .output()
+        .expect("dbus-send (package dbus) runs");
+    String::from_utf8_lossy(&answer.stdout).contains("boolean true")
+}
+
+/// Waits (at most `timeout`) until no app holds the single-instance name,
+/// as a killed app keeps it until the bus sees its connection close.
+/// Returns whether it was released.
+fn wait_for_no_app(timeout: Duration) -> bool {
+    let started = std::time::Instant::now();
+    while app_running() {
+        if started.elapsed() > timeout {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    if started.elapsed() > Duration::from_millis(20) {
+        eprintln!(
+            "the last app let go of {INSTANCE_NAME} after {:?}",
+            started.elapsed()
+        );
+    }
+    true
 }
 
 fn free_port() -> u16 {
@@ -80,6 +123,11 @@ pub fn screenshot_dir() -> PathBuf {
 impl Gui {
     /// Starts the demo and the app; the person at the browser will tick `pick`.
     pub async fn start(name: &'static str, pick: &[&str]) -> Gui {
+        // A new app would otherwise hand over to the last test's and exit.
+        assert!(
+            wait_for_no_app(Duration::from_secs(10)),
+            "an MCP Passport app still holds {INSTANCE_NAME} on this session bus 10 s after its test ended"
+        );
         let demo = Demo::start(DemoConfig {
             introspect: true,
             ..DemoConfig::default()
@@ -138,7 +186,9 @@ impl Gui {
         }
         assert!(ready, "tauri-driver did not answer on {status}");
         let session = Session::start(port, APP, &[]).await;
-        let selection = Arc::new(Mutex::new(pick.iter().map(|s| s.to_string()).collect()));
+        let selection = Arc::new(Mutex::new(Some(
+            pick.iter().map(|s| s.to_string()).collect(),
+        )));
         let approver = tokio::spawn(play_the_person_at_the_browser(
             opened,
             Arc::clone(&selection),
@@ -157,7 +207,12 @@ impl Gui {
     /// The servers the person ticks at the next picker.
     pub fn pick(&self, servers: &[&str]) {
         *self.selection.lock().expect("selection") =
-            servers.iter().map(|s| s.to_string()).collect();
+            Some(servers.iter().map(|s| s.to_string()).collect());
+    }
+
+    /// The person leaves the next sign-in page open and does nothing.
+    pub fn walk_away(&self) {
+        *self.selection.lock().expect("selection") = None;
     }
 
     /// The demo's issuer.
@@ -192,7 +247,7 @@ impl Gui {
     }
 
     /// Types the demo's issuer and presses Enter (the keyboard path);
-    /// waits for `count` servers.
+    /// waits until that sign-in has ended with `count` servers.
     pub async fn sign_in(&self, count: usize) {
         self.session
             .wait_for(
@@ -204,21 +259,45 @@ impl Gui {
         self.session
             .type_into("#target", &format!("{}\u{E007}", self.issuer()))
             .await;
-        self.wait_servers(count).await;
+        self.wait_signed_in(count, "").await;
     }
 
-    /// Waits until the dashboard lists `count` servers that are not revoked.
-    pub async fn wait_servers(&self, count: usize) {
-        let script = format!(
-            "return document.querySelectorAll('tr.server:not([data-status=revoked])').length === {count}"
-        );
+    /// Waits until the sign-in just started has ended: none is pending any
+    /// more, the banner is that sign-in's own outcome ("Signed in: ...",
+    /// naming `naming`), and the dashboard lists `count` active servers.
+    pub async fn wait_signed_in(&self, count: usize, naming: &str) {
         self.session
-            .wait_for(
-                &format!("{count} servers"),
-                &script,
+            .wait_for_with(
+                &format!("the sign-in to end with {count} servers, naming '{naming}'"),
+                "const [count, naming] = arguments;
+                 const banner = document.getElementById('banner');
+                 const text = document.getElementById('banner-text').textContent;
+                 return !banner.hidden && banner.className === 'info' && text.startsWith('Signed in')
+                   && text.includes(naming)
+                   && document.querySelectorAll('tr.server').length === count
+                   && document.querySelectorAll('tr.server[data-status=active]').length === count",
+                serde_json::json!([count, naming]),
                 Duration::from_secs(30),
             )
             .await;
+    }
+
+    /// Waits until the banner shows the outcome of the action just taken:
+    /// of `kind` (`info` or `error`), containing `text`.
+    pub async fn wait_banner(&self, kind: &str, text: &str) -> String {
+        let shown = self
+            .session
+            .wait_for_with(
+                &format!("the {kind} banner '{text}'"),
+                "const [kind, text] = arguments;
+                 const banner = document.getElementById('banner');
+                 const shown = document.getElementById('banner-text').textContent;
+                 return !banner.hidden && banner.className === kind && shown.includes(text) && shown",
+                serde_json::json!([kind, text]),
+                Duration::from_secs(30),
+            )
+            .await;
+        shown.as_str().unwrap_or_default().to_string()
     }
 
     /// The server ids the dashboard lists, with their status.
@@ -239,7 +318,10 @@ impl Gui {
     }
 }
 
-async fn play_the_person_at_the_browser(opened: PathBuf, selection: Arc<Mutex<Vec<String>>>) {
+async fn play_the_person_at_the_browser(
+    opened: PathBuf,
+    selection: Arc<Mutex<Option<Vec<String>>>>,
+) {
     let mut handled = 0;
     loop {
         let urls: Vec<String> = std::fs::read_to_string(&opened)
@@ -248,7 +330,9 @@ async fn play_the_person_at_the_browser(opened: PathBuf, selection: Arc<Mutex<Ve
             .map(str::to_string)
             .collect();
         for url in urls.iter().skip(handled) {
-            let servers = selection.lock().map(|s| s.clone()).unwrap_or_default();
+            let Some(servers) = selection.lock().ok().and_then(|s| s.clone()) else {
+                continue; // away: this page stays open, unanswered
+            };
             let approval = Approval {
                 url: url.clone(),
                 user: ("demo".into(), "demo".into()),

@@ -43,9 +43,37 @@ async fn signing_in_through_the_browser_and_a_deep_link_lists_the_chosen_servers
         first.iter().all(|c| c.contains("min")),
         "an hour-long token counts down in minutes: {first:?}"
     );
-    tokio::time::sleep(Duration::from_millis(2100)).await;
-    let later = countdowns(&gui).await;
-    assert_ne!(first, later, "the countdown moves");
+    // The countdown moves within a second or two (it shows seconds in the last hour).
+    gui.session
+        .wait_for_with(
+            "the countdown to move",
+            "const [first] = arguments; const now = [...document.querySelectorAll('tr.server .countdown')].map(c => c.textContent); return now.every((c, i) => c !== first[i] && c.includes('min'))",
+            serde_json::json!([first]),
+            Duration::from_secs(3),
+        )
+        .await;
+    let rows = gui
+        .session
+        .eval("window.heldRow = document.querySelector('tr.server'); window.heldButton = document.querySelector('button.add-servers'); return true")
+        .await;
+    assert_eq!(rows, serde_json::json!(true));
+    gui.session
+        .wait_for_with(
+            "another tick",
+            "const [first] = arguments; return document.querySelector('tr.server .countdown').textContent !== first",
+            serde_json::json!([countdowns(&gui).await[0]]),
+            Duration::from_secs(3),
+        )
+        .await;
+    let held = gui
+        .session
+        .eval("return window.heldRow === document.querySelector('tr.server') && window.heldButton === document.querySelector('button.add-servers') && window.heldRow.isConnected")
+        .await;
+    assert_eq!(
+        held,
+        serde_json::json!(true),
+        "a row and a button keep their elements across ticks"
+    );
     let welcome_hidden = gui
         .session
         .eval("return document.getElementById('welcome').hidden")
@@ -102,7 +130,10 @@ async fn a_second_launch_is_forwarded_and_a_callback_with_a_wrong_state_changes_
         "the second launch hands over and exits 0"
     );
     println!("second launch exited after {:?}", started.elapsed());
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !gui.log().contains("callback was dropped") && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 
     assert_eq!(gui.session.windows().await.len(), 1, "no second window");
     let after = std::fs::read_to_string(gui.dir.path().join("home/state.json")).unwrap();
@@ -156,7 +187,11 @@ async fn start_at_login_is_off_by_default_and_the_switch_writes_and_removes_the_
 
     gui.session.click("#autostart").await;
     gui.session.wait_for("switched on", checked, WAIT).await;
-    let on = entries();
+    let on = eventually(|| {
+        let on = entries();
+        (!on.is_empty()).then_some(on)
+    })
+    .await;
     assert_eq!(on.len(), 1, "one autostart entry");
     assert!(
         on[0].contains("--hidden"),
@@ -173,7 +208,23 @@ async fn start_at_login_is_off_by_default_and_the_switch_writes_and_removes_the_
             WAIT,
         )
         .await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    eventually(|| entries().is_empty().then_some(())).await;
     assert!(entries().is_empty(), "the entry is removed");
     gui.stop().await;
+}
+
+/// Polls `check` until it gives a value (10 s at most), then returns the
+/// last answer, or panics naming what did not happen.
+async fn eventually<T>(check: impl Fn() -> Option<T>) -> T {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(v) = check() {
+            return v;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the autostart entry did not change within 10 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }

@@ -16,7 +16,12 @@ pub struct Session {
 impl Session {
     /// Starts the app under `tauri-driver` on `port` with these arguments.
     pub async fn start(port: u16, application: &str, args: &[&str]) -> Session {
-        let http = reqwest::Client::new();
+        // No WebDriver call takes a minute: one that does has hung (the app
+        // or WebKitWebDriver died), and the test fails saying so.
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .expect("an HTTP client");
         let driver = format!("http://127.0.0.1:{port}");
         let caps = json!({"capabilities": {"alwaysMatch": {
             "browserName": "wry",
@@ -27,7 +32,7 @@ impl Session {
             .json(&caps)
             .send()
             .await
-            .expect("tauri-driver answers")
+            .unwrap_or_else(|e| panic!("tauri-driver did not start the app within a minute: {e}"))
             .json::<Value>()
             .await
             .expect("a JSON session");
@@ -61,19 +66,36 @@ impl Session {
 
     /// Runs `script` (a function body) in the page and returns its value.
     pub async fn eval(&self, script: &str) -> Value {
+        self.eval_with(script, json!([])).await
+    }
+
+    /// Runs `script` with `arguments` set to `args` (a JSON array).
+    pub async fn eval_with(&self, script: &str, args: Value) -> Value {
         self.call(
             reqwest::Method::POST,
             "/execute/sync",
-            Some(json!({"script": script, "args": []})),
+            Some(json!({"script": script, "args": args})),
         )
         .await
     }
 
     /// Waits until `script` returns something truthy; returns it.
     pub async fn wait_for(&self, what: &str, script: &str, timeout: Duration) -> Value {
+        self.wait_for_with(what, script, json!([]), timeout).await
+    }
+
+    /// Waits until `script` (with `arguments` set to `args`) returns
+    /// something truthy; returns it.
+    pub async fn wait_for_with(
+        &self,
+        what: &str,
+        script: &str,
+        args: Value,
+        timeout: Duration,
+    ) -> Value {
         let deadline = Instant::now() + timeout;
         loop {
-            let v = self.eval(script).await;
+            let v = self.eval_with(script, args.clone()).await;
             let truthy =
                 !matches!(&v, Value::Null | Value::Bool(false)) && v != json!("") && v != json!(0);
             if truthy {
@@ -106,8 +128,17 @@ impl Session {
             .to_string()
     }
 
-    /// Clicks the element `css` selects.
+    /// Clicks the element `css` selects, once the page shows it enabled.
+    /// The element is found right before the click (the page keeps an
+    /// element while what it shows exists, so it is still the one found).
     pub async fn click(&self, css: &str) {
+        self.wait_for_with(
+            &format!("{css} to be shown and enabled"),
+            "const e = document.querySelector(arguments[0]); return e !== null && !e.disabled && e.getClientRects().length > 0",
+            json!([css]),
+            Duration::from_secs(30),
+        )
+        .await;
         let id = self.element(css).await;
         self.call(
             reqwest::Method::POST,
