@@ -63,6 +63,14 @@ fn menu<R: Runtime>(app: &AppHandle<R>, accounts: &[AccountView]) -> tauri::Resu
 
 /// Creates the tray icon.
 pub fn create<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
+    // Linux panels title the icon with the application name (there is no
+    // tooltip there); without this they show the binary's name.
+    #[cfg(target_os = "linux")]
+    if let Some(name) = &app.config().product_name
+        && glib::application_name().as_deref() != Some(name.as_str())
+    {
+        glib::set_application_name(name);
+    }
     TrayIconBuilder::with_id(TRAY_ID)
         .icon(icon(TrayLook::Ok)?)
         .tooltip("MCP Passport")

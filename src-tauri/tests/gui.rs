@@ -13,6 +13,8 @@ mod gui {
     pub mod clients;
     pub mod harness;
     pub mod sign_in;
+    pub mod status_notifier;
+    pub mod tray;
     pub mod webdriver;
 }
 
