@@ -73,13 +73,8 @@ impl Passport {
         let mut first_error = None;
         let mut refreshed = 0;
         for grant in &grants {
-            for server in grant
-                .servers
-                .iter()
-                .filter(|s| !grant.blocked.contains(&s.id))
-            {
-                self.engine.invalidate(&server.id);
-                match self.engine.token(&server.id).await {
+            for server in grant.active_servers() {
+                match self.engine.refresh_now(&server.id).await {
                     Ok(_) => refreshed += 1,
                     Err(e) => {
                         first_error.get_or_insert(e);

@@ -24,6 +24,8 @@ pub struct Gui {
     pub session: Session,
     pub dir: tempfile::TempDir,
     name: &'static str,
+    /// The app's stderr, kept under `target/test-logs`.
+    log_file: PathBuf,
     driver: DriverGroup,
     /// The servers the person ticks; `None` while they leave the page open.
     selection: Arc<Mutex<Option<Vec<String>>>>,
@@ -113,10 +115,22 @@ fn tauri_driver() -> PathBuf {
 
 /// Where screenshots go: `target/gui-screenshots/`.
 pub fn screenshot_dir() -> PathBuf {
+    target_dir().join("gui-screenshots")
+}
+
+/// Where the app's logs are kept after the test, for the leak scan
+/// (`scripts/leak-scan.sh` reads `target/test-logs`).
+fn log_dir() -> PathBuf {
+    let dir = target_dir().join("test-logs");
+    std::fs::create_dir_all(&dir).expect("the test log folder");
+    dir
+}
+
+fn target_dir() -> PathBuf {
     PathBuf::from(APP)
         .parent()
         .and_then(|d| d.parent())
-        .map(|t| t.join("gui-screenshots"))
+        .map(PathBuf::from)
         .expect("the target folder")
 }
 
@@ -153,7 +167,8 @@ impl Gui {
         }
         let service = format!("io.github.mcppassport.gui-{name}-{}", std::process::id());
         let (port, native) = (free_port(), free_port());
-        let log = std::fs::File::create(dir.path().join("app.log")).expect("log file");
+        let log_file = log_dir().join(format!("gui-{name}-{}.log", std::process::id()));
+        let log = std::fs::File::create(&log_file).expect("log file");
         let driver = Command::new(tauri_driver())
             .process_group(0)
             .args([
@@ -198,6 +213,7 @@ impl Gui {
             session,
             dir,
             name,
+            log_file,
             driver,
             selection,
             approver,
@@ -243,7 +259,7 @@ impl Gui {
 
     /// Everything the app wrote to stderr so far.
     pub fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("app.log")).unwrap_or_default()
+        std::fs::read_to_string(&self.log_file).unwrap_or_default()
     }
 
     /// Types the demo's issuer and presses Enter (the keyboard path);

@@ -82,6 +82,23 @@ impl Engine {
         if let Some(hit) = self.fresh_in_memory(server) {
             return Ok(hit);
         }
+        self.token_from_as(server, false).await
+    }
+
+    /// A new access token for `server` from the AS now, whatever is in
+    /// memory or however recently it was refreshed: what a person means by
+    /// "Refresh now" (and how they learn at once that the AS has revoked the
+    /// grant). A refresh already in flight for the grant finishes first;
+    /// this one asks the AS after it, never reusing its answer.
+    pub async fn refresh_now(&self, server: &str) -> Result<IssuedToken, EngineError> {
+        self.token_from_as(server, true).await
+    }
+
+    async fn token_from_as(
+        &self,
+        server: &str,
+        now_please: bool,
+    ) -> Result<IssuedToken, EngineError> {
         let grant = self
             .grant_for(server)
             .ok_or_else(|| EngineError::NotGranted(server.to_string()))?;
@@ -98,7 +115,7 @@ impl Engine {
         let now = self.clock.now();
         if let Some(c) = self
             .cached_for(&grant, &entry.id, entry.token_kind)
-            .filter(|c| self.fresh(c, now))
+            .filter(|c| !now_please && self.fresh(c, now))
         {
             return Ok(issued(c, &entry.id, entry.token_kind));
         }
@@ -120,15 +137,16 @@ impl Engine {
         }
         let now = self.clock.now();
         let cached = self.cached_for(&grant, &entry.id, entry.token_kind);
-        if let Some(c) = cached.clone().filter(|c| self.fresh(c, now)) {
+        if let Some(c) = cached.clone().filter(|c| !now_please && self.fresh(c, now)) {
             return Ok(issued(c, &entry.id, entry.token_kind));
         }
-        // While backing off, nobody asks the AS: an unexpired token is
-        // served, and without one the caller hears why at once.
+        // While backing off, nobody asks the AS unless a person asked: an
+        // unexpired token is served, and without one the caller hears why at once.
         if let GrantStatus::Unreachable {
             retry_at, reason, ..
         } = &grant.status
             && *retry_at > now
+            && !now_please
         {
             return match cached.filter(|c| c.expires_at > now) {
                 Some(c) => Ok(issued(c, &entry.id, entry.token_kind)),

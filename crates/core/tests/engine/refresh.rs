@@ -138,6 +138,39 @@ async fn retry_times_after_an_outage_are_the_backoff_plus_a_jitter_that_varies()
     h.demo.shutdown().await;
 }
 
+/// "Refresh now" asks the AS even when a fresh token is in memory, so a
+/// grant revoked at the AS shows at once (the dashboard's button).
+#[tokio::test]
+async fn refresh_now_asks_the_as_even_with_a_fresh_token_and_learns_of_a_revoked_grant() {
+    let h = Harness::start(DemoConfig::default()).await;
+    h.global_login(&["github-mcp"]).await;
+    let first = h.engine.token("github-mcp").await.unwrap();
+    let before = h.refreshes();
+    let again = h.engine.refresh_now("github-mcp").await.unwrap();
+    assert_eq!(h.refreshes(), before + 1, "one request to the AS");
+    assert_ne!(first.access_token, again.access_token);
+    // `token` is satisfied by memory; `refresh_now` is not.
+    assert_eq!(
+        h.engine.token("github-mcp").await.unwrap().access_token,
+        again.access_token
+    );
+    assert_eq!(h.refreshes(), before + 1);
+    revoke_all_at_account_page(&h).await;
+    assert!(
+        h.engine.token("github-mcp").await.is_ok(),
+        "a fresh token is still served from memory"
+    );
+    assert!(matches!(
+        h.engine.refresh_now("github-mcp").await,
+        Err(EngineError::SignInNeeded { .. })
+    ));
+    assert!(matches!(
+        h.engine.grants()[0].status,
+        GrantStatus::SignInNeeded { .. }
+    ));
+    h.demo.shutdown().await;
+}
+
 #[tokio::test]
 async fn grant_revoked_at_the_account_page_becomes_sign_in_needed_without_a_retry_loop() {
     let h = Harness::start(DemoConfig::default()).await;
