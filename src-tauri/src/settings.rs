@@ -8,6 +8,7 @@
 //! `demo` feature has a demo; a release build ships no authorization server,
 //! and says so when asked for one.
 
+use passport_broker::paths::{PROFILE, Paths};
 use std::path::PathBuf;
 
 /// The private-use URI scheme the app registers (reverse DNS, RFC 8252 7.1).
@@ -15,7 +16,7 @@ pub const SCHEME: &str = "io.github.mcppassport";
 /// The redirect URI the app asks the AS for by default.
 pub const DEFAULT_REDIRECT: &str = "io.github.mcppassport:/oauth/callback";
 /// The broker's port when nothing else is set (the command's default too).
-pub const DEFAULT_PORT: u16 = 8755;
+pub use passport_broker::paths::DEFAULT_PORT;
 /// The broker's port in demo mode, so the demo does not take the real one.
 pub const DEMO_PORT: u16 = 8765;
 /// The reference AS's port in demo mode (fixed, so grants survive restarts).
@@ -38,10 +39,9 @@ pub enum Redirect {
 /// The settings of one run.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// The state directory (state file, client keys, audit log).
-    pub home: PathBuf,
-    /// The runtime directory (refresher lock, broker endpoint file).
-    pub runtime: PathBuf,
+    /// The state directory (state file, client keys, audit log) and the
+    /// runtime directory (refresher lock, broker endpoint file).
+    pub paths: Paths,
     /// The keyring service name.
     pub keyring_service: String,
     /// Where the AS sends the browser back.
@@ -65,18 +65,10 @@ impl Settings {
         let hidden = args.iter().any(|a| a == "--hidden");
         let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
         let suffix = if demo { "-demo" } else { "" };
-        let home = match env("MCP_PASSPORT_HOME") {
-            Some(h) => PathBuf::from(h),
-            None => dirs::config_dir()
-                .map(|d| d.join(format!("mcp-passport{suffix}")))
+        let paths = match env("MCP_PASSPORT_HOME") {
+            Some(h) => Paths::under(PathBuf::from(h)),
+            None => Paths::for_user(&format!("{PROFILE}{suffix}"))
                 .ok_or("cannot find your config directory; set MCP_PASSPORT_HOME")?,
-        };
-        let runtime = if env("MCP_PASSPORT_HOME").is_some() {
-            home.join("run")
-        } else {
-            dirs::runtime_dir()
-                .map(|d| d.join(format!("mcp-passport{suffix}")))
-                .unwrap_or_else(|| home.join("run"))
         };
         let keyring_service = env("MCP_PASSPORT_KEYRING_SERVICE")
             .unwrap_or_else(|| format!("{SCHEME}{}", if demo { ".demo" } else { "" }));
@@ -100,8 +92,7 @@ impl Settings {
             None => DEFAULT_PORT,
         };
         Ok(Self {
-            home,
-            runtime,
+            paths,
             keyring_service,
             redirect,
             broker_port,

@@ -106,7 +106,7 @@ pub fn accounts(grants: &[Grant], now: DateTime<Utc>, busy: &Busy<'_>) -> Vec<Ac
                 .map(|s| {
                     let status = if busy.revoking.contains(&s.id) {
                         "revoking"
-                    } else if grant.blocked.contains(&s.id) {
+                    } else if grant.is_blocked(&s.id) {
                         "revoked"
                     } else if busy.refreshing.contains(&grant.id) {
                         "refreshing"

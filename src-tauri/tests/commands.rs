@@ -63,8 +63,7 @@ async fn harness() -> Harness {
     let demo = Demo::start(DemoConfig::default()).await.unwrap();
     let home = tempfile::tempdir().unwrap();
     let settings = Settings {
-        home: home.path().to_path_buf(),
-        runtime: home.path().join("run"),
+        paths: passport_broker::paths::Paths::under(home.path().to_path_buf()),
         keyring_service: "unused".into(),
         redirect: Redirect::Loopback,
         broker_port: 0,

@@ -14,6 +14,7 @@ pub mod audit;
 pub mod endpoint;
 pub mod guard;
 pub mod keys;
+pub mod paths;
 pub mod proxy;
 pub mod routes;
 pub mod service;
@@ -253,10 +254,7 @@ async fn refresh_ahead(engine: Arc<Engine>, every: Duration) {
     loop {
         tokio::time::sleep(every).await;
         for grant in engine.grants() {
-            let touched = grant
-                .servers
-                .iter()
-                .filter(|s| s.expires_at.is_some() && !grant.blocked.contains(&s.id));
+            let touched = grant.active_servers().filter(|s| s.expires_at.is_some());
             for server in touched {
                 if let Err(e) = engine.token(&server.id).await {
                     tracing::debug!(server = %server.id, code = e.code(), "background refresh did not succeed");

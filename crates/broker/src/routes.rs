@@ -25,11 +25,7 @@ pub async fn servers(
 ) -> Response {
     let mut out = Vec::new();
     for grant in state.engine.grants() {
-        for server in grant
-            .servers
-            .iter()
-            .filter(|s| !grant.blocked.contains(&s.id) && key.allows(&s.id))
-        {
+        for server in grant.active_servers().filter(|s| key.allows(&s.id)) {
             out.push(json!({
                 "id": server.id, "name": server.name, "url": server.resource, "issuer": grant.issuer,
                 "status": grant.status, "expires_at": server.expires_at, "token_kind": server.token_kind,

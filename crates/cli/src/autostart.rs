@@ -57,7 +57,7 @@ pub fn answering(paths: &Paths) -> bool {
 /// Makes sure a broker runs for this user: starts one in the background
 /// when none answers, and returns once one does.
 pub async fn ensure_broker(cli: &Cli) -> Result<(), Failure> {
-    let paths = Paths::resolve(cli)?;
+    let paths = crate::context::paths_for(cli)?;
     if answering(&paths) {
         return Ok(());
     }

@@ -105,7 +105,7 @@ pub enum Command {
     /// Run the broker in the foreground: the local token endpoint and proxy for MCP clients.
     Serve {
         /// Port on 127.0.0.1 (0 picks a free one).
-        #[arg(long, default_value_t = 8755)]
+        #[arg(long, default_value_t = passport_broker::paths::DEFAULT_PORT)]
         port: u16,
         /// Address to bind; only loopback addresses are accepted.
         #[arg(long, default_value = "127.0.0.1")]

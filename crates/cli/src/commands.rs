@@ -225,7 +225,7 @@ pub async fn dispatch(cli: Cli) -> Result<(), Failure> {
 /// running, it is refreshed here under the lock.
 async fn token_for(cli: &Cli, server: &str) -> Result<(String, String, String), Failure> {
     use crate::broker_client::Asked;
-    let paths = crate::context::Paths::resolve(cli)?;
+    let paths = crate::context::paths_for(cli)?;
     let mut started = false;
     loop {
         match crate::broker_client::ask_token(&paths.endpoint_file(), server).await {
@@ -343,7 +343,7 @@ fn print_grants(json: bool, grants: &[Grant], now: chrono::DateTime<chrono::Utc>
                     ", expired".into()
                 }
             });
-            let blocked = if g.blocked.contains(&s.id) {
+            let blocked = if g.is_blocked(&s.id) {
                 " [revoked here]"
             } else {
                 ""

@@ -24,7 +24,7 @@ fn broker_port(paths: &Paths) -> u16 {
 }
 
 fn keys(paths: &Paths) -> Result<Keys, Failure> {
-    Keys::open(paths.home.join("keys.json")).map_err(|e| Failure::other("keys", e.to_string()))
+    Keys::open(paths.keys_file()).map_err(|e| Failure::other("keys", e.to_string()))
 }
 
 fn print_before(change: &Change) {
@@ -48,12 +48,12 @@ pub fn connect(cli: &Cli) -> Result<(), Failure> {
     else {
         return Err(Failure::other("internal", "not a connect command"));
     };
-    let paths = Paths::resolve(cli)?;
+    let paths = crate::context::paths_for(cli)?;
     let ctx = Context::open(cli, false)?;
     let mut granted: Vec<String> = Vec::new();
     for grant in ctx.engine.grants() {
-        for server in &grant.servers {
-            if !grant.blocked.contains(&server.id) && !granted.contains(&server.id) {
+        for server in grant.active_servers() {
+            if !granted.contains(&server.id) {
                 granted.push(server.id.clone());
             }
         }
@@ -121,7 +121,7 @@ pub fn disconnect(cli: &Cli) -> Result<(), Failure> {
     let change = if *dry_run {
         passport_connect::preview_disconnect(*client, config)?.0
     } else {
-        let paths = Paths::resolve(cli)?;
+        let paths = crate::context::paths_for(cli)?;
         passport_connect::disconnect(*client, config, &keys(&paths)?)?
     };
     let (display, path, removed) = (change.display, &change.config, &change.servers);

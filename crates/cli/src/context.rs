@@ -6,45 +6,22 @@ use passport_core::clock::SystemClock;
 use passport_core::engine::{Engine, EngineConfig};
 use passport_core::http::HttpClient;
 use passport_core::lock::RefresherLock;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// The files of one user.
-#[derive(Debug, Clone)]
-pub struct Paths {
-    /// The state directory.
-    pub home: PathBuf,
-    /// Where the refresher lock lives.
-    pub runtime: PathBuf,
-}
+pub use passport_broker::paths::Paths;
 
-impl Paths {
-    /// From `--home`, else the user's config and runtime directories.
-    pub fn resolve(cli: &Cli) -> Result<Self, Failure> {
-        if let Some(home) = &cli.home {
-            return Ok(Self {
-                runtime: home.join("run"),
-                home: home.clone(),
-            });
-        }
-        let home = dirs::config_dir()
-            .map(|d| d.join("mcp-passport"))
-            .ok_or_else(|| {
-                Failure::other(
-                    "no_home",
-                    "cannot find your config directory; pass --home DIR",
-                )
-            })?;
-        let runtime = dirs::runtime_dir()
-            .map(|d| d.join("mcp-passport"))
-            .unwrap_or_else(|| home.join("run"));
-        Ok(Self { home, runtime })
-    }
-
-    /// The broker's endpoint file (port and the CLI's key).
-    pub fn endpoint_file(&self) -> PathBuf {
-        self.runtime.join("endpoint.json")
+/// The files of this user: under `--home` (`MCP_PASSPORT_HOME`) when given,
+/// else the user's config and runtime directories.
+pub fn paths_for(cli: &Cli) -> Result<Paths, Failure> {
+    match &cli.home {
+        Some(home) => Ok(Paths::under(home.clone())),
+        None => Paths::for_user(passport_broker::paths::PROFILE).ok_or_else(|| {
+            Failure::other(
+                "no_home",
+                "cannot find your config directory; pass --home DIR",
+            )
+        }),
     }
 }
 
@@ -64,7 +41,7 @@ impl Context {
 
     /// Builds the engine, taking the refresher lock when `wait` is given.
     pub fn open_waiting(cli: &Cli, wait: Option<Duration>) -> Result<Self, Failure> {
-        let paths = Paths::resolve(cli)?;
+        let paths = crate::context::paths_for(cli)?;
         let lock = match wait {
             Some(wait) => Some(RefresherLock::acquire(&paths.runtime, wait).map_err(|e| {
                 Failure::other(
@@ -76,7 +53,7 @@ impl Context {
         };
         let http = HttpClient::new().map_err(|e| Failure::other("http_client", e.to_string()))?;
         let store = Arc::new(passport_keyring::KeyringStore::new(&cli.keyring_service));
-        let mut config = EngineConfig::new(paths.home.join("state.json"));
+        let mut config = EngineConfig::new(paths.state_file());
         config.client_metadata_url = cli.client_metadata_url.clone();
         let engine = Engine::new(config, http, Arc::new(SystemClock), store)?;
         Ok(Self {

@@ -8,7 +8,6 @@
 use crate::broker_client::{self, AdminAnswer};
 use crate::cli::{Cli, SignInOptions};
 use crate::commands::Failure;
-use crate::context::Paths;
 use passport_broker::admin_api::{LoginBody, LogoutBody, OpenWith, RevokeState, Target};
 use passport_core::engine::LoginTarget;
 use passport_core::model::Grant;
@@ -28,7 +27,7 @@ pub async fn login(
     servers: &[String],
     options: &SignInOptions,
 ) -> Option<Result<Vec<Grant>, Failure>> {
-    let paths = match Paths::resolve(cli) {
+    let paths = match crate::context::paths_for(cli) {
         Ok(p) => p,
         Err(e) => return Some(Err(e)),
     };
@@ -66,7 +65,7 @@ pub type Revoked = (RevokeState, Option<String>);
 
 /// Revokes `server` through the running broker; `None` when none runs.
 pub async fn revoke(cli: &Cli, server: &str) -> Option<Result<Revoked, Failure>> {
-    let paths = match Paths::resolve(cli) {
+    let paths = match crate::context::paths_for(cli) {
         Ok(p) => p,
         Err(e) => return Some(Err(e)),
     };
@@ -76,7 +75,7 @@ pub async fn revoke(cli: &Cli, server: &str) -> Option<Result<Revoked, Failure>>
 
 /// Signs out through the running broker; `None` when none runs.
 pub async fn logout(cli: &Cli, issuer: Option<&str>) -> Option<Result<u64, Failure>> {
-    let paths = match Paths::resolve(cli) {
+    let paths = match crate::context::paths_for(cli) {
         Ok(p) => p,
         Err(e) => return Some(Err(e)),
     };

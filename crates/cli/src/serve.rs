@@ -4,7 +4,7 @@
 
 use crate::cli::Cli;
 use crate::commands::Failure;
-use crate::context::{Context, Paths};
+use crate::context::Context;
 use passport_broker::{BrokerConfig, BrokerError, audit::Audit, keys::Keys};
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -19,7 +19,7 @@ pub async fn serve(
     port: u16,
     idle_exit: Option<u64>,
 ) -> Result<(), Failure> {
-    let paths = Paths::resolve(cli)?;
+    let paths = crate::context::paths_for(cli)?;
     let ctx = Context::open_waiting(cli, Some(Duration::ZERO)).map_err(|_| {
         let running = crate::broker_client::read_endpoint(&paths.endpoint_file())
             .map_or_else(String::new, |e| format!(" on 127.0.0.1:{}", e.port));
@@ -28,8 +28,8 @@ pub async fn serve(
     let mut config = BrokerConfig {
         bind: SocketAddr::new(bind, port),
         endpoint_file: paths.endpoint_file(),
-        keys_file: paths.home.join("keys.json"),
-        audit_file: paths.home.join("audit.jsonl"),
+        keys_file: paths.keys_file(),
+        audit_file: paths.audit_file(),
         refresh_every: Duration::from_secs(30),
     };
     // Sign-ins the CLI asks for through the admin API open the system browser.
@@ -84,11 +84,11 @@ async fn stopped() {
 
 /// Lists client keys (never the keys themselves) and recent use.
 pub fn clients(cli: &Cli) -> Result<(), Failure> {
-    let paths = Paths::resolve(cli)?;
-    let keys = Keys::open(paths.home.join("keys.json"))
+    let paths = crate::context::paths_for(cli)?;
+    let keys = Keys::open(paths.keys_file())
         .map_err(|e| Failure::other("keys", e.to_string()))?
         .list();
-    let recent = Audit::open(paths.home.join("audit.jsonl")).recent();
+    let recent = Audit::open(paths.audit_file()).recent();
     if cli.json {
         let keys: Vec<serde_json::Value> = keys
             .iter()

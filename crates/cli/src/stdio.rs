@@ -11,7 +11,6 @@
 
 use crate::cli::Cli;
 use crate::commands::Failure;
-use crate::context::Paths;
 use passport_broker::admin_api;
 use rmcp::transport::async_rw::AsyncRwTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
@@ -55,7 +54,7 @@ fn upstream_failure(e: &dyn std::fmt::Display) -> Failure {
 /// Runs the bridge until either side closes.
 pub async fn bridge(cli: &Cli, server: &str) -> Result<(), Failure> {
     let key = client_key()?;
-    let paths = Paths::resolve(cli)?;
+    let paths = crate::context::paths_for(cli)?;
     // Held for the bridge's life: an idle broker started on demand stays.
     let _mark = crate::idle::mark_bridge(&paths.runtime)
         .await

@@ -15,26 +15,11 @@ pub(super) fn read_config(path: &Path) -> Result<Option<String>, Failure> {
     }
 }
 
-/// Writes `bytes` atomically (temporary file in the same directory, then
-/// rename), readable by the user only.
+/// Writes `bytes` atomically and durably, readable by the user only (the
+/// project's one atomic replacement, `passport_core::atomic_file`).
 pub(super) fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write as _;
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    std::fs::create_dir_all(&dir)?;
-    let mut tmp = tempfile::NamedTempFile::new_in(&dir)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt as _;
-        tmp.as_file()
-            .set_permissions(std::fs::Permissions::from_mode(0o600))?;
-    }
-    tmp.write_all(bytes)?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
+    passport_core::atomic_file::write(path, bytes)
+        .map_err(|e| std::io::Error::new(e.source.kind(), e.to_string()))
 }
 
 /// `<file>.mcp-passport.bak`.

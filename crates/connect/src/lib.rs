@@ -35,7 +35,7 @@ use std::path::{Path, PathBuf};
 type Rendered = (String, Vec<(&'static str, Value)>);
 
 /// Port the broker listens on when no endpoint file says otherwise.
-pub const DEFAULT_PORT: u16 = 8755;
+pub use passport_broker::paths::DEFAULT_PORT;
 /// Prefix of every entry we own; anything else in the file is the user's.
 pub const PREFIX: &str = "passport-";
 /// What a preview shows where a freshly minted key would go.

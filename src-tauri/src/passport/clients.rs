@@ -84,11 +84,7 @@ impl Passport {
     fn granted_ids(&self) -> Vec<String> {
         let mut ids: Vec<String> = Vec::new();
         for grant in self.engine.grants() {
-            for server in grant
-                .servers
-                .iter()
-                .filter(|s| !grant.blocked.contains(&s.id))
-            {
+            for server in grant.active_servers() {
                 if !ids.contains(&server.id) {
                     ids.push(server.id.clone());
                 }
@@ -98,7 +94,7 @@ impl Passport {
     }
 
     fn keys(&self) -> Result<Keys, UiError> {
-        Keys::open(self.settings.home.join("keys.json")).map_err(|e| {
+        Keys::open(self.settings.paths.keys_file()).map_err(|e| {
             UiError::new(
                 "keys",
                 format!("{e}. Check the permissions of MCP Passport's folder."),

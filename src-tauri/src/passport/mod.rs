@@ -106,7 +106,7 @@ pub struct Passport {
 impl std::fmt::Debug for Passport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Passport")
-            .field("home", &self.settings.home)
+            .field("home", &self.settings.paths.home)
             .finish_non_exhaustive()
     }
 }
@@ -124,7 +124,7 @@ impl Passport {
         events: Events,
     ) -> Result<Arc<Self>, UiError> {
         let http = HttpClient::new().map_err(|e| UiError::new("http_client", e.to_string()))?;
-        let config = EngineConfig::new(settings.home.join("state.json"));
+        let config = EngineConfig::new(settings.paths.state_file());
         let engine = Engine::new(config, http, Arc::new(SystemClock), store)?;
         Ok(Arc::new(Self {
             engine: Arc::new(engine),

@@ -43,7 +43,7 @@ impl Passport {
         use reference_as::demo::{Demo, DemoConfig};
         let config = |port| DemoConfig {
             port,
-            state_dir: Some(self.settings.home.join("demo-as")),
+            state_dir: Some(self.settings.paths.home.join("demo-as")),
             introspect: true,
             ..DemoConfig::default()
         };
@@ -72,16 +72,14 @@ impl Passport {
 
     async fn start_broker(&self) {
         let settings = &self.settings;
-        let held = match RefresherLock::acquire(&settings.runtime, Duration::ZERO) {
+        let held = match RefresherLock::acquire(&settings.paths.runtime, Duration::ZERO) {
             Ok(held) => held,
             Err(_) => {
-                let port = std::fs::read_to_string(settings.runtime.join("endpoint.json"))
-                    .ok()
-                    .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-                    .and_then(|v| v.get("port").and_then(serde_json::Value::as_u64));
+                let port = passport_broker::endpoint::read(&settings.paths.endpoint_file())
+                    .map(|e| e.port);
                 *lock(&self.broker_view) = BrokerView {
                     running: false,
-                    port: port.and_then(|p| u16::try_from(p).ok()),
+                    port,
                     message: "Another MCP Passport (the app, or `mcp-passport serve`) already serves this account's clients. Quit it and restart the app to serve them from here.".into(),
                 };
                 return;
@@ -90,9 +88,9 @@ impl Passport {
         *lock(&self.lock) = Some(held);
         let config = BrokerConfig {
             bind: SocketAddr::from((Ipv4Addr::LOCALHOST, settings.broker_port)),
-            endpoint_file: settings.runtime.join("endpoint.json"),
-            keys_file: settings.home.join("keys.json"),
-            audit_file: settings.home.join("audit.jsonl"),
+            endpoint_file: settings.paths.endpoint_file(),
+            keys_file: settings.paths.keys_file(),
+            audit_file: settings.paths.audit_file(),
             refresh_every: Duration::from_secs(30),
         };
         match passport_broker::start(config, Arc::clone(&self.engine), Arc::clone(&self.opener))

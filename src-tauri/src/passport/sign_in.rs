@@ -11,6 +11,7 @@ use passport_core::engine::{LoginRequest, LoginTarget};
 use passport_core::error::EngineError;
 use passport_core::loopback::LoopbackListener;
 use passport_core::model::{Grant, Mode};
+use passport_core::registration::RegistrationError;
 use serde::Serialize;
 use std::sync::Arc;
 use std::time::Duration;
@@ -114,12 +115,7 @@ impl Passport {
                 ),
             ));
         }
-        let current = grant
-            .servers
-            .iter()
-            .filter(|s| !grant.blocked.contains(&s.id))
-            .map(|s| s.id.clone())
-            .collect();
+        let current = grant.active_servers().map(|s| s.id.clone()).collect();
         self.begin(LoginTarget::Issuer(issuer.to_string()), current)
     }
 
@@ -173,7 +169,11 @@ impl Passport {
     async fn run(&self, target: LoginTarget, servers: Vec<String>) -> Result<Vec<Grant>, UiError> {
         let attempt = match &self.settings.redirect {
             Redirect::Scheme(uri) => match self.login(&target, &servers, uri.clone()).await {
-                Err(EngineError::Registration(e)) => {
+                // Only a refused redirect URI falls back: any other
+                // registration failure would fail the same way on loopback.
+                Err(EngineError::Registration(
+                    e @ RegistrationError::RedirectUriRefused { .. },
+                )) => {
                     tracing::info!(error = %e, "the AS refused the app's scheme; using a loopback redirect");
                     self.login_loopback(&target, &servers).await
                 }
