@@ -28,7 +28,7 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use passport_core::engine::{LoginRequest, LoginTarget, Opener, RevokeOutcome};
 use passport_core::headless::HeadlessOpener;
-use passport_core::loopback::LoopbackListener;
+use passport_core::loopback::sign_in_via_loopback;
 use passport_core::registration::ClientChoice;
 use passport_core::secret::ClientSecret;
 use std::sync::Arc;
@@ -124,68 +124,66 @@ async fn run_login(
     lines: UnboundedSender<Bytes>,
 ) {
     let engine = &state.engine;
-    let listener = match LoopbackListener::bind().await {
-        Ok(l) => l,
-        Err(e) => {
-            let message = format!("cannot listen on 127.0.0.1 for the sign-in redirect: {e}");
-            let _ = lines.send(error_line("loopback", &message));
-            return;
-        }
-    };
-    let redirect_uri = listener.redirect_uri();
     let timeout = Duration::from_secs(body.timeout_secs.max(1));
-    let serving = tokio::spawn(listener.serve(engine.flows(), engine.clock(), timeout));
-    let headless = if body.open == OpenWith::Headless {
-        let (flows, clock) = (engine.flows(), engine.clock());
-        let deliver = Arc::new(move |url: String| {
-            if let Err(e) = flows.deliver(&url, clock.now()) {
-                tracing::warn!(error = %e, "callback refused");
-            }
-        });
-        match HeadlessOpener::new(&redirect_uri, deliver) {
-            Ok(h) => Some(h),
-            Err(e) => {
-                serving.abort();
-                let _ = lines.send(error_line("redirect_uri", &e.to_string()));
-                return;
-            }
-        }
-    } else {
-        None
-    };
     let audited = match &body.target {
         Target::Issuer(issuer) => issuer.clone(),
         Target::Servers(urls) => urls.join(" "),
     };
-    let request = LoginRequest {
-        target: match body.target {
-            Target::Issuer(issuer) => LoginTarget::Issuer(issuer),
-            Target::Servers(urls) => LoginTarget::Servers(urls),
-        },
-        servers: body.servers,
-        client: body.client_id.map(|id| ClientChoice::Preregistered {
-            client_id: id,
-            client_secret: body.client_secret.map(ClientSecret::new),
-            auth: None,
-        }),
-        redirect_uri,
-        scope: None,
-        timeout,
+    let target = match body.target {
+        Target::Issuer(issuer) => LoginTarget::Issuer(issuer),
+        Target::Servers(urls) => LoginTarget::Servers(urls),
     };
-    let opener = StreamOpener {
-        lines: lines.clone(),
-        open: body.open,
-        host: Arc::clone(&state.opener.0),
-        headless,
+    let client = body.client_id.map(|id| ClientChoice::Preregistered {
+        client_id: id,
+        client_secret: body.client_secret.map(ClientSecret::new),
+        auth: None,
+    });
+    let (open, servers, host) = (body.open, body.servers, Arc::clone(&state.opener.0));
+    let opener_lines = lines.clone();
+    let sign_in = |redirect_uri: String| async move {
+        let headless = if open == OpenWith::Headless {
+            let (flows, clock) = (engine.flows(), engine.clock());
+            let deliver = Arc::new(move |url: String| {
+                if let Err(e) = flows.deliver(&url, clock.now()) {
+                    tracing::warn!(error = %e, "callback refused");
+                }
+            });
+            let headless = HeadlessOpener::new(&redirect_uri, deliver)
+                .map_err(|e| ("redirect_uri", e.to_string()))?;
+            Some(headless)
+        } else {
+            None
+        };
+        let request = LoginRequest {
+            target,
+            servers,
+            client,
+            redirect_uri,
+            scope: None,
+            timeout,
+        };
+        let opener = StreamOpener {
+            lines: opener_lines,
+            open,
+            host,
+            headless,
+        };
+        engine
+            .login(&request, &opener)
+            .await
+            .map_err(|e| (e.code(), e.to_string()))
     };
-    let result = engine.login(&request, &opener).await;
-    serving.abort();
+    let result = sign_in_via_loopback(engine.flows(), engine.clock(), timeout, sign_in)
+        .await
+        .unwrap_or_else(|e| {
+            Err((
+                "loopback",
+                format!("cannot listen on 127.0.0.1 for the sign-in redirect: {e}"),
+            ))
+        });
     let (outcome, last) = match result {
         Ok(grants) => (Outcome::Ok, line(&LoginLine::Grants(grants))),
-        Err(e) => (
-            Outcome::Code(e.code()),
-            error_line(e.code(), &e.to_string()),
-        ),
+        Err((code, message)) => (Outcome::Code(code), error_line(code, &message)),
     };
     state.audit.note(&key, &audited, Kind::Admin, outcome);
     let _ = lines.send(last);

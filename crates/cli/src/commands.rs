@@ -7,7 +7,7 @@ use passport_broker::admin_api::RevokeState;
 use passport_core::engine::{Engine, LoginRequest, LoginTarget, Opener, RevokeOutcome};
 use passport_core::error::EngineError;
 use passport_core::headless::HeadlessOpener;
-use passport_core::loopback::LoopbackListener;
+use passport_core::loopback::sign_in_via_loopback;
 use passport_core::model::{Grant, GrantStatus, Mode, TokenKind};
 use passport_core::registration::ClientChoice;
 use passport_core::secret::ClientSecret;
@@ -261,15 +261,7 @@ pub async fn sign_in_with(
     options: &SignInOptions,
     scope: Option<String>,
 ) -> Result<Vec<Grant>, Failure> {
-    let listener = LoopbackListener::bind().await.map_err(|e| {
-        Failure::other(
-            "loopback",
-            format!("cannot listen on 127.0.0.1 for the sign-in redirect: {e}"),
-        )
-    })?;
-    let redirect_uri = listener.redirect_uri();
     let timeout = Duration::from_secs(options.timeout.max(1));
-    let serving = tokio::spawn(listener.serve(engine.flows(), engine.clock(), timeout));
     let client = options
         .client_id
         .as_ref()
@@ -278,34 +270,42 @@ pub async fn sign_in_with(
             client_secret: options.client_secret.clone().map(ClientSecret::new),
             auth: None,
         });
-    let request = LoginRequest {
-        target,
-        servers,
-        client,
-        redirect_uri: redirect_uri.clone(),
-        scope,
-        timeout,
+    let sign_in = |redirect_uri: String| async move {
+        let opener: Box<dyn Opener> = if options.headless_authorize {
+            let flows = engine.flows();
+            let clock = engine.clock();
+            let deliver = Arc::new(move |url: String| {
+                if let Err(e) = flows.deliver(&url, clock.now()) {
+                    tracing::warn!(error = %e, "callback refused");
+                }
+            });
+            Box::new(
+                HeadlessOpener::new(&redirect_uri, deliver)
+                    .map_err(|e| Failure::other("redirect_uri", e.to_string()))?,
+            )
+        } else if options.no_browser {
+            Box::new(PrintUrl)
+        } else {
+            Box::new(SystemBrowser)
+        };
+        let request = LoginRequest {
+            target,
+            servers,
+            client,
+            redirect_uri,
+            scope,
+            timeout,
+        };
+        Ok(engine.login(&request, opener.as_ref()).await?)
     };
-    let opener: Box<dyn Opener> = if options.headless_authorize {
-        let flows = engine.flows();
-        let clock = engine.clock();
-        let deliver = Arc::new(move |url: String| {
-            if let Err(e) = flows.deliver(&url, clock.now()) {
-                tracing::warn!(error = %e, "callback refused");
-            }
-        });
-        Box::new(
-            HeadlessOpener::new(&redirect_uri, deliver)
-                .map_err(|e| Failure::other("redirect_uri", e.to_string()))?,
-        )
-    } else if options.no_browser {
-        Box::new(PrintUrl)
-    } else {
-        Box::new(SystemBrowser)
-    };
-    let result = engine.login(&request, opener.as_ref()).await;
-    serving.abort();
-    Ok(result?)
+    sign_in_via_loopback(engine.flows(), engine.clock(), timeout, sign_in)
+        .await
+        .map_err(|e| {
+            Failure::other(
+                "loopback",
+                format!("cannot listen on 127.0.0.1 for the sign-in redirect: {e}"),
+            )
+        })?
 }
 
 fn print_grants(json: bool, grants: &[Grant], now: chrono::DateTime<chrono::Utc>) {

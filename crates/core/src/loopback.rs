@@ -125,6 +125,38 @@ impl LoopbackListener {
     }
 }
 
+/// Runs one sign-in whose browser comes back to a loopback redirect, the
+/// same way for the command line, the broker's admin API and the app:
+/// binds 127.0.0.1 first (so no redirect can arrive while nothing listens),
+/// gives `sign_in` the redirect URI, serves callbacks while it runs, and
+/// closes the port when it ends however it ends, also when its future is
+/// dropped (a cancelled sign-in). The only error is the bind's; the
+/// caller words it for its user.
+pub async fn sign_in_via_loopback<T, F, Fut>(
+    flows: Arc<Flows>,
+    clock: Arc<dyn Clock>,
+    timeout: Duration,
+    sign_in: F,
+) -> std::io::Result<T>
+where
+    F: FnOnce(String) -> Fut,
+    Fut: std::future::Future<Output = T>,
+{
+    let listener = LoopbackListener::bind().await?;
+    let redirect_uri = listener.redirect_uri();
+    let _serving = AbortOnDrop(tokio::spawn(listener.serve(flows, clock, timeout)));
+    Ok(sign_in(redirect_uri).await)
+}
+
+/// Stops the listener's task when dropped.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// Whether the request is addressed to exactly `127.0.0.1:PORT`.
 fn host_ok(headers: &HeaderMap, uri: &Uri, expected: &str) -> bool {
     let mut hosts = headers.get_all(header::HOST).iter();

@@ -9,7 +9,7 @@ use crate::error::UiError;
 use crate::settings::Redirect;
 use passport_core::engine::{LoginRequest, LoginTarget};
 use passport_core::error::EngineError;
-use passport_core::loopback::LoopbackListener;
+use passport_core::loopback::sign_in_via_loopback;
 use passport_core::model::{Grant, Mode};
 use passport_core::registration::RegistrationError;
 use serde::Serialize;
@@ -215,18 +215,17 @@ impl Passport {
         target: &LoginTarget,
         servers: &[String],
     ) -> Result<Vec<Grant>, UiError> {
-        let listener = LoopbackListener::bind().await.map_err(|e| {
-            UiError::new("loopback", format!("Cannot listen on 127.0.0.1 for the browser's return ({e}). Check that no firewall blocks this computer's own address."))
-        })?;
-        let redirect_uri = listener.redirect_uri();
-        // Stopped when the sign-in ends, also when it is cancelled (this
-        // future is then dropped): the port is open only while a flow waits.
-        let _serving = AbortOnDrop(tokio::spawn(listener.serve(
+        let signed_in = sign_in_via_loopback(
             self.engine.flows(),
             self.engine.clock(),
             SIGN_IN_TIMEOUT,
-        )));
-        Ok(self.login(target, servers, redirect_uri).await?)
+            |redirect_uri| self.login(target, servers, redirect_uri),
+        )
+        .await
+        .map_err(|e| {
+            UiError::new("loopback", format!("Cannot listen on 127.0.0.1 for the browser's return ({e}). Check that no firewall blocks this computer's own address."))
+        })?;
+        Ok(signed_in?)
     }
 
     fn finish(&self, result: Result<Vec<Grant>, UiError>) {
@@ -253,15 +252,6 @@ impl Passport {
         if signed_in {
             self.emit(Event::SignedIn);
         }
-    }
-}
-
-/// A task that stops when its owner is dropped.
-struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
-
-impl<T> Drop for AbortOnDrop<T> {
-    fn drop(&mut self) {
-        self.0.abort();
     }
 }
 
