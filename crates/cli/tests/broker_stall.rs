@@ -17,96 +17,11 @@ mod support;
 
 use std::time::{Duration, Instant};
 use support::home::{Home, broker_token, target_bin};
+use support::session_keyring::Locked;
 use support::stack::Stack;
 
 /// The slowest answer allowed for a fresh token while the keyring hangs.
 const SLOWEST: Duration = Duration::from_millis(50);
-
-/// The login keyring's password in `scripts/desktop-session.sh`.
-const SESSION_KEYRING_PASSWORD: &str = "passport";
-
-fn bus(args: &[&str]) -> String {
-    let out = std::process::Command::new("dbus-send")
-        .args(["--session", "--print-reply"])
-        .args(args)
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout).to_string()
-}
-
-fn secrets_owned() -> bool {
-    bus(&[
-        "--dest=org.freedesktop.DBus",
-        "/org/freedesktop/DBus",
-        "org.freedesktop.DBus.NameHasOwner",
-        "string:org.freedesktop.secrets",
-    ])
-    .contains("boolean true")
-}
-
-fn wait_for(owned: bool) {
-    let start = Instant::now();
-    while secrets_owned() != owned && start.elapsed() < Duration::from_secs(10) {
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-/// Locks the login collection; unlocks it again (by restarting the daemon
-/// the way the session script starts it) when dropped.
-struct Locked;
-
-impl Locked {
-    fn login_collection() -> Self {
-        let reply = bus(&[
-            "--dest=org.freedesktop.secrets",
-            "/org/freedesktop/secrets",
-            "org.freedesktop.Secret.Service.Lock",
-            "array:objpath:/org/freedesktop/secrets/collection/login",
-        ]);
-        assert!(reply.contains("collection/login"), "not locked: {reply}");
-        Locked
-    }
-}
-
-impl Drop for Locked {
-    fn drop(&mut self) {
-        use std::io::Write as _;
-        let reply = bus(&[
-            "--dest=org.freedesktop.DBus",
-            "/org/freedesktop/DBus",
-            "org.freedesktop.DBus.GetConnectionUnixProcessID",
-            "string:org.freedesktop.secrets",
-        ]);
-        if let Some(pid) = reply
-            .split_whitespace()
-            .skip_while(|w| *w != "uint32")
-            .nth(1)
-        {
-            let _ = std::process::Command::new("kill").arg(pid).status();
-            wait_for(false);
-        }
-        let Ok(mut daemon) = std::process::Command::new("gnome-keyring-daemon")
-            .args([
-                "--replace",
-                "--foreground",
-                "--unlock",
-                "--components=secrets",
-            ])
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-        else {
-            return;
-        };
-        if let Some(mut stdin) = daemon.stdin.take() {
-            let _ = stdin.write_all(SESSION_KEYRING_PASSWORD.as_bytes());
-        }
-        // Left running for the rest of the session; reaped if it ends first.
-        std::thread::spawn(move || daemon.wait());
-        wait_for(true);
-    }
-}
 
 /// Makes `home`'s browser approve `servers` at the next sign-in.
 fn approve(home: &Home, servers: &str) {
@@ -200,16 +115,9 @@ async fn fresh_tokens_are_served_at_once_while_other_refreshes_wait_on_a_locked_
     broker.start_kill().unwrap();
     let _ = broker.wait().await;
     drop(locked);
-    let unlocked = bus(&[
-        "--dest=org.freedesktop.secrets",
-        "/org/freedesktop/secrets/collection/login",
-        "org.freedesktop.DBus.Properties.Get",
-        "string:org.freedesktop.Secret.Collection",
-        "string:Locked",
-    ]);
     assert!(
-        unlocked.contains("boolean false"),
-        "still locked: {unlocked}"
+        support::session_keyring::login_collection_unlocked(),
+        "the login collection is still locked"
     );
     home.run(&["logout"], None).await;
     for stack in [alpha, beta, gamma] {

@@ -21,101 +21,26 @@ mod support;
 use std::process::Command;
 use std::time::{Duration, Instant};
 use support::home::{Home, broker_token};
+use support::session_keyring::{self, lock_login_collection};
 use support::stack::Stack;
 
-/// The login keyring's password in `scripts/desktop-session.sh`.
-const SESSION_KEYRING_PASSWORD: &str = "passport";
-
-fn bus(args: &[&str]) -> String {
-    let out = Command::new("dbus-send")
-        .args(["--session", "--print-reply"])
-        .args(args)
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout).to_string()
+fn stop_keyring() {
+    assert!(
+        session_keyring::stop(),
+        "the Secret Service did not go away"
+    );
 }
 
-fn secrets_owned() -> bool {
-    bus(&[
-        "--dest=org.freedesktop.DBus",
-        "/org/freedesktop/DBus",
-        "org.freedesktop.DBus.NameHasOwner",
-        "string:org.freedesktop.secrets",
-    ])
-    .contains("boolean true")
-}
-
-/// The pid of the process that owns `org.freedesktop.secrets` on the bus.
-fn keyring_pid() -> u32 {
-    let reply = bus(&[
-        "--dest=org.freedesktop.DBus",
-        "/org/freedesktop/DBus",
-        "org.freedesktop.DBus.GetConnectionUnixProcessID",
-        "string:org.freedesktop.secrets",
-    ]);
-    reply
-        .split_whitespace()
-        .skip_while(|w| *w != "uint32")
-        .nth(1)
-        .and_then(|p| p.parse().ok())
-        .unwrap_or_else(|| panic!("no Secret Service on the bus: {reply}"))
-}
-
-async fn wait_for(owned: bool) {
-    let start = Instant::now();
-    while secrets_owned() != owned {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "the Secret Service did not {}",
-            if owned { "come back" } else { "go away" }
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-async fn stop_keyring() {
-    let pid = keyring_pid().to_string();
-    assert!(Command::new("kill").arg(&pid).status().unwrap().success());
-    wait_for(false).await;
-}
-
-/// Puts the session's keyring back: stops whatever owns the Secret Service
-/// now (the bus may have started a locked one on demand), then starts
-/// gnome-keyring-daemon as the session script does, which unlocks the login
-/// collection with the password on stdin, and leaves it running.
-async fn restore_keyring() {
-    use std::io::Write as _;
-    if secrets_owned() {
-        stop_keyring().await;
-    }
-    let mut daemon = Command::new("gnome-keyring-daemon")
-        .args([
-            "--replace",
-            "--foreground",
-            "--unlock",
-            "--components=secrets",
-        ])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut stdin = daemon.stdin.take().unwrap();
-    stdin
-        .write_all(SESSION_KEYRING_PASSWORD.as_bytes())
-        .unwrap();
-    drop(stdin);
-    // Left running for the rest of the session; reaped if it ends first.
-    std::thread::spawn(move || daemon.wait());
-    wait_for(true).await;
-    let locked = bus(&[
-        "--dest=org.freedesktop.secrets",
-        "/org/freedesktop/secrets/collection/login",
-        "org.freedesktop.DBus.Properties.Get",
-        "string:org.freedesktop.Secret.Collection",
-        "string:Locked",
-    ]);
-    assert!(locked.contains("boolean false"), "still locked: {locked}");
+/// Puts the session's keyring back, unlocked, and checks it is.
+fn restore_keyring() {
+    assert!(
+        session_keyring::restart_unlocked(),
+        "the Secret Service did not come back"
+    );
+    assert!(
+        session_keyring::login_collection_unlocked(),
+        "the login collection is still locked"
+    );
 }
 
 /// Runs a command that needs the keyring while it is not usable: within
@@ -133,16 +58,6 @@ async fn without_keyring(home: &Home, args: &[&str]) -> String {
         started.elapsed().as_secs_f64(),
         stderr(&out).trim()
     )
-}
-
-fn lock_login_collection() {
-    let reply = bus(&[
-        "--dest=org.freedesktop.secrets",
-        "/org/freedesktop/secrets",
-        "org.freedesktop.Secret.Service.Lock",
-        "array:objpath:/org/freedesktop/secrets/collection/login",
-    ]);
-    assert!(reply.contains("collection/login"), "not locked: {reply}");
 }
 
 fn stderr(out: &std::process::Output) -> String {
@@ -189,9 +104,9 @@ async fn sec_27_keyring_stopped_locked_or_emptied_gives_clear_errors_and_recover
     ));
 
     // 1. The daemon stopped (the bus starts a locked one on demand).
-    stop_keyring().await;
+    stop_keyring();
     let stopped = without_keyring(&home, &["token", "github-mcp"]).await;
-    restore_keyring().await;
+    restore_keyring();
     home.assert_no_secret_on_disk(&stack.proxy.secrets(), "keyring stopped");
     let back = home.run(&["token", "github-mcp"], None).await;
     assert_eq!(
@@ -237,7 +152,7 @@ async fn sec_27_keyring_stopped_locked_or_emptied_gives_clear_errors_and_recover
     // 3. The collection locked: unlocking needs a prompt nobody answers.
     lock_login_collection();
     let locked = without_keyring(&home, &["token", "github-mcp"]).await;
-    restore_keyring().await;
+    restore_keyring();
     home.assert_no_secret_on_disk(&stack.proxy.secrets(), "keyring locked");
     let back = home.run(&["token", "github-mcp"], None).await;
     assert_eq!(
@@ -273,7 +188,7 @@ async fn sec_27_keyring_stopped_locked_or_emptied_gives_clear_errors_and_recover
         Ok(None) => panic!("the broker died"),
         Err(_) => panic!("the broker hung on the locked keyring"),
     };
-    restore_keyring().await;
+    restore_keyring();
     let started = Instant::now();
     let after = loop {
         let answer = tokio::time::timeout(
