@@ -102,7 +102,7 @@ prop_compose! {
         }
         top.extend(after);
         let has_members = top.iter().any(Line::is_member);
-        File {
+        let mut file = File {
             bom,
             newline: if crlf { "\r\n" } else { "\n" },
             // Without a member to learn it from, new lines get two spaces.
@@ -114,7 +114,13 @@ prop_compose! {
             trailing_servers: trailing_servers && has_servers_members,
             footer,
             final_newline,
+        };
+        // A file with no line break at all (`{}`) has no line ending to
+        // learn: new lines get `\n`.
+        if !file.render().contains('\n') {
+            file.newline = "\n";
         }
+        file
     }
 }
 
