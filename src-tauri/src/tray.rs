@@ -3,13 +3,20 @@
 //! a person needs without the dashboard. Menu handlers never panic.
 
 use crate::view::{self, AccountView, TrayLook};
+use std::sync::{Mutex, PoisonError};
 use tauri::image::Image;
 use tauri::menu::{Menu, MenuItem, PredefinedMenuItem};
 use tauri::tray::TrayIconBuilder;
-use tauri::{AppHandle, Emitter as _, Runtime};
+use tauri::{AppHandle, Emitter as _, Manager as _, Runtime};
 
 /// The tray icon's id.
 const TRAY_ID: &str = "main";
+
+/// What the tray shows now (its look and its account lines), so an update
+/// that changes nothing sets nothing: each icon set is a new file for the
+/// panel (the previous one is deleted) and each menu a new layout, and the
+/// overview is redrawn on every change of the app's state.
+struct Shown(Mutex<(TrayLook, Vec<String>)>);
 
 fn icon(look: TrayLook) -> tauri::Result<Image<'static>> {
     Image::from_bytes(match look {
@@ -71,6 +78,7 @@ pub fn create<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
     {
         glib::set_application_name(name);
     }
+    app.manage(Shown(Mutex::new((TrayLook::Ok, view::tray_lines(&[])))));
     TrayIconBuilder::with_id(TRAY_ID)
         .icon(icon(TrayLook::Ok)?)
         .tooltip("MCP Passport")
@@ -96,6 +104,16 @@ pub fn update<R: Runtime>(app: &AppHandle<R>, accounts: &[AccountView]) {
         return;
     };
     let look = view::tray_look(accounts);
+    if let Some(shown) = app.try_state::<Shown>() {
+        let now = (look, view::tray_lines(accounts));
+        let mut last = shown.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if *last == now {
+            return;
+        }
+        *last = now;
+    }
+    // The icon before the menu: once a panel sees the new menu, the icon
+    // it shows is already the new one.
     let result = icon(look)
         .and_then(|i| tray.set_icon(Some(i)))
         .and_then(|()| menu(app, accounts))
