@@ -59,10 +59,23 @@ run_tests() {
 }
 
 # The GUI test binary again, runs 2..gui_runs, each in a fresh desktop
-# session, with the same cargo selection: a run that had to compile
-# something fails (the reruns test what the first run built).
+# session, with the same cargo selection: a run whose GUI test binary is not
+# the first run's (another feature set or profile: cargo names the binary
+# by a hash of both) fails, so the reruns test what the first run built.
+# (On a fresh clone the first rerun may relink the app once: tauri-build
+# creates src-tauri/permissions during the first build, and cargo then sees
+# that folder as changed. The binary's name does not change.)
+gui_binary() {
+  sed -n 's|^ *Running tests/gui.rs (\(.*\))$|\1|p' "$1" | tail -n 1
+}
+
 gui_reruns() {
-  local run rerun_log rc=0
+  local run rerun_log rc=0 first
+  first="$(gui_binary "$test_log")"
+  if [[ -z $first ]]; then
+    echo "test: the test phase ran no GUI test binary (tests/gui.rs); nothing to run again." >&2
+    return 1
+  fi
   rerun_log="$(mktemp)"
   for ((run = 2; run <= gui_runs; run++)); do
     echo "test: GUI tests, run $run of $gui_runs"
@@ -72,8 +85,8 @@ gui_reruns() {
       rc=1
       break
     fi
-    if grep -Eq '^ *Compiling ' "$rerun_log"; then
-      echo "test: GUI run $run compiled code the first run had built: give it the test phase's cargo selection (${cargo_selection[*]})." >&2
+    if [[ $(gui_binary "$rerun_log") != "$first" ]]; then
+      echo "test: GUI run $run ran $(gui_binary "$rerun_log"), not the first run's $first: give it the test phase's cargo selection (${cargo_selection[*]})." >&2
       rc=1
       break
     fi
