@@ -14,7 +14,7 @@ use passport_broker::{BrokerConfig, RunningBroker};
 use passport_core::clock::SystemClock;
 use passport_core::engine::{Engine, EngineConfig, LoginRequest, LoginTarget, Opener};
 use passport_core::http::HttpClient;
-use passport_core::loopback::LoopbackListener;
+use passport_core::loopback::sign_in_via_loopback;
 use passport_core::store::MemoryStore;
 use reference_as::config::{AsConfig, CatalogEntry};
 use std::sync::{Arc, Mutex};
@@ -246,20 +246,22 @@ async fn broker_before(upstream: &str, dir: &std::path::Path) -> RunningBroker {
         )
         .unwrap(),
     );
-    let listener = LoopbackListener::bind().await.unwrap();
-    let redirect_uri = listener.redirect_uri();
-    let serving =
-        tokio::spawn(listener.serve(engine.flows(), engine.clock(), Duration::from_secs(20)));
-    let request = LoginRequest {
-        target: LoginTarget::Issuer(issuer),
-        servers: vec![],
-        client: None,
-        redirect_uri,
-        scope: None,
-        timeout: Duration::from_secs(20),
-    };
-    engine.login(&request, &Approve).await.unwrap();
-    let _ = serving.await;
+    let timeout = Duration::from_secs(20);
+    sign_in_via_loopback(engine.flows(), engine.clock(), timeout, |redirect_uri| {
+        let request = LoginRequest {
+            target: LoginTarget::Issuer(issuer),
+            servers: vec![],
+            client: None,
+            redirect_uri,
+            scope: None,
+            timeout,
+        };
+        let engine = Arc::clone(&engine);
+        async move { engine.login(&request, &Approve).await }
+    })
+    .await
+    .unwrap()
+    .unwrap();
     let config = BrokerConfig {
         bind: "127.0.0.1:0".parse().unwrap(),
         endpoint_file: dir.join("run/endpoint.json"),

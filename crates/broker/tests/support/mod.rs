@@ -7,10 +7,9 @@ use passport_broker::{BrokerConfig, RunningBroker};
 use passport_core::clock::SystemClock;
 use passport_core::engine::{Engine, EngineConfig, LoginRequest, LoginTarget, Opener};
 use passport_core::http::HttpClient;
-use passport_core::loopback::LoopbackListener;
+use passport_core::loopback::sign_in_via_loopback;
 use passport_core::store::MemoryStore;
 use reference_as::demo::{Demo, DemoConfig};
-use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -60,20 +59,22 @@ pub async fn setup() -> Setup {
         )
         .unwrap(),
     );
-    let listener = LoopbackListener::bind().await.unwrap();
-    let redirect_uri = listener.redirect_uri();
-    let serving =
-        tokio::spawn(listener.serve(engine.flows(), engine.clock(), Duration::from_secs(20)));
-    let request = LoginRequest {
-        target: LoginTarget::Issuer(demo.info().issuer.clone()),
-        servers: vec![],
-        client: None,
-        redirect_uri,
-        scope: None,
-        timeout: Duration::from_secs(20),
-    };
-    engine.login(&request, &Approver).await.unwrap();
-    let _ = serving.await;
+    let timeout = Duration::from_secs(20);
+    sign_in_via_loopback(engine.flows(), engine.clock(), timeout, |redirect_uri| {
+        let request = LoginRequest {
+            target: LoginTarget::Issuer(demo.info().issuer.clone()),
+            servers: vec![],
+            client: None,
+            redirect_uri,
+            scope: None,
+            timeout,
+        };
+        let engine = Arc::clone(&engine);
+        async move { engine.login(&request, &Approver).await }
+    })
+    .await
+    .unwrap()
+    .unwrap();
     let config = BrokerConfig {
         bind: "127.0.0.1:0".parse().unwrap(),
         endpoint_file: dir.path().join("run/endpoint.json"),
@@ -84,13 +85,10 @@ pub async fn setup() -> Setup {
     let broker = passport_broker::start(config, engine, Arc::new(Approver))
         .await
         .unwrap();
-    let endpoint: Value = serde_json::from_str(
-        &std::fs::read_to_string(dir.path().join("run/endpoint.json")).unwrap(),
-    )
-    .unwrap();
+    let endpoint = passport_broker::endpoint::read(&dir.path().join("run/endpoint.json")).unwrap();
     Setup {
         demo,
-        key: endpoint["key"].as_str().unwrap().to_string(),
+        key: endpoint.key,
         base: format!("http://127.0.0.1:{}", broker.addr.port()),
         broker,
         dir,
