@@ -262,10 +262,30 @@ function useRow() {
   return v;
 }
 
+// One row per server of the sign-in: waiting for browser, signed in, failed: why.
+const ROW = { waiting: "waiting for browser", "signed-in": "signed in", failed: "failed" };
+function renderSignInRows(rows) {
+  const list = $("sign-in-rows");
+  setProp(list, "hidden", rows.length === 0);
+  syncList(list, rows, (r) => r.server, () => {
+    const name = el("span", { class: "name" });
+    const state = el("span", { class: "state" });
+    const v = { node: el("li", {}, name, " ", state) };
+    v.update = (r) => {
+      setData(v.node, "server", r.server);
+      setData(v.node, "state", r.state);
+      setText(name, r.name);
+      setText(state, r.reason ? `${ROW[r.state] || r.state}: ${r.reason}` : ROW[r.state] || r.state);
+    };
+    return v;
+  });
+}
+
 function render(o) {
   if (wasSigningIn && !o.activity.signing_in && !o.activity.error) $("target").value = "";
   wasSigningIn = Boolean(o.activity.signing_in);
   overview = o;
+  renderSignInRows(o.activity.sign_in_rows || []);
   skew = Date.parse(o.now) - Date.now();
   const signedIn = o.accounts.length > 0;
   setProp($("welcome"), "hidden", signedIn);

@@ -32,7 +32,13 @@ impl std::fmt::Display for UiError {
 
 impl From<EngineError> for UiError {
     fn from(e: EngineError) -> Self {
-        let message = match &e {
+        Self::from(&e)
+    }
+}
+
+impl From<&EngineError> for UiError {
+    fn from(e: &EngineError) -> Self {
+        let message = match e {
             EngineError::NotGranted(server) => {
                 format!("{server} is not among your granted servers. Use Add servers to grant it.")
             }

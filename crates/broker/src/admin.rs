@@ -17,7 +17,7 @@
 //! - `POST /v1/admin/revoke/{server}`: `{"server", "outcome", "reason"?}`.
 //! - `POST /v1/admin/logout` with `{"issuer"?}`: `{"signed_out": N}`.
 
-use crate::admin_api::{ErrorDetail, LoggedOut, LoginLine, RevokeState, Revoked};
+use crate::admin_api::{ErrorDetail, LoggedOut, LoginLine, LoginResult, RevokeState, Revoked};
 pub use crate::admin_api::{LoginBody, LogoutBody, OpenWith, Target};
 use crate::audit::{Kind, Outcome};
 use crate::keys::ClientKey;
@@ -26,7 +26,9 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use passport_core::engine::{LoginRequest, LoginTarget, Opener, RevokeOutcome};
+use passport_core::engine::{
+    FlowOutcome, LoginRequest, LoginTarget, NoProgress, Opener, RevokeOutcome,
+};
 use passport_core::headless::HeadlessOpener;
 use passport_core::loopback::sign_in_via_loopback;
 use passport_core::registration::ClientChoice;
@@ -168,10 +170,7 @@ async fn run_login(
             host,
             headless,
         };
-        engine
-            .login(&request, &opener)
-            .await
-            .map_err(|e| (e.code(), e.to_string()))
+        Ok(engine.sign_in(&request, &opener, &NoProgress).await)
     };
     let result = sign_in_via_loopback(engine.flows(), engine.clock(), timeout, sign_in)
         .await
@@ -182,7 +181,19 @@ async fn run_login(
             ))
         });
     let (outcome, last) = match result {
-        Ok(grants) => (Outcome::Ok, line(&LoginLine::Grants(grants))),
+        Ok(report) => {
+            let outcome = match report.flows.iter().find_map(|f| match &f.outcome {
+                FlowOutcome::Failed(e) => Some(e.code()),
+                FlowOutcome::SignedIn(_) => None,
+            }) {
+                Some(code) => Outcome::Code(code),
+                None => Outcome::Ok,
+            };
+            (
+                outcome,
+                line(&LoginLine::Report(LoginResult::from(&report))),
+            )
+        }
         Err((code, message)) => (Outcome::Code(code), error_line(code, &message)),
     };
     state.audit.note(&key, &audited, Kind::Admin, outcome);

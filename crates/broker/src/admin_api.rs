@@ -4,12 +4,14 @@
 //!
 //! - `POST /v1/admin/login` takes a [`LoginBody`] and answers JSON lines,
 //!   each a [`LoginLine`]: `{"open": URL}` per sign-in page, then
-//!   `{"grants": [...]}` or `{"error": {code, message}}`.
+//!   `{"report": {"servers": [...], "grants": [...]}}` (one outcome per
+//!   server, signed in or not) or `{"error": {code, message}}`.
 //! - `POST /v1/admin/revoke/{server}` answers a [`Revoked`].
 //! - `POST /v1/admin/logout` takes a [`LogoutBody`] and answers a [`LoggedOut`].
 //! - `GET /v1/token/{server}` answers a [`TokenAnswer`].
 //! - Any of them may answer an [`ErrorBody`] with an error status.
 
+use passport_core::engine::{LoginReport, ServerResult};
 use passport_core::model::Grant;
 use serde::{Deserialize, Serialize};
 
@@ -105,10 +107,30 @@ fn default_timeout() -> u64 {
 pub enum LoginLine {
     /// A sign-in page to show or open.
     Open(String),
-    /// The sign-in ended with these grants (the last line).
-    Grants(Vec<Grant>),
+    /// The sign-in ended: each server's outcome (the last line).
+    Report(LoginResult),
     /// The sign-in failed (the last line).
     Error(ErrorDetail),
+}
+
+/// How a sign-in ended, server by server: some may be signed in while
+/// others failed.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct LoginResult {
+    /// One line per server.
+    pub servers: Vec<ServerResult>,
+    /// The grants stored.
+    #[serde(default)]
+    pub grants: Vec<Grant>,
+}
+
+impl From<&LoginReport> for LoginResult {
+    fn from(report: &LoginReport) -> Self {
+        Self {
+            servers: report.servers(),
+            grants: report.grants(),
+        }
+    }
 }
 
 /// What revoking one server did.

@@ -167,7 +167,7 @@ async fn line_with(response: &mut reqwest::Response, pending: &mut Vec<u8>, key:
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn admin_login_sends_the_page_to_the_cli_then_the_grants() {
+async fn admin_login_sends_the_page_to_the_cli_then_each_servers_outcome() {
     let s = setup().await;
     let issuer = s.demo.info().issuer.clone();
     let c = reqwest::Client::new();
@@ -197,8 +197,13 @@ async fn admin_login_sends_the_page_to_the_cli_then_the_grants() {
     reference_as::approve::approve(&approval(&url))
         .await
         .unwrap();
-    let done = line_with(&mut r, &mut pending, "grants").await;
-    let ids: Vec<&str> = done["grants"][0]["servers"]
+    let done = line_with(&mut r, &mut pending, "report").await;
+    let servers = done["report"]["servers"].as_array().unwrap();
+    assert!(
+        servers.iter().all(|s| s["state"] == "signed-in"),
+        "{done}"
+    );
+    let ids: Vec<&str> = done["report"]["grants"][0]["servers"]
         .as_array()
         .unwrap()
         .iter()
@@ -216,8 +221,8 @@ async fn admin_login_sends_the_page_to_the_cli_then_the_grants() {
         .await
         .unwrap();
     let mut pending = Vec::new();
-    let done = line_with(&mut r, &mut pending, "grants").await;
-    assert_eq!(done["grants"].as_array().unwrap().len(), 1);
+    let done = line_with(&mut r, &mut pending, "report").await;
+    assert_eq!(done["report"]["grants"].as_array().unwrap().len(), 1);
     s.broker.shutdown().await;
     s.demo.shutdown().await;
 }

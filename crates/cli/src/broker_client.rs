@@ -9,7 +9,7 @@
 //! to the broker (and the key it carries) never goes to an HTTP proxy.
 
 use passport_broker::admin_api::{
-    self, ErrorBody, LoggedOut, LoginBody, LoginLine, LogoutBody, Revoked, TokenAnswer,
+    self, ErrorBody, LoggedOut, LoginBody, LoginLine, LoginResult, LogoutBody, Revoked, TokenAnswer,
 };
 use serde::de::DeserializeOwned;
 use std::path::Path;
@@ -167,12 +167,12 @@ pub async fn admin_logout(endpoint_file: &Path, body: &LogoutBody) -> AdminAnswe
 }
 
 /// Asks the broker to sign in: `on_open` gets each sign-in page's URL as
-/// the broker sends it; the answer is the grants.
+/// the broker sends it; the answer is each server's outcome and the grants.
 pub async fn admin_login(
     endpoint_file: &Path,
     body: &LoginBody,
     on_open: impl Fn(&str),
-) -> AdminAnswer<Vec<passport_core::model::Grant>> {
+) -> AdminAnswer<LoginResult> {
     // No overall timeout: the sign-in waits for a person; the broker times it out.
     let Some((Endpoint { port, key, .. }, client)) = connect(endpoint_file, None) else {
         return AdminAnswer::NoBroker;
@@ -205,7 +205,7 @@ pub async fn admin_login(
             let line: Vec<u8> = pending.drain(..=end).collect();
             match serde_json::from_slice::<LoginLine>(&line) {
                 Ok(LoginLine::Open(url)) => on_open(&url),
-                Ok(LoginLine::Grants(grants)) => return AdminAnswer::Done(grants),
+                Ok(LoginLine::Report(result)) => return AdminAnswer::Done(result),
                 Ok(LoginLine::Error(error)) => {
                     return AdminAnswer::Error {
                         code: error.code,

@@ -3,8 +3,10 @@
 use crate::cli::{Cli, Command, SignInOptions};
 use crate::context::Context;
 use crate::opener::{PrintUrl, SystemBrowser};
-use passport_broker::admin_api::RevokeState;
-use passport_core::engine::{Engine, LoginRequest, LoginTarget, Opener, RevokeOutcome};
+use passport_broker::admin_api::{LoginResult, RevokeState};
+use passport_core::engine::{
+    Engine, LoginReport, LoginRequest, LoginTarget, NoProgress, Opener, RevokeOutcome,
+};
 use passport_core::error::EngineError;
 use passport_core::headless::HeadlessOpener;
 use passport_core::loopback::sign_in_via_loopback;
@@ -60,14 +62,16 @@ pub async fn dispatch(cli: Cli) -> Result<(), Failure> {
             sign_in,
         } => {
             let target = LoginTarget::from_addresses(targets);
-            let grants = match crate::remote::login(&cli, &target, servers, sign_in).await {
+            let result = match crate::remote::login(&cli, &target, servers, sign_in).await {
                 Some(through_broker) => through_broker?,
                 None => {
                     let ctx = Context::open(&cli, true)?;
-                    sign_in_with(&ctx.engine, target, servers.clone(), sign_in, None).await?
+                    let report =
+                        sign_in_report(&ctx.engine, target, servers.clone(), sign_in, None).await?;
+                    LoginResult::from(&report)
                 }
             };
-            print_grants(json, &grants, chrono::Utc::now());
+            crate::login_report::finish(json, &result)?;
         }
         Command::AddServers {
             issuer,
@@ -90,14 +94,16 @@ pub async fn dispatch(cli: Cli) -> Result<(), Failure> {
                     .collect::<Vec<_>>(),
             );
             let target = LoginTarget::Issuer(issuer.clone());
-            let grants = match crate::remote::login(&cli, &target, &hint, sign_in).await {
+            let result = match crate::remote::login(&cli, &target, &hint, sign_in).await {
                 Some(through_broker) => through_broker?,
                 None => {
                     let ctx = Context::open(&cli, true)?;
-                    sign_in_with(&ctx.engine, target, hint, sign_in, None).await?
+                    LoginResult::from(
+                        &sign_in_report(&ctx.engine, target, hint, sign_in, None).await?,
+                    )
                 }
             };
-            print_grants(json, &grants, chrono::Utc::now());
+            crate::login_report::finish(json, &result)?;
         }
         Command::Status => {
             let ctx = Context::open(&cli, false)?;
@@ -253,7 +259,8 @@ async fn token_for(cli: &Cli, server: &str) -> Result<(String, String, String), 
     ))
 }
 
-/// Runs a sign-in with a loopback redirect and the chosen opener.
+/// Runs a sign-in with a loopback redirect and the chosen opener: all the
+/// grants, or the first failure (those that signed in are kept).
 pub async fn sign_in_with(
     engine: &Arc<Engine>,
     target: LoginTarget,
@@ -261,6 +268,19 @@ pub async fn sign_in_with(
     options: &SignInOptions,
     scope: Option<String>,
 ) -> Result<Vec<Grant>, Failure> {
+    let report = sign_in_report(engine, target, servers, options, scope).await?;
+    Ok(report.into_result()?)
+}
+
+/// Runs a sign-in with a loopback redirect and the chosen opener; the
+/// report has each flow's outcome.
+pub async fn sign_in_report(
+    engine: &Arc<Engine>,
+    target: LoginTarget,
+    servers: Vec<String>,
+    options: &SignInOptions,
+    scope: Option<String>,
+) -> Result<LoginReport, Failure> {
     let timeout = Duration::from_secs(options.timeout.max(1));
     let client = options
         .client_id
@@ -296,7 +316,7 @@ pub async fn sign_in_with(
             scope,
             timeout,
         };
-        Ok(engine.login(&request, opener.as_ref()).await?)
+        Ok(engine.sign_in(&request, opener.as_ref(), &NoProgress).await)
     };
     sign_in_via_loopback(engine.flows(), engine.clock(), timeout, sign_in)
         .await
@@ -308,7 +328,7 @@ pub async fn sign_in_with(
         })?
 }
 
-fn print_grants(json: bool, grants: &[Grant], now: chrono::DateTime<chrono::Utc>) {
+pub(crate) fn print_grants(json: bool, grants: &[Grant], now: chrono::DateTime<chrono::Utc>) {
     if json {
         println!("{}", serde_json::json!({"grants": grants}));
         return;

@@ -13,6 +13,7 @@ mod commands;
 mod connect;
 mod context;
 mod idle;
+mod login_report;
 mod opener;
 mod remote;
 mod serve;
@@ -23,7 +24,8 @@ use passport_core::error::EngineError;
 use std::process::ExitCode;
 
 /// Exit code for an engine error: 3 sign-in needed, 4 unreachable,
-/// 5 keyring unavailable, 6 not granted, 1 anything else.
+/// 5 keyring unavailable, 6 not granted, 7 some servers signed in and
+/// others not, 1 anything else.
 pub fn exit_code(e: &EngineError) -> u8 {
     exit_code_for(e.code())
 }
@@ -35,6 +37,7 @@ pub fn exit_code_for(code: &str) -> u8 {
         "unreachable" => 4,
         "keyring_unavailable" => 5,
         "not_granted" => 6,
+        login_report::PARTIAL => 7,
         _ => 1,
     }
 }
@@ -78,7 +81,7 @@ pub fn run() -> ExitCode {
 /// The engine's message, plus the command-line way to act on it where the
 /// remedy is a flag or a command (the engine's words are the app's too, so
 /// they name none).
-fn with_hint(code: &str, message: String) -> String {
+pub(crate) fn with_hint(code: &str, message: String) -> String {
     let hint = match code {
         "registration_failed" => {
             "on the command line, pass --client-id (and --client-secret if the authorization server issued one)"

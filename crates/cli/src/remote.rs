@@ -8,9 +8,10 @@
 use crate::broker_client::{self, AdminAnswer};
 use crate::cli::{Cli, SignInOptions};
 use crate::commands::Failure;
-use passport_broker::admin_api::{LoginBody, LogoutBody, OpenWith, RevokeState, Target};
+use passport_broker::admin_api::{
+    LoginBody, LoginResult, LogoutBody, OpenWith, RevokeState, Target,
+};
 use passport_core::engine::LoginTarget;
-use passport_core::model::Grant;
 
 fn answer<T>(answer: AdminAnswer<T>) -> Option<Result<T, Failure>> {
     match answer {
@@ -26,7 +27,7 @@ pub async fn login(
     target: &LoginTarget,
     servers: &[String],
     options: &SignInOptions,
-) -> Option<Result<Vec<Grant>, Failure>> {
+) -> Option<Result<LoginResult, Failure>> {
     let paths = match crate::context::paths_for(cli) {
         Ok(p) => p,
         Err(e) => return Some(Err(e)),

@@ -144,6 +144,14 @@ impl Flows {
         self.table().len()
     }
 
+    /// How many flows wait for a callback at `redirect_uri`.
+    pub fn pending_for(&self, redirect_uri: &str) -> usize {
+        self.table()
+            .values()
+            .filter(|w| w.flow.redirect_uri == redirect_uri)
+            .count()
+    }
+
     /// Delivers a callback URL (deep link or loopback request).
     ///
     /// `Ok(())` when it ended a flow (accepted, denied or aborted: the flow's

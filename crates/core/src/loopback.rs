@@ -4,8 +4,10 @@
 //! Why: a native app receives the authorization response on a local port.
 //! That port is reachable by every local program and by any web page the
 //! browser shows, so it is kept as small as possible: 127.0.0.1 only, an
-//! ephemeral port, open only while a flow waits, closed after one callback
-//! that ended a flow or after a timeout. A request to another path or with
+//! ephemeral port, open only while flows wait. One listener serves every
+//! flow of one sign-in (several servers' pages may come back in any order
+//! and at once); it closes when the sign-in ends, when the last flow
+//! waiting at its address has ended, or after a timeout. A request to another path or with
 //! another `Host` (DNS rebinding) gets 400 and never reaches the pending
 //! flows, so it cannot consume a state. The pages it sends are
 //! self-contained, load nothing, and send no referrer (the URL holds the
@@ -30,11 +32,13 @@ pub const CALLBACK_PATH: &str = "/callback";
 /// How long open connections may finish after the listener stops accepting.
 const DRAIN: Duration = Duration::from_secs(2);
 
-/// Why [`LoopbackListener::serve`] returned.
+/// Why [`LoopbackListener::serve`] or [`LoopbackListener::serve_until`] returned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ListenerEnd {
-    /// A callback ended a flow; the port is closed.
+    /// A callback ended the last flow waiting at this address; the port is closed.
     Delivered,
+    /// The sign-in it served ended; the port is closed.
+    Finished,
     /// No callback ended a flow in time; the port is closed.
     TimedOut,
 }
@@ -81,14 +85,40 @@ impl LoopbackListener {
         format!("http://127.0.0.1:{}{CALLBACK_PATH}", self.addr.port())
     }
 
-    /// Serves until one callback ends a flow (through [`Flows::deliver`]) or
-    /// `timeout` passes; then the port is closed before this returns.
+    /// Serves until a callback ends the last flow registered for this
+    /// listener's redirect URI (through [`Flows::deliver`]), or `timeout`
+    /// passes; then the port is closed before this returns.
     pub async fn serve(
         self,
         flows: Arc<Flows>,
         clock: Arc<dyn Clock>,
         timeout: Duration,
     ) -> ListenerEnd {
+        self.run(flows, clock, timeout, None::<std::future::Pending<()>>)
+            .await
+    }
+
+    /// Serves every flow's callback until `done` completes (the sign-in
+    /// ended) or `timeout` passes; then the port is closed before this
+    /// returns. Flows may register and end in any order meanwhile.
+    pub async fn serve_until(
+        self,
+        flows: Arc<Flows>,
+        clock: Arc<dyn Clock>,
+        timeout: Duration,
+        done: impl std::future::Future<Output = ()>,
+    ) -> ListenerEnd {
+        self.run(flows, clock, timeout, Some(done)).await
+    }
+
+    async fn run(
+        self,
+        flows: Arc<Flows>,
+        clock: Arc<dyn Clock>,
+        timeout: Duration,
+        done: Option<impl std::future::Future<Output = ()>>,
+    ) -> ListenerEnd {
+        let redirect_uri = self.redirect_uri();
         let shared = Arc::new(Shared {
             flows,
             clock,
@@ -105,8 +135,24 @@ impl LoopbackListener {
             })
             .into_future();
         let mut server = std::pin::pin!(server);
+        let until_delivered = done.is_none();
+        let finished = async {
+            match done {
+                Some(done) => done.await,
+                None => std::future::pending().await,
+            }
+        };
+        let last_delivered = async {
+            loop {
+                shared.delivered.notified().await;
+                if until_delivered && shared.flows.pending_for(&redirect_uri) == 0 {
+                    return;
+                }
+            }
+        };
         let end = tokio::select! {
-            () = shared.delivered.notified() => ListenerEnd::Delivered,
+            () = finished => ListenerEnd::Finished,
+            () = last_delivered => ListenerEnd::Delivered,
             () = tokio::time::sleep(timeout) => ListenerEnd::TimedOut,
             result = &mut server => {
                 if let Err(e) = result {
@@ -116,7 +162,7 @@ impl LoopbackListener {
             }
         };
         // Stop accepting (the listening socket is dropped at once), let the
-        // answer in flight reach the browser, then give up on stragglers.
+        // answers in flight reach the browser, then give up on stragglers.
         let _ = stop.send(());
         if tokio::time::timeout(DRAIN, &mut server).await.is_err() {
             tracing::debug!("loopback listener: a connection outlived the drain time");
@@ -128,10 +174,11 @@ impl LoopbackListener {
 /// Runs one sign-in whose browser comes back to a loopback redirect, the
 /// same way for the command line, the broker's admin API and the app:
 /// binds 127.0.0.1 first (so no redirect can arrive while nothing listens),
-/// gives `sign_in` the redirect URI, serves callbacks while it runs, and
-/// closes the port when it ends however it ends, also when its future is
-/// dropped (a cancelled sign-in). The only error is the bind's; the
-/// caller words it for its user.
+/// gives `sign_in` the redirect URI, serves every callback while it runs
+/// (all its flows share the one port, in any order), and closes the port
+/// when it ends however it ends, also when its future is dropped (a
+/// cancelled sign-in). The only error is the bind's; the caller words it
+/// for its user.
 pub async fn sign_in_via_loopback<T, F, Fut>(
     flows: Arc<Flows>,
     clock: Arc<dyn Clock>,
@@ -144,17 +191,17 @@ where
 {
     let listener = LoopbackListener::bind().await?;
     let redirect_uri = listener.redirect_uri();
-    let _serving = AbortOnDrop(tokio::spawn(listener.serve(flows, clock, timeout)));
-    Ok(sign_in(redirect_uri).await)
-}
-
-/// Stops the listener's task when dropped.
-struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
-
-impl<T> Drop for AbortOnDrop<T> {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
+    let (ended, done) = oneshot::channel::<()>();
+    let serving = listener.serve_until(flows, clock, timeout, async move {
+        let _ = done.await;
+    });
+    let signing = async move {
+        let out = sign_in(redirect_uri).await;
+        drop(ended);
+        out
+    };
+    let (out, _) = tokio::join!(signing, serving);
+    Ok(out)
 }
 
 /// Whether the request is addressed to exactly `127.0.0.1:PORT`.

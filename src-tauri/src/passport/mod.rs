@@ -7,6 +7,7 @@ mod actions;
 mod clients;
 mod services;
 mod sign_in;
+mod sign_in_rows;
 mod watch;
 
 use crate::error::UiError;
@@ -26,6 +27,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 pub use clients::ClientSetup;
 pub use services::BrokerView;
 pub use sign_in::Activity;
+pub use sign_in_rows::{RowState, SignInRow};
 
 /// What the controller tells the shell.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,16 +1,18 @@
 //! Signing in from the dashboard: the browser goes to the AS and comes
 //! back through the app's private-use scheme (a deep link), or through a
 //! loopback listener when the AS will not register the scheme. The sign-in
-//! runs in the background; the dashboard shows that it waits for the browser,
-//! and then what happened.
+//! runs in the background; the dashboard shows a row per server
+//! (`sign_in_rows`: waiting for the browser, signed in, failed and why) and
+//! then what happened.
 
+use super::sign_in_rows::{self, RowState, Rows, SignInRow};
 use super::{Event, Passport, lock};
 use crate::error::UiError;
 use crate::settings::Redirect;
-use passport_core::engine::{LoginRequest, LoginTarget};
+use passport_core::engine::{FlowOutcome, LoginReport, LoginRequest, LoginTarget};
 use passport_core::error::EngineError;
 use passport_core::loopback::sign_in_via_loopback;
-use passport_core::model::{Grant, Mode};
+use passport_core::model::Mode;
 use passport_core::registration::RegistrationError;
 use serde::Serialize;
 use std::sync::Arc;
@@ -36,6 +38,8 @@ pub struct Activity {
     pub message: Option<String>,
     /// The last failure.
     pub error: Option<UiError>,
+    /// One row per server of the sign-in under way, or of the last one.
+    pub sign_in_rows: Vec<SignInRow>,
 }
 
 /// What the user typed: an issuer, or MCP server URLs.
@@ -132,6 +136,14 @@ impl Passport {
         task.abort();
         {
             let mut activity = lock(&self.activity);
+            for row in activity
+                .sign_in_rows
+                .iter_mut()
+                .filter(|r| r.state == RowState::Waiting)
+            {
+                row.state = RowState::Failed;
+                row.reason = Some("cancelled".into());
+            }
             activity.message = Some(
                 "Sign-in cancelled. Nothing was changed; you can start it again when you are ready."
                     .into(),
@@ -155,6 +167,7 @@ impl Passport {
             activity.signing_in = Some(describe(&target));
             activity.message = None;
             activity.error = None;
+            activity.sign_in_rows.clear();
         }
         let me = Arc::clone(self);
         *signing = Some(tokio::spawn(async move {
@@ -166,31 +179,48 @@ impl Passport {
         Ok(())
     }
 
-    async fn run(&self, target: LoginTarget, servers: Vec<String>) -> Result<Vec<Grant>, UiError> {
-        let attempt = match &self.settings.redirect {
-            Redirect::Scheme(uri) => match self.login(&target, &servers, uri.clone()).await {
+    async fn run(&self, target: LoginTarget, servers: Vec<String>) -> Result<LoginReport, UiError> {
+        let report = match &self.settings.redirect {
+            Redirect::Scheme(uri) => {
+                let mut report = self.login(&target, &servers, uri.clone()).await;
                 // Only a refused redirect URI falls back: any other
                 // registration failure would fail the same way on loopback.
-                Err(EngineError::Registration(
-                    e @ RegistrationError::RedirectUriRefused { .. },
-                )) => {
-                    tracing::info!(error = %e, "the AS refused the app's scheme; using a loopback redirect");
-                    self.login_loopback(&target, &servers).await
+                let (refused, kept): (Vec<_>, Vec<_>) = report.flows.drain(..).partition(|f| {
+                    matches!(
+                        &f.outcome,
+                        FlowOutcome::Failed(EngineError::Registration(
+                            RegistrationError::RedirectUriRefused { .. }
+                        ))
+                    )
+                });
+                report.flows = kept;
+                if !refused.is_empty() {
+                    tracing::info!("the AS refused the app's scheme; using a loopback redirect");
+                    let retry = match &target {
+                        LoginTarget::Issuer(_) => target.clone(),
+                        LoginTarget::Servers(_) => LoginTarget::Servers(
+                            refused
+                                .iter()
+                                .flat_map(|f| f.target.servers.iter().map(|s| s.id.clone()))
+                                .collect(),
+                        ),
+                    };
+                    let again = self.login_loopback(&retry, &servers).await?;
+                    report.flows.extend(again.flows);
                 }
-                other => other.map_err(UiError::from),
-            },
-            Redirect::Loopback => self.login_loopback(&target, &servers).await,
+                report
+            }
+            Redirect::Loopback => self.login_loopback(&target, &servers).await?,
         };
-        let grants = attempt?;
         // Fetch each server's token now, so the dashboard shows expiries at once.
-        for grant in &grants {
+        for grant in report.grants() {
             for server in &grant.servers {
                 if let Err(e) = self.engine.token(&server.id).await {
                     tracing::warn!(server = %server.id, error = %e, "no token right after sign-in");
                 }
             }
         }
-        Ok(grants)
+        Ok(report)
     }
 
     async fn login(
@@ -198,7 +228,7 @@ impl Passport {
         target: &LoginTarget,
         servers: &[String],
         redirect_uri: String,
-    ) -> Result<Vec<Grant>, EngineError> {
+    ) -> LoginReport {
         let request = LoginRequest {
             target: target.clone(),
             servers: servers.to_vec(),
@@ -207,15 +237,17 @@ impl Passport {
             scope: None,
             timeout: SIGN_IN_TIMEOUT,
         };
-        self.engine.login(&request, self.opener.as_ref()).await
+        self.engine
+            .sign_in(&request, self.opener.as_ref(), &Rows(self))
+            .await
     }
 
     async fn login_loopback(
         &self,
         target: &LoginTarget,
         servers: &[String],
-    ) -> Result<Vec<Grant>, UiError> {
-        let signed_in = sign_in_via_loopback(
+    ) -> Result<LoginReport, UiError> {
+        sign_in_via_loopback(
             self.engine.flows(),
             self.engine.clock(),
             SIGN_IN_TIMEOUT,
@@ -224,27 +256,18 @@ impl Passport {
         .await
         .map_err(|e| {
             UiError::new("loopback", format!("Cannot listen on 127.0.0.1 for the browser's return ({e}). Check that no firewall blocks this computer's own address."))
-        })?;
-        Ok(signed_in?)
+        })
     }
 
-    fn finish(&self, result: Result<Vec<Grant>, UiError>) {
-        let signed_in = result.is_ok();
+    fn finish(&self, result: Result<LoginReport, UiError>) {
+        let signed_in = result
+            .as_ref()
+            .is_ok_and(|report| !report.grants().is_empty());
         {
             let mut activity = lock(&self.activity);
             activity.signing_in = None;
-            match result {
-                Ok(grants) => {
-                    let names: Vec<String> = grants
-                        .iter()
-                        .flat_map(|g| g.servers.iter().map(|s| s.name.clone()))
-                        .collect();
-                    activity.message = Some(if names.is_empty() {
-                        "Signed in.".to_string()
-                    } else {
-                        format!("Signed in: {}.", names.join(", "))
-                    });
-                }
+            match result.and_then(|report| sign_in_rows::summary(&report)) {
+                Ok(message) => activity.message = Some(message),
                 Err(e) => activity.error = Some(e),
             }
         }
@@ -254,7 +277,6 @@ impl Passport {
         }
     }
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,5 +7,6 @@
 
 pub mod fault_proxy;
 pub mod home;
+pub mod per_server_as;
 pub mod session_keyring;
 pub mod stack;

@@ -67,39 +67,17 @@ pub trait Opener: Send + Sync {
 }
 
 impl Engine {
-    /// Signs in: runs every flow the request needs and returns the new grants.
+    /// Signs in: runs every flow the request needs and returns the new
+    /// grants, or the first failure (see [`Engine::sign_in`] for each
+    /// flow's outcome; grants that signed in are kept either way).
     pub async fn login(
         &self,
         request: &LoginRequest,
         opener: &dyn Opener,
     ) -> Result<Vec<Grant>, EngineError> {
-        let plans = self.plan(request).await?;
-        let mut grants = Vec::new();
-        for plan in plans {
-            if plan.mode != Mode::MultiResource || plan.resources.len() < 2 {
-                grants.push(self.run_flow(&plan, request, opener).await?);
-                continue;
-            }
-            let alone: Vec<usize> = match self.run_flow(&plan, request, opener).await {
-                Ok(grant) => {
-                    let (grant, refused) = self.complete_multi_resource(&plan, grant).await?;
-                    grants.push(grant);
-                    refused
-                }
-                Err(e) if multi_resource::refused_resource(&e) => {
-                    tracing::info!(issuer = %plan.issuer, "multi-resource request refused; signing in per server");
-                    (0..plan.resources.len()).collect()
-                }
-                Err(e) => return Err(e),
-            };
-            for single in alone
-                .iter()
-                .filter_map(|&i| multi_resource::per_server(&plan, i))
-            {
-                grants.push(self.run_flow(&single, request, opener).await?);
-            }
-        }
-        Ok(grants)
+        self.sign_in(request, opener, &super::NoProgress)
+            .await
+            .into_result()
     }
 
     async fn ensure_client(
@@ -187,7 +165,7 @@ impl Engine {
         Ok(url_policy::check_browser_url(url.as_str())?)
     }
 
-    async fn run_flow(
+    pub(super) async fn run_flow(
         &self,
         plan: &Plan,
         request: &LoginRequest,

@@ -6,6 +6,7 @@
 //! network exchange happens without holding the state lock; results are
 //! applied to the grant by id afterwards, so a slow AS never blocks status.
 
+mod batch;
 mod cache;
 mod login;
 mod multi_resource;
@@ -13,6 +14,10 @@ mod plan;
 mod revoke;
 mod tokens;
 
+pub use batch::{
+    FlowOutcome, FlowReport, FlowTarget, LoginEvent, LoginObserver, LoginReport, NoProgress,
+    ServerResult, ServerState, TargetServer,
+};
 pub use login::{LoginRequest, LoginTarget, Opener};
 pub use revoke::RevokeOutcome;
 pub use tokens::IssuedToken;
@@ -193,6 +198,7 @@ impl Engine {
 fn engine_futures_are_send(engine: &Engine, request: &LoginRequest, opener: &dyn Opener) {
     fn send<T: Send>(_: T) {}
     send(engine.login(request, opener));
+    send(engine.sign_in(request, opener, &NoProgress));
     send(engine.token("s"));
     send(engine.revoke_server("s"));
     send(engine.sign_out("i"));

@@ -39,8 +39,11 @@ fn display_name(d: &ServerDiscovery) -> String {
     })
 }
 
+/// The flows to run, and the server URLs that could not be discovered.
+pub(super) type Planned = (Vec<Plan>, Vec<(String, EngineError)>);
+
 impl Engine {
-    pub(super) async fn plan(&self, request: &LoginRequest) -> Result<Vec<Plan>, EngineError> {
+    pub(super) async fn plan(&self, request: &LoginRequest) -> Result<Planned, EngineError> {
         let extra = request.scope.as_deref();
         match &request.target {
             LoginTarget::Issuer(raw) => {
@@ -58,23 +61,35 @@ impl Engine {
                 let catalog = discovery::fetch_catalog(&self.http, &metadata).await?;
                 let hint = request.servers.clone();
                 let scope = scope::union([Some(scope::global_request(&hint).as_str()), extra]);
-                Ok(vec![Plan {
-                    issuer: metadata.issuer.clone(),
-                    metadata,
-                    mode,
-                    catalog,
-                    resources: vec![],
-                    urls: vec![],
-                    names: vec![],
-                    hint,
-                    scope,
-                }])
+                Ok((
+                    vec![Plan {
+                        issuer: metadata.issuer.clone(),
+                        metadata,
+                        mode,
+                        catalog,
+                        resources: vec![],
+                        urls: vec![],
+                        names: vec![],
+                        hint,
+                        scope,
+                    }],
+                    Vec::new(),
+                ))
             }
             LoginTarget::Servers(urls) => {
                 let mut found: Vec<ServerDiscovery> = Vec::new();
+                let mut undiscovered = Vec::new();
                 for raw in urls {
-                    url_policy::check_user_url(raw)?;
-                    found.push(discovery::discover_server(&self.http, raw.trim()).await?);
+                    let discovered = match url_policy::check_user_url(raw) {
+                        Ok(_) => discovery::discover_server(&self.http, raw.trim())
+                            .await
+                            .map_err(EngineError::from),
+                        Err(e) => Err(e.into()),
+                    };
+                    match discovered {
+                        Ok(d) => found.push(d),
+                        Err(e) => undiscovered.push((raw.trim().to_string(), e)),
+                    }
                 }
                 let mut plans: Vec<Plan> = Vec::new();
                 let mut issuers: Vec<String> = found.iter().map(|d| d.issuer.clone()).collect();
@@ -160,7 +175,7 @@ impl Engine {
                         }
                     }
                 }
-                Ok(plans)
+                Ok((plans, undiscovered))
             }
         }
     }
