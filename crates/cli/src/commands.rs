@@ -354,6 +354,9 @@ fn print_grants(json: bool, grants: &[Grant], now: chrono::DateTime<chrono::Utc>
                 s.resource.as_deref().unwrap_or("-"),
                 kind
             );
+            if let Some(line) = crate::step_up::status_line(g, s) {
+                println!("{line}");
+            }
         }
     }
 }

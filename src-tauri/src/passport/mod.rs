@@ -7,6 +7,7 @@ mod actions;
 mod clients;
 mod services;
 mod sign_in;
+mod step_up;
 mod watch;
 
 use crate::error::UiError;

@@ -10,6 +10,7 @@ fn grant(status: GrantStatus, expires_in: i64, now: DateTime<Utc>) -> Grant {
         resource_indicator: None,
         token_kind: TokenKind::Own,
         expires_at: Some(now + Duration::seconds(expires_in)),
+        step_up: None,
     };
     Grant {
         id: "g1".into(),

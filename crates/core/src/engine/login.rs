@@ -73,7 +73,8 @@ impl Engine {
         request: &LoginRequest,
         opener: &dyn Opener,
     ) -> Result<Vec<Grant>, EngineError> {
-        let plans = self.plan(request).await?;
+        let mut plans = self.plan(request).await?;
+        self.widen_for_step_ups(&mut plans);
         let mut grants = Vec::new();
         for plan in plans {
             if plan.mode == Mode::MultiResource && plan.resources.len() > 1 {
@@ -331,6 +332,7 @@ impl Engine {
                 s.expires_at = Some(expires_at);
             }
         }
+        self.carry_step_ups(&mut grant);
         let replaced = self.replace_grants(&grant)?;
         for old in replaced {
             self.forget_grant(&old).await;
@@ -346,6 +348,7 @@ impl Engine {
             resource_indicator: None,
             token_kind: TokenKind::Unknown,
             expires_at: None,
+            step_up: None,
         };
         match plan.mode {
             Mode::MultiServer => granted

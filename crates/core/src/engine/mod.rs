@@ -10,10 +10,12 @@ mod cache;
 mod login;
 mod plan;
 mod revoke;
+mod step_up;
 mod tokens;
 
 pub use login::{LoginRequest, LoginTarget, Opener};
 pub use revoke::RevokeOutcome;
+pub use step_up::StepUpNotice;
 pub use tokens::IssuedToken;
 
 use crate::clock::Clock;
