@@ -63,3 +63,61 @@ pub(super) fn notices(
     told.retain(|k, v| *v != "step-up" || open.contains(k));
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Utc;
+    use passport_core::model::{GrantStatus, GrantedServer, Mode, TokenKind};
+
+    fn grant(step_up: Option<passport_core::step_up::StepUp>) -> Grant {
+        Grant {
+            id: "g".into(),
+            issuer: "http://127.0.0.1:9400".into(),
+            mode: Mode::MultiServer,
+            client_id: "c".into(),
+            scope: vec!["mcp:tools".into()],
+            servers: vec![GrantedServer {
+                id: "github-mcp".into(),
+                name: "GitHub".into(),
+                resource: None,
+                resource_indicator: None,
+                token_kind: TokenKind::Shared,
+                expires_at: None,
+                step_up,
+            }],
+            blocked: vec![],
+            created_at: Utc::now(),
+            refreshed_at: None,
+            status: GrantStatus::Active,
+        }
+    }
+
+    #[test]
+    fn one_notification_per_episode() {
+        let mut told = HashMap::new();
+        let first = passport_core::step_up::on_refusal(None, &[], "mcp:write", Utc::now());
+        let g = grant(first.clone());
+        let raised = notices(std::slice::from_ref(&g), &mut told);
+        assert_eq!(raised.len(), 1);
+        assert_eq!(
+            raised[0].1,
+            "MCP Passport: GitHub needs more access (mcp:write). Approve it in MCP Passport."
+        );
+        // The same episode on the next tick, and a wider scope in it: quiet.
+        assert!(notices(std::slice::from_ref(&g), &mut told).is_empty());
+        let wider = first.as_ref().and_then(|f| {
+            passport_core::step_up::on_refusal(Some(f), &[], "mcp:admin", Utc::now())
+        });
+        assert!(notices(&[grant(wider)], &mut told).is_empty());
+        // Approved, then a new episode: told again.
+        let approved = first
+            .as_ref()
+            .map(|f| passport_core::step_up::after_sign_in(f, &["mcp:write".into()]));
+        assert!(notices(&[grant(approved)], &mut told).is_empty());
+        assert!(told.is_empty());
+        let later = Utc::now() + chrono::Duration::seconds(5);
+        let again = passport_core::step_up::on_refusal(None, &[], "mcp:write", later);
+        assert_eq!(notices(&[grant(again)], &mut told).len(), 1);
+    }
+}
