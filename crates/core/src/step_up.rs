@@ -66,6 +66,17 @@ fn plain(scope: &str) -> Vec<String> {
     crate::scope::split(scope).0
 }
 
+/// Most scopes taken from one challenge (the server is not trusted).
+const MAX_ASKED: usize = 16;
+
+/// An RFC 6749 section 3.3 scope-token of at most 128 characters; a
+/// challenge's other items are dropped.
+fn valid_scope_token(s: &str) -> bool {
+    s.len() <= 128
+        && s.bytes()
+            .all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b))
+}
+
 /// `a` then the items of `b` not in it.
 fn union(a: &[String], b: &[String]) -> Vec<String> {
     let mut out = a.to_vec();
@@ -86,7 +97,11 @@ pub fn on_refusal(
     asked: &str,
     now: DateTime<Utc>,
 ) -> Option<StepUp> {
-    let asked = plain(asked);
+    let asked: Vec<String> = plain(asked)
+        .into_iter()
+        .filter(|s| valid_scope_token(s))
+        .take(MAX_ASKED)
+        .collect();
     if asked.is_empty() {
         return current.cloned();
     }
@@ -208,6 +223,18 @@ mod tests {
         let s = on_refusal(None, &v("a"), "servers:x,y b", at(1)).unwrap_or_else(|| panic!("b"));
         assert_eq!(s.scope, v("a b"));
         assert_eq!(on_refusal(None, &v("a"), "  ", at(1)), None);
+        // Items that are not scope tokens, and a flood of them, are dropped.
+        let junk = format!(
+            "b\"c {} {}",
+            "x".repeat(129),
+            (0..40)
+                .map(|i| format!("s{i}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+        let s = on_refusal(None, &[], &junk, at(1)).unwrap_or_else(|| panic!("s0"));
+        assert_eq!(s.missing.len(), MAX_ASKED);
+        assert_eq!(s.missing[0], "s0");
     }
 
     #[test]
