@@ -231,3 +231,36 @@ fn home_cli_key(home: &Home) -> String {
         .unwrap()
         .to_string()
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn check_records_the_refusal_and_signs_in_again_for_the_union() {
+    let stack = Stack::start(&["github-mcp"], 3600, 0).await;
+    let home = Home::new("step-up-check", "github-mcp");
+    let url = stack.resource("github-mcp");
+    let out = home
+        .run(
+            &[
+                "check",
+                &url,
+                "--call",
+                "create_issue",
+                "--args",
+                r#"{"title":"from check"}"#,
+                "--json",
+            ],
+            None,
+        )
+        .await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("needs more access (mcp:write). Approve it in MCP Passport."),
+        "{stderr}"
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["call"]["is_error"], json!(false), "{report}");
+    let recorded = step_up_of(&home, "github-mcp");
+    assert_eq!(recorded["state"], "approved", "{recorded}");
+    assert_eq!(recorded["attempts"], 1);
+    stack.shutdown().await;
+}
