@@ -6,6 +6,7 @@ fn main() {
         "overview",
         "sign_in",
         "add_servers",
+        "approve_step_up",
         "cancel_sign_in",
         "revoke_server",
         "sign_out",

@@ -35,6 +35,7 @@ const STATUS = {
   active: "Active", refreshing: "Refreshing…", expired: "Expired (refreshes on next use)",
   "sign-in-needed": "Sign-in needed", unreachable: "Unreachable",
   revoking: "Revoking…", revoked: "Revoked",
+  "needs-more-access": "Needs more access", "scope-refused": "More access not granted",
 };
 const TOKEN = { own: "Own token (only this server accepts it)", shared: "Shared token", unknown: "Not requested yet" };
 const PENDING = "A sign-in is waiting for your browser: finish it there, or choose Cancel sign-in at the top, before starting another.";
@@ -116,7 +117,12 @@ function serverRow(card) {
         "Revoke", () => act(revoke, "revoke_server", { server: s.id }));
     },
   });
-  v.node = el("tr", { class: "server" }, name, url, el("td", {}, status), el("td", {}, countdown), token, el("td", {}, revoke));
+  // Step-up: the server asked for more access; Approve signs in for it.
+  const approve = el("button", {
+    type: "button", class: "approve",
+    onclick: () => act(approve, "approve_step_up", { server: v.item.id }),
+  });
+  v.node = el("tr", { class: "server" }, name, url, el("td", {}, status), el("td", {}, countdown), token, el("td", {}, approve, revoke));
   v.update = (s) => {
     v.item = s;
     setData(v.node, "id", s.id);
@@ -124,7 +130,11 @@ function serverRow(card) {
     setText(name, s.name);
     setText(url, s.url || s.id);
     setProp(status, "className", `status status-${s.status}`);
-    setText(status, STATUS[s.status] || s.status);
+    setText(status, s.needs_scope && STATUS[s.status] ? `${STATUS[s.status]} (${s.needs_scope})` : STATUS[s.status] || s.status);
+    setProp(approve, "hidden", s.status !== "needs-more-access");
+    setText(approve, "Approve");
+    setAttr(approve, "aria-label", `Approve more access for ${s.name}`);
+    setButton(approve, pendingReason(), `Sign in again to grant ${s.name} ${s.needs_scope || "more access"}`);
     setData(countdown, "expires", s.expires_at);
     if (!s.expires_at) setText(countdown, "—");
     setText(token, TOKEN[s.token] || s.token);

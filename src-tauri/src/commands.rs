@@ -27,6 +27,12 @@ pub async fn add_servers(passport: Ctl<'_>, issuer: String) -> Result<(), UiErro
     passport.add_servers(&issuer)
 }
 
+/// Starts the sign-in that grants `server` the access it asked for (step-up).
+#[tauri::command]
+pub async fn approve_step_up(passport: Ctl<'_>, server: String) -> Result<(), UiError> {
+    passport.approve_step_up(&server)
+}
+
 /// Stops waiting for the browser.
 #[tauri::command]
 pub async fn cancel_sign_in(passport: Ctl<'_>) -> Result<(), UiError> {
@@ -84,6 +90,7 @@ pub fn handler<R: Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + Send + 
         overview,
         sign_in,
         add_servers,
+        approve_step_up,
         cancel_sign_in,
         revoke_server,
         sign_out,

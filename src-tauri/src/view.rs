@@ -25,6 +25,9 @@ pub struct ServerView {
     pub expires_at: Option<DateTime<Utc>>,
     /// Whether it gets its own audience-restricted token: `own`, `shared` or `unknown`.
     pub token: &'static str,
+    /// The scope it asked for and has not been granted (step-up), shown
+    /// with `needs-more-access` or `scope-refused`.
+    pub needs_scope: Option<String>,
 }
 
 /// One sign-in at one authorization server.
@@ -117,6 +120,7 @@ pub fn accounts(grants: &[Grant], now: DateTime<Utc>, busy: &Busy<'_>) -> Vec<Ac
                     } else {
                         "active"
                     };
+                    let (status, needs_scope) = step_up::status(status, s);
                     ServerView {
                         id: s.id.clone(),
                         name: s.name.clone(),
@@ -131,6 +135,7 @@ pub fn accounts(grants: &[Grant], now: DateTime<Utc>, busy: &Busy<'_>) -> Vec<Ac
                             TokenKind::Shared => "shared",
                             TokenKind::Unknown => "unknown",
                         },
+                        needs_scope,
                     }
                 })
                 .collect();
@@ -154,11 +159,22 @@ pub fn accounts(grants: &[Grant], now: DateTime<Utc>, busy: &Busy<'_>) -> Vec<Ac
 pub fn tray_look(accounts: &[AccountView]) -> TrayLook {
     if accounts.iter().any(|a| a.status == "unreachable") {
         TrayLook::Error
-    } else if accounts.iter().any(|a| a.status == "sign-in-needed") {
+    } else if accounts
+        .iter()
+        .any(|a| a.status == "sign-in-needed" || step_up_open(a))
+    {
         TrayLook::Attention
     } else {
         TrayLook::Ok
     }
+}
+
+/// Whether a server of `account` asked for more access than it has.
+fn step_up_open(account: &AccountView) -> bool {
+    account
+        .servers
+        .iter()
+        .any(|s| s.status == "needs-more-access")
 }
 
 /// One line per account for the tray menu, e.g. "127.0.0.1:9400: 3 servers, all good".
@@ -180,6 +196,7 @@ pub fn tray_lines(accounts: &[AccountView]) -> Vec<String> {
                 .unwrap_or_else(|| a.issuer.clone());
             let live = a.servers.iter().filter(|s| s.status != "revoked").count();
             let state = match a.status {
+                "active" if step_up_open(a) => "needs attention (more access)",
                 "active" => "all good",
                 "sign-in-needed" => "sign-in needed",
                 _ => "cannot reach the server",
@@ -192,5 +209,6 @@ pub fn tray_lines(accounts: &[AccountView]) -> Vec<String> {
         .collect()
 }
 
+mod step_up;
 #[cfg(test)]
 mod tests;

@@ -409,3 +409,108 @@ async fn no_second_sign_in_starts_while_one_waits_and_the_waiting_one_can_be_can
     h.passport.shutdown().await;
     h.demo.shutdown().await;
 }
+
+/// Calls the demo's write tool `create_issue` on the MCP server at `url`
+/// with `token` (initialize, initialized, tools/call); returns the call's
+/// HTTP status.
+async fn create_issue(url: &str, token: &str) -> u16 {
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let post = |body: Value, session: Option<String>| {
+        let mut r = http
+            .post(url)
+            .bearer_auth(token)
+            .header("accept", "application/json, text/event-stream")
+            .json(&body);
+        if let Some(s) = session {
+            r = r.header("mcp-session-id", s);
+        }
+        r.send()
+    };
+    let init = post(
+        json!({"jsonrpc": "2.0", "id": 1, "method": "initialize",
+            "params": {"protocolVersion": "2025-06-18", "capabilities": {},
+                       "clientInfo": {"name": "app-step-up", "version": "1"}}}),
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(init.status(), 200);
+    let session = init
+        .headers()
+        .get("mcp-session-id")
+        .map(|v| v.to_str().unwrap().to_string());
+    let _ = init.bytes().await;
+    let _ = post(
+        json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+        session.clone(),
+    )
+    .await
+    .unwrap();
+    let call = post(
+        json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+            "params": {"name": "create_issue", "arguments": {"title": "from the app"}}}),
+        session,
+    )
+    .await
+    .unwrap();
+    call.status().as_u16()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_that_needs_more_access_shows_it_notifies_once_and_approve_grants_it() {
+    let h = harness().await;
+    signed_in(&h).await;
+    let url = h.demo.info().servers[0].resource.clone();
+    let id = h.demo.info().servers[0].id.clone();
+    let token = h.passport.engine().token(&id).await.unwrap();
+    assert_eq!(create_issue(&url, token.access_token.expose()).await, 403);
+    // What the broker's proxy records on the server's 403.
+    let notice = h
+        .passport
+        .engine()
+        .record_insufficient_scope(&id, "mcp:tools mcp:write")
+        .unwrap()
+        .unwrap();
+    assert!(
+        notice
+            .message
+            .ends_with("needs more access (mcp:write). Approve it in MCP Passport.")
+    );
+    let err = invoke(&h, "approve_step_up", json!({"server": "slack-mcp"})).expect_err("refused");
+    assert_eq!(err["code"], json!("no_step_up"));
+
+    h.passport.notice_changes();
+    h.passport.notice_changes();
+    let notices: Vec<Event> = h
+        .events
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|e| matches!(e, Event::Notify { title, .. } if title == "More access needed"))
+        .cloned()
+        .collect();
+    assert_eq!(notices.len(), 1, "{notices:?}");
+    let overview = invoke(&h, "overview", json!({})).unwrap();
+    let server = &overview["accounts"][0]["servers"][0];
+    assert_eq!(server["id"], json!(id));
+    assert_eq!(server["status"], json!("needs-more-access"));
+    assert_eq!(server["needs_scope"], json!("mcp:write"));
+
+    invoke(&h, "approve_step_up", json!({"server": id})).unwrap();
+    let overview = sign_in_ended(&h).await;
+    let servers = overview["accounts"][0]["servers"].as_array().unwrap();
+    assert_eq!(
+        servers.len(),
+        2,
+        "the grant's other server is kept: {servers:?}"
+    );
+    assert!(
+        servers.iter().all(|s| s["status"] == json!("active")),
+        "{servers:?}"
+    );
+    assert!(!overview.to_string().contains(token.access_token.expose()));
+    let token = h.passport.engine().token(&id).await.unwrap();
+    assert_eq!(create_issue(&url, token.access_token.expose()).await, 200);
+    h.passport.shutdown().await;
+    h.demo.shutdown().await;
+}

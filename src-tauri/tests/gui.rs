@@ -14,6 +14,7 @@ mod gui {
     pub mod harness;
     pub mod sign_in;
     pub mod status_notifier;
+    pub mod step_up;
     pub mod tray;
     pub mod webdriver;
 }

@@ -18,6 +18,7 @@ pub mod paths;
 pub mod proxy;
 pub mod routes;
 pub mod service;
+pub mod step_up;
 
 use audit::Audit;
 use axum::Router;

@@ -192,6 +192,12 @@ pub async fn proxy(
         }
     };
     let status = response.status();
+    if status == StatusCode::FORBIDDEN
+        && let Some(refused) = crate::step_up::refused_for_scope(state, server, response.headers())
+    {
+        audit(state, key, server, Outcome::Code("insufficient_scope"));
+        return whole(refused);
+    }
     let outcome = if status.is_success() {
         Outcome::Ok
     } else {

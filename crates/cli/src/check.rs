@@ -1,12 +1,15 @@
 //! `mcp-passport check`: "does my server work?" It connects as an MCP
 //! client over Streamable HTTP with the server's token, signing in first
 //! when there is no grant, and again with a wider scope when the server
-//! answers 401 or 403 `insufficient_scope` (at most three sign-ins).
+//! answers 401 or 403 `insufficient_scope` (at most three sign-ins). A
+//! 403 is recorded on the server as the broker's proxy records it (step-up),
+//! so a scope the authorization server will not grant stops the loop.
 
 use crate::cli::SignInOptions;
 use crate::commands::{Failure, sign_in_with};
 use passport_core::engine::{Engine, LoginTarget};
 use passport_core::error::EngineError;
+use passport_core::step_up::StepUpState;
 use rmcp::ServiceExt as _;
 use rmcp::model::{CallToolRequestParams, ClientConfig};
 use rmcp::transport::StreamableHttpClientTransport;
@@ -66,7 +69,16 @@ pub async fn check(
             }
             Err(e) => return Err(e.into()),
         };
-        match session(url, token.access_token.expose(), call, arguments.clone()).await? {
+        let outcome = session(url, token.access_token.expose(), call, arguments.clone()).await?;
+        if let Outcome::NeedsScope(Some(asked)) = &outcome
+            && let Some(notice) = engine.record_insufficient_scope(url, asked)?
+        {
+            if notice.step_up.state == StepUpState::Refused {
+                return Err(Failure::other("scope_not_granted", notice.message));
+            }
+            eprintln!("{}", notice.message);
+        }
+        match outcome {
             Outcome::Done(report) => {
                 if json {
                     println!("{report}");

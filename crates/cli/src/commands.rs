@@ -374,6 +374,9 @@ pub(crate) fn print_grants(json: bool, grants: &[Grant], now: chrono::DateTime<c
                 s.resource.as_deref().unwrap_or("-"),
                 kind
             );
+            if let Some(line) = crate::step_up::status_line(g, s) {
+                println!("{line}");
+            }
         }
     }
 }

@@ -18,6 +18,7 @@ mod opener;
 mod remote;
 mod serve;
 mod stdio;
+mod step_up;
 
 use clap::Parser as _;
 use passport_core::error::EngineError;

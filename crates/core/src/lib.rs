@@ -31,6 +31,7 @@ pub mod registration;
 pub mod scope;
 pub mod secret;
 pub mod state_file;
+pub mod step_up;
 pub mod store;
 pub mod text;
 pub mod token;

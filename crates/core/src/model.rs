@@ -84,6 +84,9 @@ pub struct GrantedServer {
     pub token_kind: TokenKind,
     /// When its current access token expires, if one was issued.
     pub expires_at: Option<DateTime<Utc>>,
+    /// More access it asked for with 403 `insufficient_scope` (step-up).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step_up: Option<crate::step_up::StepUp>,
 }
 
 /// Where a grant stands.

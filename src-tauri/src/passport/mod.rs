@@ -8,6 +8,7 @@ mod clients;
 mod services;
 mod sign_in;
 mod sign_in_rows;
+mod step_up;
 mod watch;
 
 use crate::error::UiError;

@@ -88,7 +88,7 @@ impl Passport {
     }
 
     /// Shows why a sign-in did not start; returns the same result.
-    fn refused(&self, started: Result<(), UiError>) -> Result<(), UiError> {
+    pub(super) fn refused(&self, started: Result<(), UiError>) -> Result<(), UiError> {
         if let Err(e) = &started {
             let mut activity = lock(&self.activity);
             activity.message = None;
@@ -154,7 +154,11 @@ impl Passport {
         Ok(())
     }
 
-    fn begin(self: &Arc<Self>, target: LoginTarget, servers: Vec<String>) -> Result<(), UiError> {
+    pub(super) fn begin(
+        self: &Arc<Self>,
+        target: LoginTarget,
+        servers: Vec<String>,
+    ) -> Result<(), UiError> {
         let mut signing = lock(&self.signing);
         if signing.as_ref().is_some_and(|t| !t.is_finished()) {
             return Err(UiError::new(

@@ -2,7 +2,8 @@
 //! background and an AS can revoke a grant at any time, so the controller
 //! looks at the grants (and the broker's latest audit record) every two seconds, tells the shell when anything the
 //! user sees changed, and raises a notification when a grant needs a
-//! sign-in or a refresh keeps failing (once per episode, not every tick).
+//! sign-in, a refresh keeps failing or a server needs more access (once
+//! per episode, not every tick).
 
 use super::{Event, Passport, lock};
 use passport_core::model::GrantStatus;
@@ -82,6 +83,7 @@ impl Passport {
                     }
                 }
             }
+            notices.extend(super::step_up::notices(&grants, &mut seen.told));
             let changed = seen.fingerprint != fingerprint;
             seen.fingerprint = fingerprint;
             changed

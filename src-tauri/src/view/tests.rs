@@ -10,6 +10,7 @@ fn grant(status: GrantStatus, expires_in: i64, now: DateTime<Utc>) -> Grant {
         resource_indicator: None,
         token_kind: TokenKind::Own,
         expires_at: Some(now + Duration::seconds(expires_in)),
+        step_up: None,
     };
     Grant {
         id: "g1".into(),
@@ -111,4 +112,42 @@ fn tray_look_and_lines_follow_the_worst_account() {
     both.extend(attention);
     assert_eq!(tray_look(&both), TrayLook::Error);
     assert!(tray_lines(&both)[0].ends_with("cannot reach the server"));
+}
+
+#[test]
+fn a_server_that_asked_for_more_access_needs_attention_until_approved() {
+    let now = Utc::now();
+    let mut g = grant(GrantStatus::Active, 60, now);
+    g.blocked.clear();
+    let asked = passport_core::step_up::on_refusal(None, &g.scope, "mcp mcp:write", now);
+    g.servers[0].step_up = asked.clone();
+    let views = accounts(std::slice::from_ref(&g), now, &idle());
+    assert_eq!(views[0].servers[0].status, "needs-more-access");
+    assert_eq!(
+        views[0].servers[0].needs_scope.as_deref(),
+        Some("mcp:write")
+    );
+    assert_eq!(views[0].servers[1].status, "active");
+    assert_eq!(tray_look(&views), TrayLook::Attention);
+    assert!(
+        tray_lines(&views)[0].ends_with("needs attention (more access)"),
+        "{:?}",
+        tray_lines(&views)
+    );
+    // Refused by the AS: shown, but nothing left for the user to approve here.
+    let refused = asked
+        .as_ref()
+        .map(|a| passport_core::step_up::after_sign_in(a, &["mcp".to_string()]));
+    g.servers[0].step_up = refused;
+    let views = accounts(std::slice::from_ref(&g), now, &idle());
+    assert_eq!(views[0].servers[0].status, "scope-refused");
+    assert_eq!(tray_look(&views), TrayLook::Ok);
+    // Approved: back to active.
+    g.servers[0].step_up = asked.as_ref().map(|a| {
+        passport_core::step_up::after_sign_in(a, &["mcp".to_string(), "mcp:write".to_string()])
+    });
+    let views = accounts(std::slice::from_ref(&g), now, &idle());
+    assert_eq!(views[0].servers[0].status, "active");
+    assert_eq!(views[0].servers[0].needs_scope, None);
+    assert_eq!(tray_look(&views), TrayLook::Ok);
 }

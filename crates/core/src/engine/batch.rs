@@ -253,7 +253,7 @@ impl Engine {
         opener: &dyn Opener,
         observer: &dyn LoginObserver,
     ) -> LoginReport {
-        let (plans, undiscovered) = match self.plan(request).await {
+        let (mut plans, undiscovered) = match self.plan(request).await {
             Ok(planned) => planned,
             Err(e) => {
                 let target = match &request.target {
@@ -282,6 +282,7 @@ impl Engine {
                 };
             }
         };
+        self.widen_for_step_ups(&mut plans);
         let mut flows = Vec::new();
         for (url, e) in undiscovered {
             let report = FlowReport {

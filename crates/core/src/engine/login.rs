@@ -312,6 +312,7 @@ impl Engine {
                 s.expires_at = Some(expires_at);
             }
         }
+        self.carry_step_ups(&mut grant);
         let replaced = self.replace_grants(&grant)?;
         for old in replaced {
             self.forget_grant(&old).await;
@@ -327,6 +328,7 @@ impl Engine {
             resource_indicator: None,
             token_kind: TokenKind::Unknown,
             expires_at: None,
+            step_up: None,
         };
         match plan.mode {
             Mode::MultiServer => granted

@@ -12,6 +12,7 @@ mod login;
 mod multi_resource;
 mod plan;
 mod revoke;
+mod step_up;
 mod tokens;
 
 pub use batch::{
@@ -20,6 +21,7 @@ pub use batch::{
 };
 pub use login::{LoginRequest, LoginTarget, Opener};
 pub use revoke::RevokeOutcome;
+pub use step_up::StepUpNotice;
 pub use tokens::IssuedToken;
 
 use crate::clock::Clock;
