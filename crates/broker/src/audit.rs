@@ -243,10 +243,14 @@ fn append_lines(path: &Path, shared: &(Mutex<Shared>, Condvar)) {
         if !closed {
             std::thread::sleep(GATHER);
         }
-        let batch = std::mem::take(&mut lock(state).pending);
+        // The batch stays in `pending` (so `recent()` shows it) until it is
+        // on disk; only this thread removes from the front of `pending`.
+        let batch = lock(state).pending.clone();
         if !batch.is_empty() {
             write_batch(path, &mut file, &batch);
-            keep_recent(&mut lock(state), batch);
+            let mut guard = lock(state);
+            let written: Vec<Record> = guard.pending.drain(..batch.len()).collect();
+            keep_recent(&mut guard, written);
         }
         if closed {
             return;

@@ -5,7 +5,7 @@
 //! the new one is safely stored.
 
 use super::plan::Plan;
-use super::{Engine, multi_resource};
+use super::Engine;
 use crate::discovery;
 use crate::error::EngineError;
 use crate::flows::{FlowEnd, PendingFlow};
