@@ -139,6 +139,7 @@ async fn run_login(
         auth: None,
     });
     let (open, servers, host) = (body.open, body.servers, Arc::clone(&state.opener.0));
+    let quirks = &body.quirks;
     let opener_lines = lines.clone();
     let sign_in = |redirect_uri: String| async move {
         let headless = if open == OpenWith::Headless {
@@ -169,7 +170,7 @@ async fn run_login(
             headless,
         };
         engine
-            .login(&request, &opener)
+            .login_with(&request, quirks, &opener)
             .await
             .map_err(|e| (e.code(), e.to_string()))
     };

@@ -60,11 +60,31 @@ pub async fn dispatch(cli: Cli) -> Result<(), Failure> {
             sign_in,
         } => {
             let target = LoginTarget::from_addresses(targets);
-            let grants = match crate::remote::login(&cli, &target, servers, sign_in).await {
-                Some(through_broker) => through_broker?,
-                None => {
-                    let ctx = Context::open(&cli, true)?;
-                    sign_in_with(&ctx.engine, target, servers.clone(), sign_in, None).await?
+            let mut sign_in = sign_in.clone();
+            // At a terminal, a question answered (hosts, client id) is one more try.
+            let grants = loop {
+                let attempt = match crate::remote::login(&cli, &target, servers, &sign_in).await {
+                    Some(through_broker) => through_broker,
+                    None => match Context::open(&cli, true) {
+                        Ok(ctx) => {
+                            sign_in_with(
+                                &ctx.engine,
+                                target.clone(),
+                                servers.clone(),
+                                &sign_in,
+                                None,
+                            )
+                            .await
+                        }
+                        Err(e) => Err(e),
+                    },
+                };
+                match attempt {
+                    Err(failure) => match crate::quirks::ask(&failure) {
+                        Some(retry) => crate::quirks::apply(retry, &mut sign_in),
+                        None => return Err(failure),
+                    },
+                    Ok(grants) => break grants,
                 }
             };
             print_grants(json, &grants, chrono::Utc::now());
@@ -262,6 +282,8 @@ pub async fn sign_in_with(
     scope: Option<String>,
 ) -> Result<Vec<Grant>, Failure> {
     let timeout = Duration::from_secs(options.timeout.max(1));
+    let overrides = crate::quirks::overrides(options)?;
+    let overrides = &overrides;
     let client = options
         .client_id
         .as_ref()
@@ -296,7 +318,9 @@ pub async fn sign_in_with(
             scope,
             timeout,
         };
-        Ok(engine.login(&request, opener.as_ref()).await?)
+        Ok(engine
+            .login_with(&request, overrides, opener.as_ref())
+            .await?)
     };
     sign_in_via_loopback(engine.flows(), engine.clock(), timeout, sign_in)
         .await

@@ -14,6 +14,7 @@ mod connect;
 mod context;
 mod idle;
 mod opener;
+mod quirks;
 mod remote;
 mod serve;
 mod stdio;
@@ -80,7 +81,10 @@ pub fn run() -> ExitCode {
 /// they name none).
 fn with_hint(code: &str, message: String) -> String {
     let hint = match code {
-        "registration_failed" => {
+        "endpoint_host_unconfirmed" => {
+            "on the command line, pass --allow-endpoint-host <host> for each host named"
+        }
+        "registration_failed" | "client_id_needed" => {
             "on the command line, pass --client-id (and --client-secret if the authorization server issued one)"
         }
         "not_granted" => {

@@ -9,7 +9,8 @@ use super::plan::Plan;
 use crate::discovery;
 use crate::error::EngineError;
 use crate::flows::{FlowEnd, PendingFlow};
-use crate::model::{Grant, GrantStatus, GrantedServer, Mode, TokenKind};
+use crate::model::{Grant, GrantStatus, GrantedServer, Mode, Registration, TokenKind};
+use crate::providers::QuirkOverrides;
 use crate::registration::{self, ClientChoice};
 use crate::secret::RefreshToken;
 use crate::store::StoreKey;
@@ -73,12 +74,32 @@ impl Engine {
         request: &LoginRequest,
         opener: &dyn Opener,
     ) -> Result<Vec<Grant>, EngineError> {
-        let plans = self.plan(request).await?;
+        self.login_overriding(request, &QuirkOverrides::default(), opener)
+            .await
+    }
+
+    pub(super) async fn login_overriding(
+        &self,
+        request: &LoginRequest,
+        overrides: &QuirkOverrides,
+        opener: &dyn Opener,
+    ) -> Result<Vec<Grant>, EngineError> {
+        let plans = self.plan(request, overrides).await?;
         let mut grants = Vec::new();
         for plan in plans {
             if plan.mode == Mode::MultiResource && plan.resources.len() > 1 {
-                match self.run_flow(&plan, request, opener).await {
-                    Err(EngineError::Denied { error, .. }) if error == "invalid_target" => {
+                // An issuer known to refuse `resource` goes per server at once.
+                let multi = match self.provider_quirks(&plan.issuer).no_resource {
+                    false => self.run_flow(&plan, request, opener).await,
+                    true => Err(EngineError::Denied {
+                        error: "invalid_target".into(),
+                        description: String::new(),
+                    }),
+                };
+                match multi {
+                    Err(EngineError::Denied { error, description })
+                        if crate::providers::refuses_resource(&error, &description) =>
+                    {
                         tracing::info!(issuer = %plan.issuer, "multi-resource request refused; signing in per server");
                         for ((resource, url), name) in
                             plan.resources.iter().zip(&plan.urls).zip(&plan.names)
@@ -90,13 +111,13 @@ impl Engine {
                                 names: vec![name.clone()],
                                 ..plan.clone()
                             };
-                            grants.push(self.run_flow(&single, request, opener).await?);
+                            grants.push(self.run_flow_learning(&single, request, opener).await?);
                         }
                     }
                     other => grants.push(other?),
                 }
             } else {
-                grants.push(self.run_flow(&plan, request, opener).await?);
+                grants.push(self.run_flow_learning(&plan, request, opener).await?);
             }
         }
         Ok(grants)
@@ -113,12 +134,15 @@ impl Engine {
         ),
         EngineError,
     > {
+        // A pre-registered client is kept for its issuer whatever the
+        // redirect address (loopback ports change; RFC 8252 section 7.3).
         if request.client.is_none()
             && let Some((record, secret)) = self.client_for(&plan.issuer)
-            && record
-                .redirect_uris
-                .iter()
-                .any(|u| u == &request.redirect_uri)
+            && (record.registration == Registration::Preregistered
+                || record
+                    .redirect_uris
+                    .iter()
+                    .any(|u| u == &request.redirect_uri))
         {
             return Ok((record, secret));
         }
@@ -166,6 +190,7 @@ impl Engine {
             &Url::parse(&plan.issuer)
                 .map_err(|_| url_policy::UrlError::Malformed(plan.issuer.clone()))?,
         )?;
+        let quirks = self.provider_quirks(&plan.issuer);
         {
             let mut q = url.query_pairs_mut();
             q.append_pair("response_type", "code")
@@ -174,20 +199,23 @@ impl Engine {
                 .append_pair("state", state)
                 .append_pair("code_challenge", challenge)
                 .append_pair("code_challenge_method", "S256");
-            if let Some(scope) = &plan.scope {
+            if let Some(scope) = &self.requested_scope(plan) {
                 q.append_pair("scope", scope);
             }
-            if plan.mode == Mode::MultiServer {
+            if plan.mode == Mode::MultiServer && !quirks.no_resource {
                 q.append_pair("resource", &plan.issuer);
             }
-            for resource in &plan.resources {
+            for resource in plan.resources.iter().filter(|_| !quirks.no_resource) {
                 q.append_pair("resource", resource);
+            }
+            for (key, value) in &quirks.authorize_params {
+                q.append_pair(key, value);
             }
         }
         Ok(url_policy::check_browser_url(url.as_str())?)
     }
 
-    async fn run_flow(
+    pub(super) async fn run_flow(
         &self,
         plan: &Plan,
         request: &LoginRequest,
@@ -241,11 +269,12 @@ impl Engine {
             FlowEnd::Aborted(e) => return Err(EngineError::FlowAborted(e)),
         };
         let endpoint = TokenEndpoint::new(&self.http, &plan.metadata, &client, secret.as_ref())?;
-        let token_resources: Vec<String> = if plan.mode == Mode::PerServer {
-            plan.resources.clone()
-        } else {
-            Vec::new()
-        };
+        let token_resources: Vec<String> =
+            if plan.mode == Mode::PerServer && !self.provider_quirks(&plan.issuer).no_resource {
+                plan.resources.clone()
+            } else {
+                Vec::new()
+            };
         let tokens = match endpoint
             .exchange_code(
                 accepted.code,

@@ -9,6 +9,7 @@ use crate::discovery::{self, ServerDiscovery};
 use crate::error::EngineError;
 use crate::metadata::{AsMetadata, CatalogServer};
 use crate::model::Mode;
+use crate::providers::QuirkOverrides;
 use crate::{scope, url_policy};
 use url::Url;
 
@@ -40,12 +41,19 @@ fn display_name(d: &ServerDiscovery) -> String {
 }
 
 impl Engine {
-    pub(super) async fn plan(&self, request: &LoginRequest) -> Result<Vec<Plan>, EngineError> {
+    pub(super) async fn plan(
+        &self,
+        request: &LoginRequest,
+        overrides: &QuirkOverrides,
+    ) -> Result<Vec<Plan>, EngineError> {
         let extra = request.scope.as_deref();
         match &request.target {
             LoginTarget::Issuer(raw) => {
                 let issuer = url_policy::check_user_url(raw)?;
-                let metadata = discovery::fetch_as_metadata(&self.http, raw.trim()).await?;
+                let hosts = self.endpoint_hosts(raw.trim(), overrides);
+                let metadata =
+                    discovery::fetch_as_metadata_allowing(&self.http, raw.trim(), &hosts).await?;
+                self.adopt_overrides(&metadata.issuer, &metadata, overrides)?;
                 let _ = issuer;
                 let mode = discovery::mode_of(&metadata);
                 if mode != Mode::MultiServer {
@@ -74,7 +82,11 @@ impl Engine {
                 let mut found: Vec<ServerDiscovery> = Vec::new();
                 for raw in urls {
                     url_policy::check_user_url(raw)?;
-                    found.push(discovery::discover_server(&self.http, raw.trim()).await?);
+                    let hosts = |issuer: &str| self.endpoint_hosts(issuer, overrides);
+                    let d =
+                        discovery::discover_server_allowing(&self.http, raw.trim(), &hosts).await?;
+                    self.adopt_overrides(&d.issuer, &d.metadata, overrides)?;
+                    found.push(d);
                 }
                 let mut plans: Vec<Plan> = Vec::new();
                 let mut issuers: Vec<String> = found.iter().map(|d| d.issuer.clone()).collect();
