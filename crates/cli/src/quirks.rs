@@ -98,21 +98,31 @@ pub fn ask(failure: &Failure) -> Option<Retry> {
         }
         Failure::Engine(EngineError::Registration(RegistrationError::NoRegistration {
             issuer,
-        })) => {
-            let _ = write!(
-                err,
-                "{issuer} cannot register MCP Passport by itself. Register an OAuth app there with a loopback redirect address (http://127.0.0.1), then enter its client id (empty to stop): "
-            );
-            let id = read_line().filter(|id| !id.is_empty())?;
-            let _ = write!(
-                err,
-                "Its client secret (kept in the keyring; empty if none): "
-            );
-            let secret = read_secret().filter(|s| !s.is_empty());
-            Some(Retry::Client { id, secret })
+        })) => ask_client(&mut err, issuer),
+        // Through a running broker: the same question, the issuer from its message.
+        Failure::Remote { code, message } if code == "client_id_needed" => {
+            let issuer = message
+                .split_whitespace()
+                .next()
+                .unwrap_or("The authorization server");
+            ask_client(&mut err, issuer)
         }
         _ => None,
     }
+}
+
+fn ask_client(err: &mut std::io::Stderr, issuer: &str) -> Option<Retry> {
+    let _ = write!(
+        err,
+        "{issuer} cannot register MCP Passport by itself. Register an OAuth app there with a loopback redirect address (http://127.0.0.1), then enter its client id (empty to stop): "
+    );
+    let id = read_line().filter(|id| !id.is_empty())?;
+    let _ = write!(
+        err,
+        "Its client secret (kept in the keyring; empty if none): "
+    );
+    let secret = read_secret().filter(|s| !s.is_empty());
+    Some(Retry::Client { id, secret })
 }
 
 /// Applies an answer to the options for the next try.
