@@ -626,3 +626,71 @@ async fn a_preregistered_client_is_asked_for_once_and_remembered_for_its_issuer(
         Some("gh-client")
     );
 }
+
+fn google_like_doc(changes: serde_json::Value) -> passport_core::metadata::AsMetadata {
+    let mut doc = json!({"issuer": "https://accounts.example",
+        "authorization_endpoint": "https://accounts.example/auth",
+        "token_endpoint": "https://tokens.example/token",
+        "revocation_endpoint": "https://tokens.example/revoke",
+        "code_challenge_methods_supported": ["S256"]});
+    for (k, v) in changes.as_object().unwrap() {
+        doc[k] = v.clone();
+    }
+    serde_json::from_value(doc).unwrap()
+}
+
+#[test]
+fn sec_07_an_allowed_host_opens_only_the_token_authorization_and_revocation_endpoints_over_https() {
+    use passport_core::discovery::check_as_metadata_allowing as check;
+    let issuer = "https://accounts.example";
+    let allowed = vec!["tokens.example".to_string()];
+    assert!(check(issuer, &google_like_doc(json!({})), &allowed).is_ok());
+    let refused = |doc, hosts: &[String]| {
+        matches!(
+            check(issuer, &doc, hosts),
+            Err(DiscoveryError::ForeignEndpoint { .. })
+        )
+    };
+    assert!(
+        refused(google_like_doc(json!({})), &[]),
+        "not without the host"
+    );
+    assert!(
+        refused(
+            google_like_doc(json!({})),
+            &["tokens.example:8443".to_string()]
+        ),
+        "another port is another host"
+    );
+    for (field, url) in [
+        ("token_endpoint", "https://evil.example/token"),
+        ("registration_endpoint", "https://tokens.example/register"),
+        (
+            "mcp_server_catalog_endpoint",
+            "https://tokens.example/catalog",
+        ),
+    ] {
+        assert!(
+            refused(google_like_doc(json!({field: url})), &allowed),
+            "{field} at {url}"
+        );
+    }
+    // Plain http is refused before any host list is looked at.
+    assert!(matches!(
+        check(
+            issuer,
+            &google_like_doc(json!({"token_endpoint": "http://tokens.example/token"})),
+            &allowed
+        ),
+        Err(DiscoveryError::Url(_))
+    ));
+    // Every foreign host is named at once, for one confirmation.
+    let Err(DiscoveryError::ForeignEndpoint { hosts, .. }) = check(
+        issuer,
+        &google_like_doc(json!({"authorization_endpoint": "https://login.example/auth"})),
+        &[],
+    ) else {
+        panic!("accepted")
+    };
+    assert_eq!(hosts, vec!["login.example", "tokens.example"]);
+}
