@@ -11,11 +11,6 @@
 //! - GitHub-like: no registration at all, one pre-registered client.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use axum::Router;
-use axum::extract::{Form, Query, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
 use passport_core::clock::SystemClock;
 use passport_core::discovery::DiscoveryError;
 use passport_core::engine::{Engine, EngineConfig, LoginRequest, LoginTarget, Opener};
@@ -26,215 +21,9 @@ use passport_core::providers::QuirkOverrides;
 use passport_core::registration::ClientChoice;
 use passport_core::secret::ClientSecret;
 use passport_core::store::{MemoryStore, StoreKey, TokenStore};
+use reference_as::quirky::{Behaviour, start, value, values};
 use serde_json::json;
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-
-type Params = Vec<(String, String)>;
-
-/// How the AS misbehaves.
-#[derive(Clone, Default)]
-struct Behaviour {
-    /// Entra v2: any `resource` in the authorization request is refused.
-    refuse_resource_at_authorize: bool,
-    /// Any `resource` in a token request is refused with `invalid_target`.
-    refuse_resource_at_token: bool,
-    /// Google: a refresh token only with these authorization parameters.
-    refresh_needs: Vec<(&'static str, &'static str)>,
-    /// OIDC: `offline_access` listed, and a refresh token only with it.
-    offline_access_gated: bool,
-    /// Google: the token endpoint on another origin than the issuer.
-    token_elsewhere: bool,
-    /// GitHub OAuth apps: no registration; only this client id and secret.
-    preregistered_only: Option<(&'static str, &'static str)>,
-}
-
-#[derive(Default)]
-struct Seen {
-    authorize: Vec<Params>,
-    token: Vec<Params>,
-    /// The authorization request behind each code.
-    codes: HashMap<String, Params>,
-}
-
-struct As {
-    issuer: String,
-    behaviour: Behaviour,
-    seen: Mutex<Seen>,
-}
-
-fn value(p: &Params, k: &str) -> Option<String> {
-    p.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
-}
-
-fn values(p: &Params, k: &str) -> Vec<String> {
-    p.iter()
-        .filter(|(n, _)| n == k)
-        .map(|(_, v)| v.clone())
-        .collect()
-}
-
-fn enc(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
-}
-
-async fn authorize(State(s): State<Arc<As>>, Query(q): Query<Params>) -> Response {
-    let redirect = value(&q, "redirect_uri").unwrap_or_default();
-    let state = value(&q, "state").unwrap_or_default();
-    let iss = enc(&s.issuer);
-    let mut seen = s.seen.lock().unwrap();
-    seen.authorize.push(q.clone());
-    if s.behaviour.refuse_resource_at_authorize && value(&q, "resource").is_some() {
-        let d = enc(
-            "AADSTS9010010: The resource parameter provided in the request doesn't match with the requested scopes.",
-        );
-        return Redirect::to(&format!(
-            "{redirect}?error=invalid_request&error_description={d}&state={state}&iss={iss}"
-        ))
-        .into_response();
-    }
-    let code = format!("code-{}", seen.authorize.len());
-    seen.codes.insert(code.clone(), q);
-    Redirect::to(&format!("{redirect}?code={code}&state={state}&iss={iss}")).into_response()
-}
-
-async fn token(State(s): State<Arc<As>>, headers: HeaderMap, Form(f): Form<Params>) -> Response {
-    let mut seen = s.seen.lock().unwrap();
-    seen.token.push(f.clone());
-    let b = &s.behaviour;
-    let oauth_error = |error: &str| {
-        (
-            StatusCode::BAD_REQUEST,
-            axum::Json(json!({"error": error, "error_description": "refused by the test AS"})),
-        )
-            .into_response()
-    };
-    if let Some((id, secret)) = b.preregistered_only {
-        let basic = headers
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
-        let expected_basic = format!(
-            "Basic {}",
-            base64_encode(&format!("{}:{}", enc(id), enc(secret)))
-        );
-        let posted = value(&f, "client_id").as_deref() == Some(id)
-            && value(&f, "client_secret").as_deref() == Some(secret);
-        if !posted && basic.as_deref() != Some(expected_basic.as_str()) {
-            return oauth_error("invalid_client");
-        }
-    }
-    if b.refuse_resource_at_token && value(&f, "resource").is_some() {
-        return oauth_error("invalid_target");
-    }
-    let authorized = match value(&f, "grant_type").as_deref() {
-        Some("authorization_code") => {
-            match seen.codes.remove(&value(&f, "code").unwrap_or_default()) {
-                Some(q) => q,
-                None => return oauth_error("invalid_grant"),
-            }
-        }
-        _ => Params::new(),
-    };
-    let mut refresh = b
-        .refresh_needs
-        .iter()
-        .all(|(k, v)| value(&authorized, k).as_deref() == Some(*v));
-    if b.offline_access_gated {
-        refresh &= value(&authorized, "scope")
-            .is_some_and(|s| s.split(' ').any(|x| x == "offline_access"));
-    }
-    if value(&f, "grant_type").as_deref() == Some("refresh_token") {
-        refresh = true;
-    }
-    let mut body = json!({"access_token": format!("at-{}", seen.token.len()), "token_type": "Bearer", "expires_in": 1});
-    if refresh {
-        body["refresh_token"] = json!(format!("rt-{}", seen.token.len()));
-    }
-    axum::Json(body).into_response()
-}
-
-fn base64_encode(s: &str) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in s.as_bytes().chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(T[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
-/// Starts the AS and `servers` MCP servers (401 + RFC 9728 metadata) on one
-/// listener; the token endpoint also on a second one (another origin).
-/// Returns the AS, the MCP server URLs, and the second origin's host.
-async fn start(behaviour: Behaviour, servers: usize) -> (Arc<As>, Vec<String>, String) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let other = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
-    let other_host = format!("127.0.0.1:{}", other.local_addr().unwrap().port());
-    let token_base = if behaviour.token_elsewhere {
-        format!("http://{other_host}")
-    } else {
-        base.clone()
-    };
-    let mut meta = json!({"issuer": base, "authorization_endpoint": format!("{base}/authorize"),
-        "token_endpoint": format!("{token_base}/token"), "code_challenge_methods_supported": ["S256"],
-        "authorization_response_iss_parameter_supported": true, "resource_indicators_supported": servers > 1,
-        "scopes_supported": if behaviour.offline_access_gated { json!(["files:read", "offline_access"]) } else { json!(["files:read"]) }});
-    if behaviour.preregistered_only.is_none() {
-        meta["registration_endpoint"] = json!(format!("{base}/register"));
-    }
-    let state = Arc::new(As {
-        issuer: base.clone(),
-        behaviour,
-        seen: Mutex::default(),
-    });
-    let mut app = Router::new()
-        .route(
-            "/.well-known/oauth-authorization-server",
-            get(move || async move { axum::Json(meta) }),
-        )
-        .route(
-            "/register",
-            post(|| async { (StatusCode::CREATED, axum::Json(json!({"client_id": "c1"}))) }),
-        )
-        .route("/authorize", get(authorize))
-        .route("/token", post(token));
-    let mut urls = Vec::new();
-    for i in 0..servers {
-        let url = format!("{base}/s{i}/mcp");
-        let prm = json!({"resource": url, "authorization_servers": [base], "scopes_supported": ["files:read"]});
-        let challenge = format!(
-            "Bearer resource_metadata=\"{base}/.well-known/oauth-protected-resource/s{i}/mcp\""
-        );
-        app = app
-            .route(
-                &format!("/s{i}/mcp"),
-                post(move || async move {
-                    (StatusCode::UNAUTHORIZED, [("www-authenticate", challenge)])
-                }),
-            )
-            .route(
-                &format!("/.well-known/oauth-protected-resource/s{i}/mcp"),
-                get(move || async move { axum::Json(prm) }),
-            );
-        urls.push(url);
-    }
-    let router = app.with_state(Arc::clone(&state));
-    let second = router.clone();
-    tokio::spawn(async move { axum::serve(listener, router).await });
-    tokio::spawn(async move { axum::serve(other, second).await });
-    (state, urls, other_host)
-}
+use std::sync::Arc;
 
 struct Client {
     engine: Engine,
@@ -310,7 +99,8 @@ async fn an_as_refusing_resource_at_the_redirect_is_learned_and_signed_in_again_
         },
         1,
     )
-    .await;
+    .await
+    .unwrap();
     let c = client();
     let grants = c
         .login(&urls, &QuirkOverrides::default(), None, 45201)
@@ -354,7 +144,8 @@ async fn an_as_refusing_resource_at_the_token_endpoint_is_learned_too() {
         },
         1,
     )
-    .await;
+    .await
+    .unwrap();
     let c = client();
     let grants = c
         .login(&urls, &QuirkOverrides::default(), None, 45203)
@@ -382,7 +173,8 @@ async fn several_servers_go_multi_resource_then_per_server_with_resource_then_wi
         },
         2,
     )
-    .await;
+    .await
+    .unwrap();
     let c = client();
     let grants = c
         .login(&urls, &QuirkOverrides::default(), None, 45204)
@@ -409,7 +201,7 @@ async fn extra_authorization_parameters_bring_the_refresh_token_and_are_remember
         ..Behaviour::default()
     };
     // Without them: signed in, but no refresh token.
-    let (_, urls, _) = start(google_like.clone(), 1).await;
+    let (_, urls, _) = start(google_like.clone(), 1).await.unwrap();
     let c = client();
     let grants = c
         .login(&urls, &QuirkOverrides::default(), None, 45205)
@@ -417,7 +209,7 @@ async fn extra_authorization_parameters_bring_the_refresh_token_and_are_remember
         .unwrap();
     assert!(!c.has_refresh_token(&grants[0]));
     // With them (login options): a refresh token, and the setting kept.
-    let (as_, urls, _) = start(google_like, 1).await;
+    let (as_, urls, _) = start(google_like, 1).await.unwrap();
     let c = client();
     let mut overrides = QuirkOverrides::default();
     overrides
@@ -456,7 +248,8 @@ async fn offline_access_is_asked_for_at_once_where_the_as_lists_it() {
         },
         1,
     )
-    .await;
+    .await
+    .unwrap();
     let c = client();
     let grants = c
         .login(&urls, &QuirkOverrides::default(), None, 45208)
@@ -488,7 +281,8 @@ async fn offline_access_is_asked_for_at_once_where_the_as_lists_it() {
         },
         1,
     )
-    .await;
+    .await
+    .unwrap();
     let grants = c
         .login(&urls, &QuirkOverrides::default(), None, 45209)
         .await
@@ -511,7 +305,8 @@ async fn sec_07_a_token_endpoint_on_another_host_needs_a_confirmation_for_that_i
         },
         1,
     )
-    .await;
+    .await
+    .unwrap();
     let c = client();
     let err = c
         .login(&urls, &QuirkOverrides::default(), None, 45210)
@@ -545,7 +340,8 @@ async fn sec_07_a_token_endpoint_on_another_host_needs_a_confirmation_for_that_i
         },
         1,
     )
-    .await;
+    .await
+    .unwrap();
     assert!(matches!(
         c.login(&others, &QuirkOverrides::default(), None, 45212)
             .await,
@@ -580,7 +376,8 @@ async fn a_preregistered_client_is_asked_for_once_and_remembered_for_its_issuer(
         },
         1,
     )
-    .await;
+    .await
+    .unwrap();
     let c = client();
     let err = c
         .login(&urls, &QuirkOverrides::default(), None, 45214)
