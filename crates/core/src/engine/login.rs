@@ -74,11 +74,15 @@ impl Engine {
         request: &LoginRequest,
         opener: &dyn Opener,
     ) -> Result<Vec<Grant>, EngineError> {
-        self.login_overriding(request, &QuirkOverrides::default(), opener)
+        self.login_with(request, &QuirkOverrides::default(), opener)
             .await
     }
 
-    pub(super) async fn login_overriding(
+    /// Signs in like [`Engine::login`], with the user's `overrides` for the
+    /// issuers of this sign-in ([`crate::providers`]). They are remembered
+    /// per issuer once its metadata is known; endpoint hosts only for an
+    /// issuer whose metadata uses them.
+    pub async fn login_with(
         &self,
         request: &LoginRequest,
         overrides: &QuirkOverrides,

@@ -48,19 +48,6 @@ impl Engine {
         })
     }
 
-    /// Signs in like [`Engine::login`], with the user's `overrides` for the
-    /// issuers of this sign-in. They are remembered per issuer once its
-    /// metadata is known; endpoint hosts only for an issuer whose metadata
-    /// uses them.
-    pub async fn login_with(
-        &self,
-        request: &LoginRequest,
-        overrides: &QuirkOverrides,
-        opener: &dyn Opener,
-    ) -> Result<Vec<Grant>, EngineError> {
-        self.login_overriding(request, overrides, opener).await
-    }
-
     /// The extra endpoint hosts allowed for `issuer` during this sign-in.
     pub(super) fn endpoint_hosts(&self, issuer: &str, overrides: &QuirkOverrides) -> Vec<String> {
         let mut hosts = self.provider_quirks(issuer).endpoint_hosts;
