@@ -211,6 +211,20 @@ pub fn authority(url: &url::Url) -> String {
     }
 }
 
+/// Whether two redirect URIs are the same loopback address but for the
+/// port, which the AS must accept for any port (RFC 8252 section 7.3).
+pub fn same_loopback_redirect(a: &str, b: &str) -> bool {
+    match (url::Url::parse(a), url::Url::parse(b)) {
+        (Ok(a), Ok(b)) => {
+            crate::url_policy::is_loopback(&a)
+                && a.scheme() == b.scheme()
+                && a.host() == b.host()
+                && a.path() == b.path()
+        }
+        _ => false,
+    }
+}
+
 /// Whether an OAuth error says the AS refuses the `resource` parameter:
 /// RFC 8707's `invalid_target`, or Entra's AADSTS9010010 under any code.
 pub fn refuses_resource(error: &str, description: &str) -> bool {
@@ -281,6 +295,22 @@ mod tests {
         for bad in ["https://x.example", "a@b.example", "x.example/path", ""] {
             assert!(parse_host(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn only_loopback_redirects_may_differ_by_port() {
+        assert!(same_loopback_redirect(
+            "http://127.0.0.1:4000/callback",
+            "http://127.0.0.1:5000/callback"
+        ));
+        assert!(!same_loopback_redirect(
+            "http://127.0.0.1:4000/callback",
+            "io.github.mcppassport:/oauth/callback"
+        ));
+        assert!(!same_loopback_redirect(
+            "https://app.example:4000/callback",
+            "https://app.example:5000/callback"
+        ));
     }
 
     #[test]

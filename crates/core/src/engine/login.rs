@@ -139,14 +139,14 @@ impl Engine {
         EngineError,
     > {
         // A pre-registered client is kept for its issuer whatever the
-        // redirect address (loopback ports change; RFC 8252 section 7.3).
+        // loopback port (RFC 8252 section 7.3: ports change per sign-in).
         if request.client.is_none()
             && let Some((record, secret)) = self.client_for(&plan.issuer)
-            && (record.registration == Registration::Preregistered
-                || record
-                    .redirect_uris
-                    .iter()
-                    .any(|u| u == &request.redirect_uri))
+            && record.redirect_uris.iter().any(|u| {
+                u == &request.redirect_uri
+                    || record.registration == Registration::Preregistered
+                        && crate::providers::same_loopback_redirect(u, &request.redirect_uri)
+            })
         {
             return Ok((record, secret));
         }
