@@ -18,12 +18,15 @@
 //   (others: invalid_target). Each resource's access token is a JWT (typ at+jwt,
 //   RS256, key at /jwks) with `aud` = the resource URL and `scope` = the granted
 //   scopes the resource knows (`mcp:tools`).
-// - Token endpoint without `resource`: the token is for the first granted resource
-//   (the first `resource` of the authorization request). With `resource=URL`: for
-//   that granted resource (not granted: invalid_target).
+// - Resource indicators as oidc-provider ships them (its default `defaultResource`
+//   and `useGrantedResource`): a token request must name one granted resource with
+//   `resource=URL` (not granted: invalid_target); one naming none after several were
+//   granted is refused ("only a single resource indicator value must be
+//   requested/resolved during Access Token Request").
 // - Refresh tokens for every client allowed the refresh_token grant (dynamic
 //   registration defaults to authorization_code + refresh_token), with or without
-//   `offline_access`; every refresh rotates; presenting a rotated refresh token again
+//   `offline_access`, and not ending with the browser session, as Keycloak does by
+//   default (oidc-provider's default asks for `offline_access`); every refresh rotates; presenting a rotated refresh token again
 //   revokes the whole grant (every token of it) and answers invalid_grant.
 // - Open dynamic registration at /reg. A client whose redirect URIs are all loopback
 //   http URIs or private-use scheme URIs is registered as application_type `native`,
@@ -216,13 +219,6 @@ function makeProvider(issuer) {
       introspection: { enabled: true, allowedPolicy: sameClient },
       resourceIndicators: {
         enabled: true,
-        // Called with no list at the authorization and token endpoints when the
-        // request has no `resource` (nothing is added), and with the granted list
-        // when a token must be for one resource: the first one.
-        defaultResource: async (_ctx, _client, oneOf) => (Array.isArray(oneOf) ? oneOf[0] : oneOf),
-        // Without `resource`, the token endpoint issues for a granted resource even
-        // when `openid` was granted (instead of a userinfo token).
-        useGrantedResource: async () => true,
         getResourceServerInfo: async (_ctx, indicator) => {
           if (!resources.includes(indicator)) {
             throw new errors.InvalidTarget(`unknown resource ${indicator}`);

@@ -153,6 +153,24 @@ async fn multi_resource_flow_at_oidc_provider_yields_one_token_per_server_and_re
         .expect("one sign-in for both servers");
     assert_eq!(grants.len(), 1);
     assert_eq!(grants[0].mode, Mode::MultiResource);
+    // With oidc-provider's stock resource indicators: the code exchange names
+    // one server and the other's token comes by refresh, before login returns.
+    let log = std::fs::read_to_string(dir.path().join("oidc-provider.log")).unwrap();
+    let token_requests: Vec<&str> = log
+        .lines()
+        .filter(|l| l.starts_with("POST /token "))
+        .collect();
+    assert_eq!(
+        token_requests.len(),
+        2,
+        "one code exchange and one refresh for the second server: {log}"
+    );
+    assert!(
+        token_requests
+            .iter()
+            .all(|l| l.starts_with("POST /token 200 ")),
+        "{log}"
+    );
 
     let first = engine.token(&urls[0]).await.unwrap();
     let second = engine.token(&urls[1]).await.unwrap();

@@ -19,6 +19,9 @@ use std::sync::{Arc, Mutex};
 struct Seen {
     authorize: Vec<Vec<(String, String)>>,
     token: Vec<Vec<(String, String)>>,
+    /// Answer `invalid_target` to a refresh that names a `resource` (an AS
+    /// that takes `resource` at the code exchange only).
+    refuse_resource_on_refresh: bool,
 }
 
 type Shared = Arc<(String, Mutex<Seen>)>;
@@ -44,11 +47,26 @@ async fn authorize(
     Redirect::to(&target)
 }
 
-async fn token(State(s): State<Shared>, Form(f): Form<Vec<(String, String)>>) -> impl IntoResponse {
-    s.1.lock().unwrap().token.push(f);
+async fn token(
+    State(s): State<Shared>,
+    Form(f): Form<Vec<(String, String)>>,
+) -> axum::response::Response {
+    let mut seen = s.1.lock().unwrap();
+    let refused = seen.refuse_resource_on_refresh
+        && values(&f, "grant_type") == ["refresh_token"]
+        && !values(&f, "resource").is_empty();
+    seen.token.push(f);
+    if refused {
+        return (
+            axum::http::StatusCode::BAD_REQUEST,
+            axum::Json(json!({"error": "invalid_target", "error_description": "resource is fixed at the code exchange"})),
+        )
+            .into_response();
+    }
     axum::Json(
         json!({"access_token": "at", "token_type": "Bearer", "expires_in": 3600, "refresh_token": "rt"}),
     )
+    .into_response()
 }
 
 fn urlencode(s: &str) -> String {
@@ -188,6 +206,11 @@ async fn sec_18_multi_resource_flow_names_every_server_in_one_authorization_requ
         values(&seen.1.lock().unwrap().authorize[0], "resource"),
         urls
     );
+    assert_eq!(
+        values(&seen.1.lock().unwrap().token[0], "resource"),
+        vec![urls[0].clone()],
+        "the code exchange names one server"
+    );
     engine.token(&urls[1]).await.unwrap();
     let seen = seen.1.lock().unwrap();
     let refresh = seen
@@ -200,4 +223,39 @@ async fn sec_18_multi_resource_flow_names_every_server_in_one_authorization_requ
         vec![urls[1].clone()],
         "one token per server, through refresh with resource="
     );
+}
+
+#[tokio::test]
+async fn multi_resource_server_refused_on_refresh_gets_a_sign_in_of_its_own() {
+    let (seen, urls) = start(3).await;
+    seen.1.lock().unwrap().refuse_resource_on_refresh = true;
+    let (engine, grants, _dir) = login(&urls).await;
+    let modes: Vec<(Mode, Vec<String>)> = grants
+        .iter()
+        .map(|g| (g.mode, g.servers.iter().map(|s| s.id.clone()).collect()))
+        .collect();
+    assert_eq!(
+        modes,
+        vec![
+            (Mode::MultiResource, vec![urls[0].clone()]),
+            (Mode::PerServer, vec![urls[1].clone()]),
+            (Mode::PerServer, vec![urls[2].clone()]),
+        ],
+        "the first server keeps the multi-resource grant, the refused ones sign in alone"
+    );
+    assert_eq!(engine.grants().len(), 3, "every grant is stored");
+    {
+        let seen = seen.1.lock().unwrap();
+        assert_eq!(
+            seen.authorize.len(),
+            3,
+            "one browser round trip per refused server"
+        );
+        for (authorize, url) in seen.authorize[1..].iter().zip(&urls[1..]) {
+            assert_eq!(values(authorize, "resource"), vec![url.clone()]);
+        }
+    }
+    for url in &urls {
+        engine.token(url).await.unwrap();
+    }
 }

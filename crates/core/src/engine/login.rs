@@ -4,8 +4,8 @@
 //! store the resulting grant, replacing the grant it supersedes only once
 //! the new one is safely stored.
 
-use super::Engine;
 use super::plan::Plan;
+use super::{Engine, multi_resource};
 use crate::discovery;
 use crate::error::EngineError;
 use crate::flows::{FlowEnd, PendingFlow};
@@ -91,37 +91,40 @@ impl Engine {
         let plans = self.plan(request, overrides).await?;
         let mut grants = Vec::new();
         for plan in plans {
-            if plan.mode == Mode::MultiResource && plan.resources.len() > 1 {
-                // An issuer known to refuse `resource` goes per server at once.
-                let multi = match self.provider_quirks(&plan.issuer).no_resource {
-                    false => self.run_flow(&plan, request, opener).await,
-                    true => Err(EngineError::Denied {
-                        error: "invalid_target".into(),
-                        description: String::new(),
-                    }),
-                };
-                match multi {
-                    Err(EngineError::Denied { error, description })
-                        if crate::providers::refuses_resource(&error, &description) =>
-                    {
-                        tracing::info!(issuer = %plan.issuer, "multi-resource request refused; signing in per server");
-                        for ((resource, url), name) in
-                            plan.resources.iter().zip(&plan.urls).zip(&plan.names)
-                        {
-                            let single = Plan {
-                                mode: Mode::PerServer,
-                                resources: vec![resource.clone()],
-                                urls: vec![url.clone()],
-                                names: vec![name.clone()],
-                                ..plan.clone()
-                            };
-                            grants.push(self.run_flow_learning(&single, request, opener).await?);
-                        }
-                    }
-                    other => grants.push(other?),
-                }
-            } else {
+            if plan.mode != Mode::MultiResource || plan.resources.len() < 2 {
                 grants.push(self.run_flow_learning(&plan, request, opener).await?);
+                continue;
+            }
+            // An issuer known to refuse `resource` goes per server at once.
+            let multi = if self.provider_quirks(&plan.issuer).no_resource {
+                Err(EngineError::Denied {
+                    error: "invalid_target".into(),
+                    description: String::new(),
+                })
+            } else {
+                self.run_flow(&plan, request, opener).await
+            };
+            let alone: Vec<usize> = match multi {
+                Ok(grant) => {
+                    let (grant, refused) = self.complete_multi_resource(&plan, grant).await?;
+                    grants.push(grant);
+                    refused
+                }
+                Err(e)
+                    if multi_resource::refused_resource(&e)
+                        || matches!(&e, EngineError::Denied { error, description }
+                            if crate::providers::refuses_resource(error, description)) =>
+                {
+                    tracing::info!(issuer = %plan.issuer, "multi-resource request refused; signing in per server");
+                    (0..plan.resources.len()).collect()
+                }
+                Err(e) => return Err(e),
+            };
+            for single in alone
+                .iter()
+                .filter_map(|&i| multi_resource::per_server(&plan, i))
+            {
+                grants.push(self.run_flow_learning(&single, request, opener).await?);
             }
         }
         Ok(grants)
@@ -273,12 +276,15 @@ impl Engine {
             FlowEnd::Aborted(e) => return Err(EngineError::FlowAborted(e)),
         };
         let endpoint = TokenEndpoint::new(&self.http, &plan.metadata, &client, secret.as_ref())?;
-        let token_resources: Vec<String> =
-            if plan.mode == Mode::PerServer && !self.provider_quirks(&plan.issuer).no_resource {
-                plan.resources.clone()
-            } else {
-                Vec::new()
-            };
+        // One `resource` per token request, as every RFC 8707 AS accepts: a
+        // multi-resource grant's other servers get theirs by refresh. None
+        // for an issuer that refuses it.
+        let token_resources: Vec<String> = match plan.mode {
+            _ if self.provider_quirks(&plan.issuer).no_resource => Vec::new(),
+            Mode::PerServer => plan.resources.clone(),
+            Mode::MultiResource => plan.resources.iter().take(1).cloned().collect(),
+            Mode::MultiServer => Vec::new(),
+        };
         let tokens = match endpoint
             .exchange_code(
                 accepted.code,
@@ -350,16 +356,17 @@ impl Engine {
                 self.tokens
                     .put_shared(&grant.id, tokens.access_token, now, expires_at)
             }
-            Mode::PerServer => {
+            // The code's token is the first server's own (the one named).
+            Mode::PerServer | Mode::MultiResource => {
                 if let Some(s) = grant.servers.first_mut() {
                     s.token_kind = TokenKind::Own;
+                    s.expires_at = Some(expires_at);
                     self.tokens
                         .put(&grant.id, &s.id, tokens.access_token, now, expires_at);
                 }
             }
-            Mode::MultiResource => {}
         }
-        if plan.mode != Mode::MultiResource {
+        if plan.mode == Mode::MultiServer {
             for s in grant.servers.iter_mut() {
                 s.expires_at = Some(expires_at);
             }

@@ -8,6 +8,7 @@
 
 mod cache;
 mod login;
+mod multi_resource;
 mod plan;
 mod quirks;
 mod revoke;

@@ -160,7 +160,10 @@ impl Engine {
             .refresh_for(
                 &grant,
                 &entry.id,
-                entry.resource.as_deref(),
+                entry
+                    .resource_indicator
+                    .as_deref()
+                    .or(entry.resource.as_deref()),
                 entry.token_kind,
             )
             .await
