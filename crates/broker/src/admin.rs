@@ -141,6 +141,7 @@ async fn run_login(
         auth: None,
     });
     let (open, servers, host) = (body.open, body.servers, Arc::clone(&state.opener.0));
+    let quirks = &body.quirks;
     let opener_lines = lines.clone();
     let sign_in = |redirect_uri: String| async move {
         let headless = if open == OpenWith::Headless {
@@ -170,7 +171,9 @@ async fn run_login(
             host,
             headless,
         };
-        Ok(engine.sign_in(&request, &opener, &NoProgress).await)
+        Ok(engine
+            .sign_in_with(&request, quirks, &opener, &NoProgress)
+            .await)
     };
     let result = sign_in_via_loopback(engine.flows(), engine.clock(), timeout, sign_in)
         .await

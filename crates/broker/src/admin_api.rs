@@ -82,6 +82,9 @@ pub struct LoginBody {
     /// How the page is opened.
     #[serde(default)]
     pub open: OpenWith,
+    /// Provider settings for the issuers of this sign-in.
+    #[serde(default)]
+    pub quirks: passport_core::providers::QuirkOverrides,
 }
 
 impl std::fmt::Debug for LoginBody {
@@ -93,6 +96,7 @@ impl std::fmt::Debug for LoginBody {
             .field("client_id", &self.client_id)
             .field("timeout_secs", &self.timeout_secs)
             .field("open", &self.open)
+            .field("quirks", &self.quirks)
             .finish_non_exhaustive()
     }
 }
@@ -226,6 +230,7 @@ mod tests {
             client_secret: Some("s3cret-value".into()),
             timeout_secs: 30,
             open: OpenWith::Headless,
+            quirks: Default::default(),
         };
         let wire = serde_json::to_value(&body).unwrap();
         assert_eq!(wire["target"], json!({"issuer": "http://127.0.0.1:9000"}));

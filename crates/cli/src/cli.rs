@@ -52,6 +52,15 @@ pub struct SignInOptions {
     /// Seconds to wait for the browser to come back.
     #[arg(long, default_value_t = 300)]
     pub timeout: u64,
+    /// An extra authorization parameter for this issuer, `key=value` (repeatable; remembered).
+    #[arg(long = "authorize-param", value_name = "KEY=VALUE")]
+    pub authorize_params: Vec<String>,
+    /// Send no `resource` parameter to this issuer (for ASes that refuse it; remembered).
+    #[arg(long)]
+    pub no_resource: bool,
+    /// Allow this issuer's endpoints on another host (`host` or `host:port`, https only; repeatable; remembered).
+    #[arg(long = "allow-endpoint-host", value_name = "HOST")]
+    pub allow_endpoint_hosts: Vec<String>,
 }
 
 /// The subcommands.

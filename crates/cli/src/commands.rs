@@ -5,7 +5,7 @@ use crate::context::Context;
 use crate::opener::{PrintUrl, SystemBrowser};
 use passport_broker::admin_api::{LoginResult, RevokeState};
 use passport_core::engine::{
-    Engine, LoginReport, LoginRequest, LoginTarget, NoProgress, Opener, RevokeOutcome,
+    Engine, FlowOutcome, LoginReport, LoginRequest, LoginTarget, NoProgress, Opener, RevokeOutcome,
 };
 use passport_core::error::EngineError;
 use passport_core::headless::HeadlessOpener;
@@ -62,13 +62,37 @@ pub async fn dispatch(cli: Cli) -> Result<(), Failure> {
             sign_in,
         } => {
             let target = LoginTarget::from_addresses(targets);
-            let result = match crate::remote::login(&cli, &target, servers, sign_in).await {
-                Some(through_broker) => through_broker?,
-                None => {
-                    let ctx = Context::open(&cli, true)?;
-                    let report =
-                        sign_in_report(&ctx.engine, target, servers.clone(), sign_in, None).await?;
-                    LoginResult::from(&report)
+            let mut sign_in = sign_in.clone();
+            // At a terminal, a question answered (hosts, client id) is one more try.
+            let result = loop {
+                let (result, failure) =
+                    match crate::remote::login(&cli, &target, servers, &sign_in).await {
+                        Some(through_broker) => {
+                            let result = through_broker?;
+                            let failure = crate::login_report::first_failure(&result);
+                            (result, failure)
+                        }
+                        None => {
+                            let ctx = Context::open(&cli, true)?;
+                            let report = sign_in_report(
+                                &ctx.engine,
+                                target.clone(),
+                                servers.clone(),
+                                &sign_in,
+                                None,
+                            )
+                            .await?;
+                            let result = LoginResult::from(&report);
+                            let failure = report.flows.into_iter().find_map(|f| match f.outcome {
+                                FlowOutcome::Failed(e) => Some(Failure::Engine(e)),
+                                FlowOutcome::SignedIn(_) => None,
+                            });
+                            (result, failure)
+                        }
+                    };
+                match failure.as_ref().and_then(crate::quirks::ask) {
+                    Some(retry) => crate::quirks::apply(retry, &mut sign_in),
+                    None => break result,
                 }
             };
             crate::login_report::finish(json, &result)?;
@@ -282,6 +306,8 @@ pub async fn sign_in_report(
     scope: Option<String>,
 ) -> Result<LoginReport, Failure> {
     let timeout = Duration::from_secs(options.timeout.max(1));
+    let overrides = crate::quirks::overrides(options)?;
+    let overrides = &overrides;
     let client = options
         .client_id
         .as_ref()
@@ -316,7 +342,9 @@ pub async fn sign_in_report(
             scope,
             timeout,
         };
-        Ok(engine.sign_in(&request, opener.as_ref(), &NoProgress).await)
+        Ok(engine
+            .sign_in_with(&request, overrides, opener.as_ref(), &NoProgress)
+            .await)
     };
     sign_in_via_loopback(engine.flows(), engine.clock(), timeout, sign_in)
         .await

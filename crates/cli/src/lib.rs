@@ -15,6 +15,7 @@ mod context;
 mod idle;
 mod login_report;
 mod opener;
+mod quirks;
 mod remote;
 mod serve;
 mod stdio;
@@ -84,7 +85,10 @@ pub fn run() -> ExitCode {
 /// they name none).
 pub(crate) fn with_hint(code: &str, message: String) -> String {
     let hint = match code {
-        "registration_failed" => {
+        "endpoint_host_unconfirmed" => {
+            "on the command line, pass --allow-endpoint-host <host> for each host named"
+        }
+        "registration_failed" | "client_id_needed" => {
             "on the command line, pass --client-id (and --client-secret if the authorization server issued one)"
         }
         "not_granted" => {

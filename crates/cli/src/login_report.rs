@@ -71,6 +71,22 @@ fn failure(servers: &[ServerResult]) -> Option<Failure> {
     })
 }
 
+/// The first server that did not sign in, as a failure a question at the
+/// terminal may answer (a sign-in run by a running broker).
+pub fn first_failure(result: &LoginResult) -> Option<Failure> {
+    let failed = result
+        .servers
+        .iter()
+        .find(|s| s.state != ServerState::SignedIn)?;
+    Some(Failure::Remote {
+        code: failed
+            .code
+            .clone()
+            .unwrap_or_else(|| "sign_in_failed".into()),
+        message: failed.message.clone().unwrap_or_default(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -49,6 +49,10 @@ pub async fn login(
         client_secret: options.client_secret.clone(),
         timeout_secs: options.timeout,
         open,
+        quirks: match crate::quirks::overrides(options) {
+            Ok(q) => q,
+            Err(e) => return Some(Err(e)),
+        },
     };
     let asked = broker_client::admin_login(&paths.endpoint_file(), &body, |url| match open {
         OpenWith::Print => eprintln!("Open this URL in your browser to sign in:\n  {url}"),

@@ -6,7 +6,10 @@
 //! Each document is checked before use: the resource must be the server's
 //! own URL (or its origin, from the root well-known URL), the metadata's
 //! `issuer` must be the issuer it was fetched for, character for character,
-//! every endpoint must pass the URL policy and sit on the issuer's origin,
+//! every endpoint must pass the URL policy and sit on the issuer's origin
+//! (authorization, token and revocation endpoints may also sit on a host
+//! the issuer's provider profile lists or the user allowed, see
+//! [`crate::providers`]),
 //! and S256 must be offered. Nothing here follows a redirect.
 
 use crate::http::{HttpClient, HttpError};
@@ -60,9 +63,11 @@ pub enum DiscoveryError {
         /// The issuer in the document (untrusted, cut to 300 characters).
         found: String,
     },
-    /// An endpoint lives on another origin than the issuer (SECURITY 7).
+    /// An endpoint lives on another origin than the issuer (SECURITY 7),
+    /// and neither the issuer's provider profile nor the user allowed its host.
     #[error(
-        "the {endpoint} endpoint {url} is not on the origin of {issuer}; refusing this authorization server's metadata"
+        "the {endpoint} endpoint {url} is not on the origin of {issuer}; refusing this authorization server's metadata. Only if you trust {issuer} to use {} for its endpoints, allow {} for this issuer and sign in again",
+        hosts.join(", "), if hosts.len() == 1 { "that host" } else { "those hosts" }
     )]
     ForeignEndpoint {
         /// Which endpoint (`authorization`, `token`, `registration`, ...).
@@ -71,6 +76,9 @@ pub enum DiscoveryError {
         url: String,
         /// The issuer that announced it.
         issuer: String,
+        /// Every host (`host` or `host:port`) of the metadata's endpoints
+        /// that is not the issuer's and not allowed: what to confirm.
+        hosts: Vec<String>,
     },
     /// PKCE S256 is not listed in `code_challenge_methods_supported` (SECURITY 16).
     #[error(
@@ -178,6 +186,19 @@ fn same_origin(a: &Url, b: &Url) -> bool {
 /// (SECURITY 16). [`fetch_as_metadata`] runs it on every document; run it
 /// again on metadata that comes from anywhere else.
 pub fn check_as_metadata(issuer: &str, metadata: &AsMetadata) -> Result<(), DiscoveryError> {
+    check_as_metadata_allowing(issuer, metadata, &[])
+}
+
+/// [`check_as_metadata`], except that endpoints on one of `extra_hosts`
+/// (`host` or `host:port`, from the issuer's provider profile or the
+/// user's confirmation for this exact issuer) are accepted too. They still
+/// pass the URL policy: https, or http on loopback announced by a loopback
+/// issuer.
+pub fn check_as_metadata_allowing(
+    issuer: &str,
+    metadata: &AsMetadata,
+    extra_hosts: &[String],
+) -> Result<(), DiscoveryError> {
     if metadata.issuer != issuer {
         return Err(DiscoveryError::IssuerMismatch {
             expected: issuer.to_string(),
@@ -195,16 +216,35 @@ pub fn check_as_metadata(issuer: &str, metadata: &AsMetadata) -> Result<(), Disc
             metadata.mcp_server_catalog_endpoint.as_ref(),
         ),
     ];
+    let mut refused: Option<DiscoveryError> = None;
     for (name, endpoint) in endpoints {
         let Some(endpoint) = endpoint else { continue };
         let checked = url_policy::check_endpoint(endpoint, &issuer_url)?;
-        if !same_origin(&checked, &issuer_url) {
-            return Err(DiscoveryError::ForeignEndpoint {
-                endpoint: name,
-                url: url_policy::redact(&checked),
-                issuer: issuer.to_string(),
-            });
+        let host = crate::providers::authority(&checked);
+        let allowed = matches!(name, "authorization" | "token" | "revocation")
+            && checked.scheme() == issuer_url.scheme()
+            && extra_hosts.contains(&host);
+        if same_origin(&checked, &issuer_url) || allowed {
+            continue;
         }
+        match &mut refused {
+            Some(DiscoveryError::ForeignEndpoint { hosts, .. }) => {
+                if !hosts.contains(&host) {
+                    hosts.push(host);
+                }
+            }
+            _ => {
+                refused = Some(DiscoveryError::ForeignEndpoint {
+                    endpoint: name,
+                    url: url_policy::redact(&checked),
+                    issuer: issuer.to_string(),
+                    hosts: vec![host],
+                })
+            }
+        }
+    }
+    if let Some(refused) = refused {
+        return Err(refused);
     }
     if !metadata.supports_s256() {
         return Err(DiscoveryError::NoS256 {
@@ -226,6 +266,15 @@ pub async fn fetch_as_metadata(
     http: &HttpClient,
     issuer: &str,
 ) -> Result<AsMetadata, DiscoveryError> {
+    fetch_as_metadata_allowing(http, issuer, &[]).await
+}
+
+/// [`fetch_as_metadata`] checked with [`check_as_metadata_allowing`].
+pub async fn fetch_as_metadata_allowing(
+    http: &HttpClient,
+    issuer: &str,
+    extra_hosts: &[String],
+) -> Result<AsMetadata, DiscoveryError> {
     let issuer_url = url_policy::check_user_url(issuer)?;
     if issuer_url.query().is_some() || issuer_url.fragment().is_some() {
         return Err(DiscoveryError::InvalidIssuer {
@@ -245,7 +294,7 @@ pub async fn fetch_as_metadata(
             });
             continue;
         };
-        check_as_metadata(issuer, &metadata)?;
+        check_as_metadata_allowing(issuer, &metadata, extra_hosts)?;
         return Ok(metadata);
     }
     Err(not_json.unwrap_or_else(|| DiscoveryError::NoMetadata {
@@ -325,6 +374,17 @@ pub async fn discover_server(
     http: &HttpClient,
     server_url: &str,
 ) -> Result<ServerDiscovery, DiscoveryError> {
+    discover_server_allowing(http, server_url, &|_| Vec::new()).await
+}
+
+/// [`discover_server`], fetching the issuer's metadata with
+/// [`fetch_as_metadata_allowing`] and the extra endpoint hosts
+/// `extra_hosts(issuer)` gives for the issuer found.
+pub async fn discover_server_allowing(
+    http: &HttpClient,
+    server_url: &str,
+    extra_hosts: &(dyn Fn(&str) -> Vec<String> + Sync),
+) -> Result<ServerDiscovery, DiscoveryError> {
     let server = url_policy::check_user_url(server_url)?;
     let challenge = match http.send(probe_request(&server)?).await {
         Ok(r) if r.status == http::StatusCode::UNAUTHORIZED => r
@@ -391,7 +451,7 @@ pub async fn discover_server(
             server: server_url.to_string(),
         })?;
     url_policy::check_endpoint(&issuer, &server)?;
-    let metadata = fetch_as_metadata(http, &issuer).await?;
+    let metadata = fetch_as_metadata_allowing(http, &issuer, &extra_hosts(&issuer)).await?;
     Ok(ServerDiscovery {
         server_url: server_url.to_string(),
         resource,
@@ -441,6 +501,7 @@ pub async fn fetch_catalog(
             endpoint: "server catalog",
             url: url_policy::redact(&url),
             issuer: metadata.issuer.clone(),
+            hosts: vec![crate::providers::authority(&url)],
         });
     }
     let response = http.get_json(&url).await?;

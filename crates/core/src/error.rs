@@ -73,7 +73,13 @@ impl EngineError {
     /// A stable code for programs (UI, scripts) to branch on.
     pub fn code(&self) -> &'static str {
         match self {
+            EngineError::Discovery(DiscoveryError::ForeignEndpoint { .. }) => {
+                "endpoint_host_unconfirmed"
+            }
             EngineError::Discovery(_) => "discovery_failed",
+            EngineError::Registration(RegistrationError::NoRegistration { .. }) => {
+                "client_id_needed"
+            }
             EngineError::Registration(RegistrationError::RedirectUriRefused { .. }) => {
                 "redirect_uri_refused"
             }

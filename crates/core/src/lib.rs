@@ -27,6 +27,7 @@ pub mod loopback;
 pub mod metadata;
 pub mod model;
 pub mod pkce;
+pub mod providers;
 pub mod registration;
 pub mod scope;
 pub mod secret;

@@ -7,7 +7,9 @@
 //! in the keyring.
 
 use crate::model::{ClientRecord, Grant};
+use crate::providers::ProviderQuirks;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -23,6 +25,11 @@ pub struct PassportState {
     /// Grants, one per sign-in.
     #[serde(default)]
     pub grants: Vec<Grant>,
+    /// Per-issuer provider settings added to the built-in profiles
+    /// ([`crate::providers`]): from `login` options, confirmations, or
+    /// learned from an authorization server's answers.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub providers: BTreeMap<String, ProviderQuirks>,
 }
 
 fn version() -> u32 {

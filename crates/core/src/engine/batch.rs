@@ -4,11 +4,12 @@
 //! nothing: each flow ends signed in, failed or timed out on its own, and
 //! the [`LoginReport`] says which, server by server.
 
-use super::{Engine, multi_resource};
 use super::login::{LoginRequest, Opener};
 use super::plan::Plan;
+use super::{Engine, multi_resource};
 use crate::error::EngineError;
 use crate::model::{Grant, Mode};
+use crate::providers::QuirkOverrides;
 use serde::{Deserialize, Serialize};
 use std::future::Future;
 use std::pin::Pin;
@@ -253,7 +254,20 @@ impl Engine {
         opener: &dyn Opener,
         observer: &dyn LoginObserver,
     ) -> LoginReport {
-        let (mut plans, undiscovered) = match self.plan(request).await {
+        self.sign_in_with(request, &QuirkOverrides::default(), opener, observer)
+            .await
+    }
+
+    /// Signs in like [`Engine::sign_in`], with the user's `overrides` for
+    /// the issuers of this sign-in ([`crate::providers`]).
+    pub async fn sign_in_with(
+        &self,
+        request: &LoginRequest,
+        overrides: &QuirkOverrides,
+        opener: &dyn Opener,
+        observer: &dyn LoginObserver,
+    ) -> LoginReport {
+        let (mut plans, undiscovered) = match self.plan(request, overrides).await {
             Ok(planned) => planned,
             Err(e) => {
                 let target = match &request.target {
@@ -311,8 +325,18 @@ impl Engine {
     ) -> Vec<FlowReport> {
         let target = FlowTarget::of(&plan);
         observer.event(LoginEvent::Waiting(&target));
-        let result = self.run_flow(&plan, request, opener).await;
         let multi = plan.mode == Mode::MultiResource && plan.resources.len() > 1;
+        let result = if !multi {
+            self.run_flow_learning(&plan, request, opener).await
+        } else if self.provider_quirks(&plan.issuer).no_resource {
+            // An issuer known to refuse `resource` goes per server at once.
+            Err(EngineError::Denied {
+                error: "invalid_target".into(),
+                description: String::new(),
+            })
+        } else {
+            self.run_flow(&plan, request, opener).await
+        };
         // A multi-resource grant fetches its other servers' tokens before it
         // counts as signed in; servers the AS refuses (or every server, when
         // it refuses the request) sign in alone, one after another.
@@ -341,7 +365,7 @@ impl Engine {
             observer.event(LoginEvent::Waiting(&target));
             let report = FlowReport {
                 target,
-                outcome: outcome(self.run_flow(&single, request, opener).await),
+                outcome: outcome(self.run_flow_learning(&single, request, opener).await),
             };
             observer.event(LoginEvent::Ended(&report));
             reports.push(report);

@@ -4,12 +4,13 @@
 //! store the resulting grant, replacing the grant it supersedes only once
 //! the new one is safely stored.
 
-use super::plan::Plan;
 use super::Engine;
+use super::plan::Plan;
 use crate::discovery;
 use crate::error::EngineError;
 use crate::flows::{FlowEnd, PendingFlow};
-use crate::model::{Grant, GrantStatus, GrantedServer, Mode, TokenKind};
+use crate::model::{Grant, GrantStatus, GrantedServer, Mode, Registration, TokenKind};
+use crate::providers::QuirkOverrides;
 use crate::registration::{self, ClientChoice};
 use crate::secret::RefreshToken;
 use crate::store::StoreKey;
@@ -75,7 +76,21 @@ impl Engine {
         request: &LoginRequest,
         opener: &dyn Opener,
     ) -> Result<Vec<Grant>, EngineError> {
-        self.sign_in(request, opener, &super::NoProgress)
+        self.login_with(request, &QuirkOverrides::default(), opener)
+            .await
+    }
+
+    /// Signs in like [`Engine::login`], with the user's `overrides` for the
+    /// issuers of this sign-in ([`crate::providers`]). They are remembered
+    /// per issuer once its metadata is known; endpoint hosts only for an
+    /// issuer whose metadata uses them.
+    pub async fn login_with(
+        &self,
+        request: &LoginRequest,
+        overrides: &QuirkOverrides,
+        opener: &dyn Opener,
+    ) -> Result<Vec<Grant>, EngineError> {
+        self.sign_in_with(request, overrides, opener, &super::NoProgress)
             .await
             .into_result()
     }
@@ -91,12 +106,15 @@ impl Engine {
         ),
         EngineError,
     > {
+        // A pre-registered client is kept for its issuer whatever the
+        // loopback port (RFC 8252 section 7.3: ports change per sign-in).
         if request.client.is_none()
             && let Some((record, secret)) = self.client_for(&plan.issuer)
-            && record
-                .redirect_uris
-                .iter()
-                .any(|u| u == &request.redirect_uri)
+            && record.redirect_uris.iter().any(|u| {
+                u == &request.redirect_uri
+                    || record.registration == Registration::Preregistered
+                        && crate::providers::same_loopback_redirect(u, &request.redirect_uri)
+            })
         {
             return Ok((record, secret));
         }
@@ -144,6 +162,7 @@ impl Engine {
             &Url::parse(&plan.issuer)
                 .map_err(|_| url_policy::UrlError::Malformed(plan.issuer.clone()))?,
         )?;
+        let quirks = self.provider_quirks(&plan.issuer);
         {
             let mut q = url.query_pairs_mut();
             q.append_pair("response_type", "code")
@@ -152,14 +171,17 @@ impl Engine {
                 .append_pair("state", state)
                 .append_pair("code_challenge", challenge)
                 .append_pair("code_challenge_method", "S256");
-            if let Some(scope) = &plan.scope {
+            if let Some(scope) = &self.requested_scope(plan) {
                 q.append_pair("scope", scope);
             }
-            if plan.mode == Mode::MultiServer {
+            if plan.mode == Mode::MultiServer && !quirks.no_resource {
                 q.append_pair("resource", &plan.issuer);
             }
-            for resource in &plan.resources {
+            for resource in plan.resources.iter().filter(|_| !quirks.no_resource) {
                 q.append_pair("resource", resource);
+            }
+            for (key, value) in &quirks.authorize_params {
+                q.append_pair(key, value);
             }
         }
         Ok(url_policy::check_browser_url(url.as_str())?)
@@ -220,8 +242,10 @@ impl Engine {
         };
         let endpoint = TokenEndpoint::new(&self.http, &plan.metadata, &client, secret.as_ref())?;
         // One `resource` per token request, as every RFC 8707 AS accepts: a
-        // multi-resource grant's other servers get theirs by refresh.
+        // multi-resource grant's other servers get theirs by refresh. None
+        // for an issuer that refuses it.
         let token_resources: Vec<String> = match plan.mode {
+            _ if self.provider_quirks(&plan.issuer).no_resource => Vec::new(),
             Mode::PerServer => plan.resources.clone(),
             Mode::MultiResource => plan.resources.iter().take(1).cloned().collect(),
             Mode::MultiServer => Vec::new(),

@@ -11,6 +11,7 @@ mod cache;
 mod login;
 mod multi_resource;
 mod plan;
+mod quirks;
 mod revoke;
 mod step_up;
 mod tokens;
@@ -165,7 +166,8 @@ impl Engine {
         if let Some(m) = lock(&self.metadata).get(issuer) {
             return Ok(m.clone());
         }
-        let m = discovery::fetch_as_metadata(&self.http, issuer).await?;
+        let hosts = self.provider_quirks(issuer).endpoint_hosts;
+        let m = discovery::fetch_as_metadata_allowing(&self.http, issuer, &hosts).await?;
         lock(&self.metadata).insert(issuer.to_string(), m.clone());
         Ok(m)
     }

@@ -24,7 +24,8 @@ pub(super) fn refused_resource(e: &EngineError) -> bool {
             what: "resource",
             ..
         })
-    ) || matches!(e, EngineError::Denied { error, .. } if error == "invalid_target")
+    ) || matches!(e, EngineError::Denied { error, description }
+        if crate::providers::refuses_resource(error, description))
 }
 
 impl Engine {

@@ -9,6 +9,7 @@ use crate::discovery::{self, ServerDiscovery};
 use crate::error::EngineError;
 use crate::metadata::{AsMetadata, CatalogServer};
 use crate::model::Mode;
+use crate::providers::QuirkOverrides;
 use crate::{scope, url_policy};
 use url::Url;
 
@@ -43,13 +44,19 @@ fn display_name(d: &ServerDiscovery) -> String {
 pub(super) type Planned = (Vec<Plan>, Vec<(String, EngineError)>);
 
 impl Engine {
-    pub(super) async fn plan(&self, request: &LoginRequest) -> Result<Planned, EngineError> {
+    pub(super) async fn plan(
+        &self,
+        request: &LoginRequest,
+        overrides: &QuirkOverrides,
+    ) -> Result<Planned, EngineError> {
         let extra = request.scope.as_deref();
         match &request.target {
             LoginTarget::Issuer(raw) => {
-                let issuer = url_policy::check_user_url(raw)?;
-                let metadata = discovery::fetch_as_metadata(&self.http, raw.trim()).await?;
-                let _ = issuer;
+                url_policy::check_user_url(raw)?;
+                let hosts = self.endpoint_hosts(raw.trim(), overrides);
+                let metadata =
+                    discovery::fetch_as_metadata_allowing(&self.http, raw.trim(), &hosts).await?;
+                self.adopt_overrides(&metadata.issuer, &metadata, overrides)?;
                 let mode = discovery::mode_of(&metadata);
                 if mode != Mode::MultiServer {
                     return Err(EngineError::Discovery(
@@ -80,10 +87,22 @@ impl Engine {
                 let mut found: Vec<ServerDiscovery> = Vec::new();
                 let mut undiscovered = Vec::new();
                 for raw in urls {
+                    let hosts = |issuer: &str| self.endpoint_hosts(issuer, overrides);
                     let discovered = match url_policy::check_user_url(raw) {
-                        Ok(_) => discovery::discover_server(&self.http, raw.trim())
+                        Ok(_) => {
+                            match discovery::discover_server_allowing(
+                                &self.http,
+                                raw.trim(),
+                                &hosts,
+                            )
                             .await
-                            .map_err(EngineError::from),
+                            {
+                                Ok(d) => self
+                                    .adopt_overrides(&d.issuer, &d.metadata, overrides)
+                                    .map(|()| d),
+                                Err(e) => Err(EngineError::from(e)),
+                            }
+                        }
                         Err(e) => Err(e.into()),
                     };
                     match discovered {

@@ -192,6 +192,8 @@ impl Engine {
         resource: Option<&str>,
         kind: TokenKind,
     ) -> Result<IssuedToken, EngineError> {
+        // An issuer that refuses `resource` gets none on refresh either.
+        let resource = resource.filter(|_| !self.provider_quirks(&grant.issuer).no_resource);
         let want_own = kind != TokenKind::Shared
             && resource.is_some()
             && (grant.mode != Mode::PerServer || grant.servers.len() == 1);
