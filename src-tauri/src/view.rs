@@ -11,7 +11,8 @@ use std::collections::HashSet;
 /// One granted server.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ServerView {
-    /// Catalog id (or resource URL).
+    /// Its address: catalog id (or resource URL), with `@<account>` for a
+    /// second account's copy (what revoking and clients name it by).
     pub id: String,
     /// Display name.
     pub name: String,
@@ -32,6 +33,8 @@ pub struct ServerView {
 pub struct AccountView {
     /// The issuer URL.
     pub issuer: String,
+    /// The account's label.
+    pub account: String,
     /// How it signs in, in plain words.
     pub mode: &'static str,
     /// `active`, `sign-in-needed` or `unreachable`.
@@ -104,7 +107,8 @@ pub fn accounts(grants: &[Grant], now: DateTime<Utc>, busy: &Busy<'_>) -> Vec<Ac
                 .servers
                 .iter()
                 .map(|s| {
-                    let status = if busy.revoking.contains(&s.id) {
+                    let address = passport_core::account::address(grants, grant, &s.id);
+                    let status = if busy.revoking.contains(&address) {
                         "revoking"
                     } else if grant.is_blocked(&s.id) {
                         "revoked"
@@ -118,7 +122,7 @@ pub fn accounts(grants: &[Grant], now: DateTime<Utc>, busy: &Busy<'_>) -> Vec<Ac
                         "active"
                     };
                     ServerView {
-                        id: s.id.clone(),
+                        id: address,
                         name: s.name.clone(),
                         url: s.resource.clone(),
                         status,
@@ -136,6 +140,7 @@ pub fn accounts(grants: &[Grant], now: DateTime<Utc>, busy: &Busy<'_>) -> Vec<Ac
                 .collect();
             AccountView {
                 issuer: grant.issuer.clone(),
+                account: grant.account_label().to_string(),
                 mode: mode_text(grant.mode),
                 status,
                 status_text,

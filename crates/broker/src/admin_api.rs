@@ -80,6 +80,9 @@ pub struct LoginBody {
     /// How the page is opened.
     #[serde(default)]
     pub open: OpenWith,
+    /// The account label to sign in as (from the token when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
 }
 
 impl std::fmt::Debug for LoginBody {
@@ -91,6 +94,7 @@ impl std::fmt::Debug for LoginBody {
             .field("client_id", &self.client_id)
             .field("timeout_secs", &self.timeout_secs)
             .field("open", &self.open)
+            .field("account", &self.account)
             .finish_non_exhaustive()
     }
 }
@@ -141,6 +145,9 @@ pub struct LogoutBody {
     /// The issuer; every issuer when absent.
     #[serde(default)]
     pub issuer: Option<String>,
+    /// Only this account's grants; every account when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
 }
 
 /// `POST /v1/admin/logout`'s answer.
@@ -204,6 +211,7 @@ mod tests {
             client_secret: Some("s3cret-value".into()),
             timeout_secs: 30,
             open: OpenWith::Headless,
+            account: None,
         };
         let wire = serde_json::to_value(&body).unwrap();
         assert_eq!(wire["target"], json!({"issuer": "http://127.0.0.1:9000"}));

@@ -67,7 +67,12 @@ pub async fn dispatch(cli: Cli) -> Result<(), Failure> {
                     sign_in_with(&ctx.engine, target, servers.clone(), sign_in, None).await?
                 }
             };
-            print_grants(json, &grants, chrono::Utc::now());
+            print_grants(
+                json,
+                &grants,
+                &all_grants(&cli, &grants),
+                chrono::Utc::now(),
+            );
         }
         Command::AddServers {
             issuer,
@@ -97,11 +102,17 @@ pub async fn dispatch(cli: Cli) -> Result<(), Failure> {
                     sign_in_with(&ctx.engine, target, hint, sign_in, None).await?
                 }
             };
-            print_grants(json, &grants, chrono::Utc::now());
+            print_grants(
+                json,
+                &grants,
+                &all_grants(&cli, &grants),
+                chrono::Utc::now(),
+            );
         }
         Command::Status => {
             let ctx = Context::open(&cli, false)?;
-            print_grants(json, &ctx.engine.grants(), ctx.engine.clock().now());
+            let grants = ctx.engine.grants();
+            print_grants(json, &grants, &grants, ctx.engine.clock().now());
         }
         Command::Token { server } => {
             let (token, expires_at, id) = token_for(&cli, server).await?;
@@ -165,28 +176,36 @@ pub async fn dispatch(cli: Cli) -> Result<(), Failure> {
                 println!("{message}");
             }
         }
-        Command::Logout { issuer } => {
-            let count = match crate::remote::logout(&cli, issuer.as_deref()).await {
-                Some(through_broker) => through_broker?,
-                None => {
-                    let ctx = Context::open(&cli, true)?;
-                    let issuers: Vec<String> = match issuer {
-                        Some(i) => vec![i.clone()],
-                        None => {
-                            let mut all: Vec<String> =
-                                ctx.engine.grants().into_iter().map(|g| g.issuer).collect();
-                            all.sort();
-                            all.dedup();
-                            all
-                        }
-                    };
-                    let mut count = 0;
-                    for issuer in &issuers {
-                        count += ctx.engine.sign_out(issuer).await?;
+        Command::Logout { issuer, account } => {
+            let count =
+                match crate::remote::logout(&cli, issuer.as_deref(), account.as_deref()).await {
+                    Some(through_broker) => through_broker?,
+                    None if account.is_some() => {
+                        let ctx = Context::open(&cli, true)?;
+                        let label = account.as_deref().unwrap_or_default();
+                        ctx.engine
+                            .sign_out_account(issuer.as_deref(), label)
+                            .await? as u64
                     }
-                    count as u64
-                }
-            };
+                    None => {
+                        let ctx = Context::open(&cli, true)?;
+                        let issuers: Vec<String> = match issuer {
+                            Some(i) => vec![i.clone()],
+                            None => {
+                                let mut all: Vec<String> =
+                                    ctx.engine.grants().into_iter().map(|g| g.issuer).collect();
+                                all.sort();
+                                all.dedup();
+                                all
+                            }
+                        };
+                        let mut count = 0;
+                        for issuer in &issuers {
+                            count += ctx.engine.sign_out(issuer).await?;
+                        }
+                        count as u64
+                    }
+                };
             if json {
                 println!("{}", serde_json::json!({"signed_out": count}));
             } else {
@@ -295,6 +314,7 @@ pub async fn sign_in_with(
             redirect_uri,
             scope,
             timeout,
+            account: options.account.clone(),
         };
         Ok(engine.login(&request, opener.as_ref()).await?)
     };
@@ -308,7 +328,13 @@ pub async fn sign_in_with(
         })?
 }
 
-fn print_grants(json: bool, grants: &[Grant], now: chrono::DateTime<chrono::Utc>) {
+/// Every grant in the state file (to name a second account's servers), or
+/// `shown` when it cannot be read.
+fn all_grants(cli: &Cli, shown: &[Grant]) -> Vec<Grant> {
+    Context::open(cli, false).map_or_else(|_| shown.to_vec(), |ctx| ctx.engine.grants())
+}
+
+fn print_grants(json: bool, grants: &[Grant], all: &[Grant], now: chrono::DateTime<chrono::Utc>) {
     if json {
         println!("{}", serde_json::json!({"grants": grants}));
         return;
@@ -328,7 +354,11 @@ fn print_grants(json: bool, grants: &[Grant], now: chrono::DateTime<chrono::Utc>
             GrantStatus::SignInNeeded { reason } => format!("SIGN-IN NEEDED: {reason}"),
             GrantStatus::Unreachable { reason, .. } => format!("unreachable: {reason}"),
         };
-        println!("{}  {mode}  {status}", g.issuer);
+        println!(
+            "{}  account {}  {mode}  {status}",
+            g.issuer,
+            g.account_label()
+        );
         for s in g.servers.iter() {
             let kind = match s.token_kind {
                 TokenKind::Own => "own token",
@@ -350,7 +380,7 @@ fn print_grants(json: bool, grants: &[Grant], now: chrono::DateTime<chrono::Utc>
             };
             println!(
                 "  {:<14} {:<22} {}{expiry}{blocked}",
-                s.id,
+                passport_core::account::address(all, g, &s.id),
                 s.resource.as_deref().unwrap_or("-"),
                 kind
             );

@@ -185,8 +185,9 @@ impl Passport {
         // Fetch each server's token now, so the dashboard shows expiries at once.
         for grant in &grants {
             for server in &grant.servers {
-                if let Err(e) = self.engine.token(&server.id).await {
-                    tracing::warn!(server = %server.id, error = %e, "no token right after sign-in");
+                let address = passport_core::account::qualified(grant, &server.id);
+                if let Err(e) = self.engine.token(&address).await {
+                    tracing::warn!(server = %address, error = %e, "no token right after sign-in");
                 }
             }
         }
@@ -206,6 +207,7 @@ impl Passport {
             redirect_uri,
             scope: None,
             timeout: SIGN_IN_TIMEOUT,
+            account: None,
         };
         self.engine.login(&request, self.opener.as_ref()).await
     }

@@ -14,6 +14,7 @@ fn grant(status: GrantStatus, expires_in: i64, now: DateTime<Utc>) -> Grant {
     Grant {
         id: "g1".into(),
         issuer: "http://127.0.0.1:9400".into(),
+        account: None,
         mode: Mode::MultiServer,
         client_id: "c".into(),
         scope: vec!["mcp".into()],

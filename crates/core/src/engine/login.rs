@@ -58,6 +58,8 @@ pub struct LoginRequest {
     pub scope: Option<String>,
     /// How long to wait for each callback.
     pub timeout: std::time::Duration,
+    /// The account label the user chose; `None` takes it from the token.
+    pub account: Option<String>,
 }
 
 /// Opens an authorization URL: the system browser, or a test driver.
@@ -73,6 +75,9 @@ impl Engine {
         request: &LoginRequest,
         opener: &dyn Opener,
     ) -> Result<Vec<Grant>, EngineError> {
+        if let Some(label) = &request.account {
+            crate::account::check_label(label)?;
+        }
         let plans = self.plan(request).await?;
         let mut grants = Vec::new();
         for plan in plans {
@@ -280,6 +285,7 @@ impl Engine {
         let grant = Grant {
             id: pkce::new_state(),
             issuer: plan.issuer.clone(),
+            account: Some(super::accounts::label_for(request, &tokens)),
             mode: plan.mode,
             client_id: client.client_id.clone(),
             scope: if plain.is_empty() {
@@ -331,7 +337,7 @@ impl Engine {
                 s.expires_at = Some(expires_at);
             }
         }
-        let replaced = self.replace_grants(&grant)?;
+        let replaced = self.replace_grants(&grant, request.account.is_some())?;
         for old in replaced {
             self.forget_grant(&old).await;
         }
@@ -369,23 +375,28 @@ impl Engine {
         }
     }
 
-    /// Stores `grant`, removing the grants it supersedes; returns those.
-    fn replace_grants(&self, grant: &Grant) -> Result<Vec<Grant>, EngineError> {
+    /// Stores `grant`, removing the grants of the same account it
+    /// supersedes (in the first one's place); returns those.
+    fn replace_grants(&self, grant: &Grant, chosen: bool) -> Result<Vec<Grant>, EngineError> {
         let urls: Vec<&str> = grant
             .servers
             .iter()
             .filter_map(|s| s.resource.as_deref())
             .collect();
+        let supersedes = |g: &Grant| {
+            g.issuer == grant.issuer
+                && crate::account::same_account(g, grant.account_label(), chosen)
+                && (grant.mode == Mode::MultiServer && g.mode == Mode::MultiServer
+                    || g.servers
+                        .iter()
+                        .any(|x| x.resource.as_deref().is_some_and(|r| urls.contains(&r))))
+        };
         self.update(|s| {
-            let (old, keep): (Vec<Grant>, Vec<Grant>) = s.grants.drain(..).partition(|g| {
-                g.issuer == grant.issuer
-                    && (grant.mode == Mode::MultiServer && g.mode == Mode::MultiServer
-                        || g.servers
-                            .iter()
-                            .any(|x| x.resource.as_deref().is_some_and(|r| urls.contains(&r))))
-            });
+            let at = s.grants.iter().position(supersedes);
+            let (old, keep): (Vec<Grant>, Vec<Grant>) = s.grants.drain(..).partition(supersedes);
             s.grants = keep;
-            s.grants.push(grant.clone());
+            let at = at.unwrap_or(s.grants.len()).min(s.grants.len());
+            s.grants.insert(at, grant.clone());
             old
         })
     }

@@ -6,6 +6,7 @@
 //! network exchange happens without holding the state lock; results are
 //! applied to the grant by id afterwards, so a slow AS never blocks status.
 
+mod accounts;
 mod cache;
 mod login;
 mod plan;
@@ -127,13 +128,10 @@ impl Engine {
         lock(&self.state).grants.clone()
     }
 
-    /// The grant that holds `server` (id or URL), unless blocked.
+    /// The grant that holds `server` (id or URL, or either with
+    /// `@<account>`), unless blocked.
     pub fn grant_for(&self, server: &str) -> Option<Grant> {
-        lock(&self.state)
-            .grants
-            .iter()
-            .find(|g| g.server(server).is_some())
-            .cloned()
+        self.resolve(server, false).map(|(g, _)| g)
     }
 
     fn client_for(&self, issuer: &str) -> Option<(ClientRecord, Option<ClientSecret>)> {

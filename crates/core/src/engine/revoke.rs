@@ -29,20 +29,10 @@ impl Engine {
     /// A server already blocked here (an earlier revoke that could not reach
     /// the AS, or was cut short) can be revoked again to finish the job.
     pub async fn revoke_server(&self, server: &str) -> Result<RevokeOutcome, EngineError> {
-        let named = |s: &crate::model::GrantedServer| {
-            s.id == server || s.resource.as_deref() == Some(server)
-        };
-        let grant = self
-            .grants()
-            .into_iter()
-            .find(|g| g.servers.iter().any(named))
+        let (grant, entry) = self
+            .resolve(server, true)
             .ok_or_else(|| EngineError::NotGranted(server.to_string()))?;
-        let id = grant
-            .servers
-            .iter()
-            .find(|s| named(s))
-            .map(|s| s.id.clone())
-            .ok_or_else(|| EngineError::NotGranted(server.to_string()))?;
+        let id = entry.id;
         let remaining: Vec<String> = grant
             .active_servers()
             .filter(|s| s.id != id)
@@ -142,7 +132,7 @@ impl Engine {
         Ok(ids.len())
     }
 
-    async fn sign_out_grant(&self, id: &str) -> Result<(), EngineError> {
+    pub(super) async fn sign_out_grant(&self, id: &str) -> Result<(), EngineError> {
         let Some(grant) = self.grants().into_iter().find(|g| g.id == id) else {
             return Ok(());
         };
