@@ -19,7 +19,7 @@ fn browse_as(home: &Home, user: &str) {
     std::fs::write(
         home.dir.path().join("browser.sh"),
         format!(
-            "#!/bin/sh\nexec '{}' approve --user {user}:{user}-pw \"$1\"\n",
+            "#!/bin/sh\nexec '{}' approve --servers github-mcp --user {user}:{user}-pw \"$1\"\n",
             target_bin("reference-as").display()
         ),
     )
@@ -59,6 +59,37 @@ async fn through_proxy(endpoint: &(u16, String), address: &str) -> u16 {
         .as_u16()
 }
 
+/// Whether the Secret Service holds a refresh token for grant `id`.
+fn in_keyring(home: &Home, id: &str) -> bool {
+    let lookup = std::process::Command::new("secret-tool")
+        .args([
+            "lookup",
+            "service",
+            &home.service,
+            "username",
+            &format!("refresh-token:{id}"),
+        ])
+        .output()
+        .unwrap();
+    !lookup.stdout.is_empty()
+}
+
+/// The ids of the grants in the state file, by account label.
+fn grant_ids(home: &Home) -> Vec<(String, String)> {
+    let state = home.state_parses("reading grant ids");
+    state["grants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| {
+            (
+                g["account"].as_str().unwrap_or("default").to_string(),
+                g["id"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
 async fn token_sub(endpoint: &(u16, String), address: &str) -> String {
     let (status, body) = broker_token(endpoint, address).await.expect("broker");
     assert_eq!(status, 200, "token for {address}: {body}");
@@ -93,6 +124,18 @@ async fn two_accounts_for_one_server_are_served_connected_revoked_and_signed_out
         String::from_utf8_lossy(&bad.stderr)
     );
 
+    let ids = grant_ids(&home);
+    assert_eq!(
+        ids.iter().map(|(a, _)| a.as_str()).collect::<Vec<_>>(),
+        ["alice", "work"]
+    );
+    for (account, id) in &ids {
+        assert!(
+            in_keyring(&home, id),
+            "{account}'s refresh token is in the Secret Service"
+        );
+    }
+
     let status = ok(&home, &["status"]).await;
     assert!(status.contains("account alice"), "{status}");
     assert!(status.contains("account work"), "{status}");
@@ -106,13 +149,13 @@ async fn two_accounts_for_one_server_are_served_connected_revoked_and_signed_out
     assert_eq!(through_proxy(&endpoint, "github-mcp").await, 200);
     assert_eq!(through_proxy(&endpoint, "github-mcp@work").await, 200);
     let listed = broker_servers(&endpoint).await;
-    let ids: Vec<&str> = listed["servers"]
+    let addresses: Vec<&str> = listed["servers"]
         .as_array()
         .unwrap()
         .iter()
         .map(|s| s["id"].as_str().unwrap())
         .collect();
-    assert_eq!(ids, ["github-mcp", "github-mcp@work"]);
+    assert_eq!(addresses, ["github-mcp", "github-mcp@work"]);
 
     // `token` through the running broker names the account too.
     let work_token = ok(&home, &["token", "github-mcp@work"]).await;
@@ -163,12 +206,23 @@ async fn two_accounts_for_one_server_are_served_connected_revoked_and_signed_out
     browse_as(&home, "bob");
     ok(&home, &["login", "--account", "work", &issuer]).await;
     assert_eq!(token_sub(&endpoint, "github-mcp@work").await, "bob");
+    let work_id = grant_ids(&home)
+        .into_iter()
+        .find(|(a, _)| a == "work")
+        .unwrap()
+        .1;
+    assert!(in_keyring(&home, &work_id));
     let out = ok(&home, &["logout", "--account", "work"]).await;
     assert!(out.contains("1 grant"), "{out}");
     let state = home.state_parses("after logout --account work");
     let grants = state["grants"].as_array().unwrap();
     assert_eq!(grants.len(), 1);
     assert_eq!(grants[0]["account"], "alice");
+    assert!(
+        !in_keyring(&home, &work_id),
+        "the work refresh token left the keyring"
+    );
+    assert!(in_keyring(&home, &ids[0].1), "alice's refresh token stays");
     assert_eq!(token_sub(&endpoint, "github-mcp").await, "alice");
     let _ = home.stop_broker().await;
     let _ = broker.wait().await;

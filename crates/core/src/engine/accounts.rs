@@ -5,7 +5,8 @@
 use super::{Engine, LoginRequest, lock};
 use crate::account;
 use crate::error::EngineError;
-use crate::model::{Grant, GrantedServer};
+use crate::model::{ClientRecord, Grant, GrantedServer};
+use crate::secret::ClientSecret;
 use crate::token::Tokens;
 
 /// The label of a grant made by `request`: the one chosen, else the
@@ -19,6 +20,26 @@ pub(super) fn label_for(request: &LoginRequest, tokens: &Tokens) -> String {
 }
 
 impl Engine {
+    /// The client `grant` was issued to: an older account's grant keeps
+    /// its own registration after a later sign-in registered anew (a
+    /// loopback redirect on another port). Falls back to the latest client.
+    pub(super) fn client_of(&self, grant: &Grant) -> Option<(ClientRecord, Option<ClientSecret>)> {
+        let (latest, secret) = self.client_for(&grant.issuer)?;
+        if latest.client_id == grant.client_id {
+            return Some((latest, secret));
+        }
+        let own = lock(&self.state)
+            .clients
+            .iter()
+            .find(|c| c.issuer == grant.issuer && c.client_id == grant.client_id)
+            .cloned();
+        // The store keeps one client secret per issuer: the latest client's.
+        match own {
+            Some(record) if record.auth == crate::model::ClientAuth::None => Some((record, None)),
+            _ => Some((latest, secret)),
+        }
+    }
+
     /// The grant and server `address` names: an id or URL (the first
     /// account holding it), or either with `@<label>`. Blocked servers are
     /// skipped unless `with_blocked`.

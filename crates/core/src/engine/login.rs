@@ -152,7 +152,14 @@ impl Engine {
         }
         let record = registered.record.clone();
         self.update(|s| {
-            s.clients.retain(|c| c.issuer != record.issuer);
+            // A client another account's grant was issued to stays for its refreshes.
+            let grants = &s.grants;
+            s.clients.retain(|c| {
+                c.issuer != record.issuer
+                    || grants
+                        .iter()
+                        .any(|g| g.issuer == c.issuer && g.client_id == c.client_id)
+            });
             s.clients.push(record);
         })?;
         Ok((registered.record, registered.secret))
@@ -397,6 +404,15 @@ impl Engine {
             s.grants = keep;
             let at = at.unwrap_or(s.grants.len()).min(s.grants.len());
             s.grants.insert(at, grant.clone());
+            // Registrations no grant uses any more go, except the one just used.
+            let grants = &s.grants;
+            s.clients.retain(|c| {
+                c.issuer != grant.issuer
+                    || c.client_id == grant.client_id
+                    || grants
+                        .iter()
+                        .any(|g| g.issuer == c.issuer && g.client_id == c.client_id)
+            });
             old
         })
     }
@@ -411,7 +427,7 @@ impl Engine {
         if let (Some(rt), Ok(metadata), Some((client, secret))) = (
             stored,
             self.metadata_for(&grant.issuer).await,
-            self.client_for(&grant.issuer),
+            self.client_of(grant),
         ) && let Ok(endpoint) =
             TokenEndpoint::new(&self.http, &metadata, &client, secret.as_ref())
             && let Err(e) = endpoint.revoke_refresh(&RefreshToken::new(rt)).await

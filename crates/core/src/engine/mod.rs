@@ -134,10 +134,12 @@ impl Engine {
         self.resolve(server, false).map(|(g, _)| g)
     }
 
+    /// The latest client registered at `issuer`.
     fn client_for(&self, issuer: &str) -> Option<(ClientRecord, Option<ClientSecret>)> {
         let record = lock(&self.state)
             .clients
             .iter()
+            .rev()
             .find(|c| c.issuer == issuer)
             .cloned()?;
         let secret = self

@@ -89,7 +89,7 @@ impl Engine {
             RevokeOutcome::BlockedLocally { reason: "this authorization server cannot narrow a grant; the server is blocked here and its tokens revoked".into() }
         };
         crate::fault::point("narrow-before-revocation");
-        self.revoke_access_tokens(&grant.issuer, &old_tokens).await;
+        self.revoke_access_tokens(&grant, &old_tokens).await;
         crate::fault::point("narrow-before-state-write");
         if outcome == RevokeOutcome::Narrowed {
             self.update_grant(&grant.id, |g| {
@@ -100,9 +100,14 @@ impl Engine {
         Ok(outcome)
     }
 
-    async fn revoke_access_tokens(&self, issuer: &str, tokens: &[crate::secret::AccessToken]) {
+    async fn revoke_access_tokens(
+        &self,
+        grant: &crate::model::Grant,
+        tokens: &[crate::secret::AccessToken],
+    ) {
+        let issuer = &grant.issuer;
         let (Ok(metadata), Some((client, secret))) =
-            (self.metadata_for(issuer).await, self.client_for(issuer))
+            (self.metadata_for(issuer).await, self.client_of(grant))
         else {
             return;
         };

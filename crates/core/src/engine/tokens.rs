@@ -245,12 +245,12 @@ impl Engine {
         narrow_scope: Option<&str>,
     ) -> Result<Tokens, EngineError> {
         let metadata = self.metadata_for(&grant.issuer).await?;
-        let (client, secret) =
-            self.client_for(&grant.issuer)
-                .ok_or_else(|| EngineError::SignInNeeded {
-                    issuer: grant.issuer.clone(),
-                    reason: "the client registration is gone".into(),
-                })?;
+        let (client, secret) = self
+            .client_of(grant)
+            .ok_or_else(|| EngineError::SignInNeeded {
+                issuer: grant.issuer.clone(),
+                reason: "the client registration is gone".into(),
+            })?;
         let key = StoreKey::RefreshToken {
             grant_id: grant.id.clone(),
         };
