@@ -166,7 +166,8 @@ pub fn tray_look(accounts: &[AccountView]) -> TrayLook {
     }
 }
 
-/// One line per account for the tray menu, e.g. "127.0.0.1:9400: 3 servers, all good".
+/// One line per account for the tray menu, e.g. "127.0.0.1:9400: 3 servers, all good"
+/// ("127.0.0.1:9400 (work): ..." where several accounts share the issuer).
 pub fn tray_lines(accounts: &[AccountView]) -> Vec<String> {
     if accounts.is_empty() {
         return vec!["Not signed in yet".to_string()];
@@ -183,6 +184,12 @@ pub fn tray_lines(accounts: &[AccountView]) -> Vec<String> {
                     })
                 })
                 .unwrap_or_else(|| a.issuer.clone());
+            let shared = accounts.iter().filter(|b| b.issuer == a.issuer).count() > 1;
+            let host = if shared {
+                format!("{host} ({})", a.account)
+            } else {
+                host
+            };
             let live = a.servers.iter().filter(|s| s.status != "revoked").count();
             let state = match a.status {
                 "active" => "all good",

@@ -223,6 +223,13 @@ mod tests {
             (minimal.timeout_secs, minimal.open),
             (300, OpenWith::Browser)
         );
+        assert_eq!(minimal.account, None);
+        assert!(wire.get("account").is_none(), "no label, no field");
+        let logout: LogoutBody = serde_json::from_value(json!({"account": "work"})).unwrap();
+        assert_eq!(
+            (logout.issuer, logout.account.as_deref()),
+            (None, Some("work"))
+        );
 
         let open = serde_json::to_value(LoginLine::Open("http://as/authorize".into())).unwrap();
         assert_eq!(open, json!({"open": "http://as/authorize"}));

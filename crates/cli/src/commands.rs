@@ -85,6 +85,13 @@ pub async fn dispatch(cli: Cli) -> Result<(), Failure> {
             let mut hint: Vec<String> = current
                 .iter()
                 .filter(|g| &g.issuer == issuer)
+                .filter(|g| {
+                    // Only the named account's servers stay checked.
+                    sign_in
+                        .account
+                        .as_deref()
+                        .is_none_or(|a| g.account_label() == a)
+                })
                 .flat_map(|g| g.servers.iter().map(|s| s.id.clone()))
                 .collect();
             hint.extend(
