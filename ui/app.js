@@ -167,9 +167,9 @@ function accountCard() {
   const refreshButton = el("button", { type: "button", class: "refresh",
     onclick: () => act(refreshButton, "refresh_now", { issuer: v.item.issuer }) }, "Refresh now");
   const signOut = el("button", { type: "button", class: "sign-out",
-    onclick: () => confirmThen(`Sign out of ${v.item.issuer}?`,
-      `MCP Passport revokes this sign-in and its tokens. MCP clients lose access to its ${v.item.servers.length} server(s) until you sign in again.`,
-      "Sign out", () => act(signOut, "sign_out", { issuer: v.item.issuer })) }, "Sign out");
+    onclick: () => confirmThen(`Sign out of ${v.item.account} at ${v.item.issuer}?`,
+      `MCP Passport revokes this account's sign-in and its tokens; other accounts stay signed in. MCP clients lose access to its ${v.item.servers.length} server(s) until you sign in again.`,
+      "Sign out", () => act(signOut, "sign_out", { issuer: v.item.issuer, account: v.item.account })) }, "Sign out");
   const note = el("p", { class: "note", id: `account-note-${++cardCount}` });
   const state = el("p");
   const rows = el("tbody");
@@ -181,10 +181,11 @@ function accountCard() {
   v.node = el("article", { class: "account" },
     el("header", {}, el("div", {}, issuer, meta), el("div", { class: "row" }, again, refreshButton, signOut)),
     note, state, table, empty);
-  v.ago = () => setText(meta, `Signed in ${ago(v.item.created_at)} · ${v.item.mode}`);
+  v.ago = () => setText(meta, `Account ${v.item.account} · signed in ${ago(v.item.created_at)} · ${v.item.mode}`);
   v.update = (a) => {
     v.item = a;
     setData(v.node, "issuer", a.issuer);
+    setData(v.node, "account", a.account);
     setData(v.node, "status", a.status);
     setText(issuer, a.issuer);
     v.ago();

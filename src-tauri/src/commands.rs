@@ -45,10 +45,14 @@ pub async fn revoke_server(passport: Ctl<'_>, server: String) -> Result<String, 
     passport.revoke_server(&server).await
 }
 
-/// Signs out of one authorization server.
+/// Signs out of one authorization server, or of one account there.
 #[tauri::command]
-pub async fn sign_out(passport: Ctl<'_>, issuer: String) -> Result<String, UiError> {
-    passport.sign_out(&issuer).await
+pub async fn sign_out(
+    passport: Ctl<'_>,
+    issuer: String,
+    account: Option<String>,
+) -> Result<String, UiError> {
+    passport.sign_out(&issuer, account.as_deref()).await
 }
 
 /// Refreshes one account's tokens now.

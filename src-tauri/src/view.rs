@@ -11,7 +11,8 @@ use std::collections::HashSet;
 /// One granted server.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ServerView {
-    /// Catalog id (or resource URL).
+    /// Its address: catalog id (or resource URL), with `@<account>` for a
+    /// second account's copy (what revoking and clients name it by).
     pub id: String,
     /// Display name.
     pub name: String,
@@ -35,6 +36,8 @@ pub struct ServerView {
 pub struct AccountView {
     /// The issuer URL.
     pub issuer: String,
+    /// The account's label.
+    pub account: String,
     /// How it signs in, in plain words.
     pub mode: &'static str,
     /// `active`, `sign-in-needed` or `unreachable`.
@@ -107,7 +110,8 @@ pub fn accounts(grants: &[Grant], now: DateTime<Utc>, busy: &Busy<'_>) -> Vec<Ac
                 .servers
                 .iter()
                 .map(|s| {
-                    let status = if busy.revoking.contains(&s.id) {
+                    let address = passport_core::account::address(grants, grant, &s.id);
+                    let status = if busy.revoking.contains(&address) {
                         "revoking"
                     } else if grant.is_blocked(&s.id) {
                         "revoked"
@@ -122,7 +126,7 @@ pub fn accounts(grants: &[Grant], now: DateTime<Utc>, busy: &Busy<'_>) -> Vec<Ac
                     };
                     let (status, needs_scope) = step_up::status(status, s);
                     ServerView {
-                        id: s.id.clone(),
+                        id: address,
                         name: s.name.clone(),
                         url: s.resource.clone(),
                         status,
@@ -141,6 +145,7 @@ pub fn accounts(grants: &[Grant], now: DateTime<Utc>, busy: &Busy<'_>) -> Vec<Ac
                 .collect();
             AccountView {
                 issuer: grant.issuer.clone(),
+                account: grant.account_label().to_string(),
                 mode: mode_text(grant.mode),
                 status,
                 status_text,
@@ -177,7 +182,8 @@ fn step_up_open(account: &AccountView) -> bool {
         .any(|s| s.status == "needs-more-access")
 }
 
-/// One line per account for the tray menu, e.g. "127.0.0.1:9400: 3 servers, all good".
+/// One line per account for the tray menu, e.g. "127.0.0.1:9400: 3 servers, all good"
+/// ("127.0.0.1:9400 (work): ..." where several accounts share the issuer).
 pub fn tray_lines(accounts: &[AccountView]) -> Vec<String> {
     if accounts.is_empty() {
         return vec!["Not signed in yet".to_string()];
@@ -194,6 +200,12 @@ pub fn tray_lines(accounts: &[AccountView]) -> Vec<String> {
                     })
                 })
                 .unwrap_or_else(|| a.issuer.clone());
+            let shared = accounts.iter().filter(|b| b.issuer == a.issuer).count() > 1;
+            let host = if shared {
+                format!("{host} ({})", a.account)
+            } else {
+                host
+            };
             let live = a.servers.iter().filter(|s| s.status != "revoked").count();
             let state = match a.status {
                 "active" if step_up_open(a) => "needs attention (more access)",

@@ -285,6 +285,17 @@ async fn revoke_refresh_and_sign_out_report_what_they_did() {
         .map(|s| s["id"].as_str().unwrap())
         .collect();
     assert_eq!(ids, ["github-mcp"]);
+    assert_eq!(overview["accounts"][0]["account"], "demo");
+    let other = json!({"issuer": h.demo.info().issuer, "account": "work"});
+    assert!(
+        invoke(&h, "sign_out", other).is_err(),
+        "no account of that label"
+    );
+    assert_eq!(
+        invoke(&h, "overview", json!({})).unwrap()["accounts"][0]["servers"],
+        overview["accounts"][0]["servers"],
+        "signing out of another account changed nothing"
+    );
     let out = invoke(&h, "sign_out", json!({"issuer": h.demo.info().issuer})).unwrap();
     assert!(out.as_str().unwrap().starts_with("Signed out"));
     assert_eq!(

@@ -142,6 +142,7 @@ async fn run_login(
     });
     let (open, servers, host) = (body.open, body.servers, Arc::clone(&state.opener.0));
     let quirks = &body.quirks;
+    let account = body.account;
     let opener_lines = lines.clone();
     let sign_in = |redirect_uri: String| async move {
         let headless = if open == OpenWith::Headless {
@@ -164,6 +165,7 @@ async fn run_login(
             redirect_uri,
             scope: None,
             timeout,
+            account,
         };
         let opener = StreamOpener {
             lines: opener_lines,
@@ -241,7 +243,30 @@ pub async fn logout(
     Extension(key): Extension<Arc<ClientKey>>,
     body: Option<Json<LogoutBody>>,
 ) -> Response {
-    let issuers: Vec<String> = match body.and_then(|Json(b)| b.issuer) {
+    let body = body.map(|Json(b)| b).unwrap_or_default();
+    if let Some(label) = body.account {
+        let (task_state, issuer) = (Arc::clone(&state), body.issuer);
+        let signed_out = run_engine(async move {
+            let result = task_state
+                .engine
+                .sign_out_account(issuer.as_deref(), &label)
+                .await;
+            let outcome = result
+                .as_ref()
+                .map_or_else(|e| Outcome::Code(e.code()), |_| Outcome::Ok);
+            task_state.audit.note(&key, "logout", Kind::Admin, outcome);
+            result
+        });
+        return match signed_out.await {
+            Some(Ok(count)) => Json(LoggedOut {
+                signed_out: u64::try_from(count).unwrap_or(u64::MAX),
+            })
+            .into_response(),
+            Some(Err(e)) => error_response(&e),
+            None => http::StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+        };
+    }
+    let issuers: Vec<String> = match body.issuer {
         Some(issuer) => vec![issuer],
         None => {
             let mut all: Vec<String> = state

@@ -85,6 +85,9 @@ pub struct LoginBody {
     /// Provider settings for the issuers of this sign-in.
     #[serde(default)]
     pub quirks: passport_core::providers::QuirkOverrides,
+    /// The account label to sign in as (from the token when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
 }
 
 impl std::fmt::Debug for LoginBody {
@@ -97,6 +100,7 @@ impl std::fmt::Debug for LoginBody {
             .field("timeout_secs", &self.timeout_secs)
             .field("open", &self.open)
             .field("quirks", &self.quirks)
+            .field("account", &self.account)
             .finish_non_exhaustive()
     }
 }
@@ -167,6 +171,9 @@ pub struct LogoutBody {
     /// The issuer; every issuer when absent.
     #[serde(default)]
     pub issuer: Option<String>,
+    /// Only this account's grants; every account when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
 }
 
 /// `POST /v1/admin/logout`'s answer.
@@ -231,6 +238,7 @@ mod tests {
             timeout_secs: 30,
             open: OpenWith::Headless,
             quirks: Default::default(),
+            account: None,
         };
         let wire = serde_json::to_value(&body).unwrap();
         assert_eq!(wire["target"], json!({"issuer": "http://127.0.0.1:9000"}));
@@ -241,6 +249,13 @@ mod tests {
         assert_eq!(
             (minimal.timeout_secs, minimal.open),
             (300, OpenWith::Browser)
+        );
+        assert_eq!(minimal.account, None);
+        assert!(wire.get("account").is_none(), "no label, no field");
+        let logout: LogoutBody = serde_json::from_value(json!({"account": "work"})).unwrap();
+        assert_eq!(
+            (logout.issuer, logout.account.as_deref()),
+            (None, Some("work"))
         );
 
         let open = serde_json::to_value(LoginLine::Open("http://as/authorize".into())).unwrap();

@@ -112,6 +112,7 @@ pub fn error_body(e: &EngineError) -> (StatusCode, Vec<u8>) {
         "sign_in_needed" => StatusCode::UNAUTHORIZED,
         "unreachable" => StatusCode::BAD_GATEWAY,
         "keyring_unavailable" => StatusCode::SERVICE_UNAVAILABLE,
+        "bad_account" => StatusCode::BAD_REQUEST,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     };
     let body = serde_json::json!({"error": {"code": e.code(), "message": e.to_string()}});
@@ -257,8 +258,10 @@ async fn refresh_ahead(engine: Arc<Engine>, every: Duration) {
         for grant in engine.grants() {
             let touched = grant.active_servers().filter(|s| s.expires_at.is_some());
             for server in touched {
-                if let Err(e) = engine.token(&server.id).await {
-                    tracing::debug!(server = %server.id, code = e.code(), "background refresh did not succeed");
+                // The account-qualified address: a second account's copy of a server is its own.
+                let address = passport_core::account::qualified(&grant, &server.id);
+                if let Err(e) = engine.token(&address).await {
+                    tracing::debug!(server = %address, code = e.code(), "background refresh did not succeed");
                 }
             }
         }

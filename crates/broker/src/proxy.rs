@@ -143,8 +143,8 @@ pub async fn proxy(
     };
     let Some(url) = state
         .engine
-        .grant_for(server)
-        .and_then(|g| g.server(server).and_then(|s| s.resource.clone()))
+        .resolve(server, false)
+        .and_then(|(_, s)| s.resource)
     else {
         return whole(empty(StatusCode::NOT_FOUND));
     };

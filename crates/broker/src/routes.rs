@@ -15,6 +15,7 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
 use http_body_util::Full;
+use passport_core::account;
 use serde_json::json;
 use std::sync::Arc;
 
@@ -24,12 +25,18 @@ pub async fn servers(
     Extension(key): Extension<Arc<ClientKey>>,
 ) -> Response {
     let mut out = Vec::new();
-    for grant in state.engine.grants() {
-        for server in grant.active_servers().filter(|s| key.allows(&s.id)) {
+    let grants = state.engine.grants();
+    for grant in &grants {
+        for server in grant.active_servers() {
+            let address = account::address(&grants, grant, &server.id);
+            if !key.allows(&address) && !key.allows(&account::qualified(grant, &server.id)) {
+                continue;
+            }
             out.push(json!({
-                "id": server.id, "name": server.name, "url": server.resource, "issuer": grant.issuer,
+                "id": address, "name": server.name, "url": server.resource, "issuer": grant.issuer,
+                "account": grant.account_label(),
                 "status": grant.status, "expires_at": server.expires_at, "token_kind": server.token_kind,
-                "proxy": format!("http://127.0.0.1:{}/v1/mcp/{}", state.port, server.id),
+                "proxy": format!("http://127.0.0.1:{}/v1/mcp/{}", state.port, address),
             }));
         }
     }
@@ -100,16 +107,23 @@ pub fn empty(status: StatusCode) -> http::Response<Full<Bytes>> {
     response
 }
 
-/// Whether `key` may use `server`, matching the grant's id for a URL too.
+/// Whether `key` may use `server`, matching the server's address (its id,
+/// or `id@account` for a second account) for a URL too, and the
+/// account-qualified form for any account.
 pub fn allowed(state: &BrokerState, key: &ClientKey, server: &str) -> bool {
     if key.allows(server) {
         return true;
     }
-    let id = state
+    state
         .engine
-        .grant_for(server)
-        .and_then(|g| g.server(server).map(|s| s.id.clone()));
-    id.is_some_and(|id| key.allows(&id))
+        .resolve(server, false)
+        .is_some_and(|(grant, entry)| {
+            key.allows(&account::qualified(&grant, &entry.id))
+                || state
+                    .engine
+                    .address_of(&grant.id, &entry.id)
+                    .is_some_and(|a| key.allows(&a))
+        })
 }
 
 #[cfg(test)]

@@ -255,6 +255,7 @@ async fn broker_before(upstream: &str, dir: &std::path::Path) -> RunningBroker {
             redirect_uri,
             scope: None,
             timeout,
+            account: None,
         };
         let engine = Arc::clone(&engine);
         async move { engine.login(&request, &Approve).await }

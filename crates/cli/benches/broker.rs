@@ -243,7 +243,7 @@ fn main() {
         let listener = LoopbackListener::bind().await.unwrap();
         let redirect_uri = listener.redirect_uri();
         let serving = tokio::spawn(listener.serve(engine.flows(), engine.clock(), Duration::from_secs(20)));
-        let request = LoginRequest { target: LoginTarget::Issuer(demo.info().issuer.clone()), servers: vec![], client: None, redirect_uri, scope: None, timeout: Duration::from_secs(20) };
+        let request = LoginRequest { target: LoginTarget::Issuer(demo.info().issuer.clone()), servers: vec![], client: None, redirect_uri, scope: None, timeout: Duration::from_secs(20), account: None };
         engine.login(&request, &Approver).await.unwrap();
         let _ = serving.await;
         let config = BrokerConfig {

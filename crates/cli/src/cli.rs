@@ -61,6 +61,10 @@ pub struct SignInOptions {
     /// Allow this issuer's endpoints on another host (`host` or `host:port`, https only; repeatable; remembered).
     #[arg(long = "allow-endpoint-host", value_name = "HOST")]
     pub allow_endpoint_hosts: Vec<String>,
+    /// Sign in as this account (a label such as `work`); a second account's
+    /// servers are then named `<id>@<label>`. Default: the account's email or user id.
+    #[arg(long, value_parser = parse_account)]
+    pub account: Option<String>,
 }
 
 /// The subcommands.
@@ -110,6 +114,9 @@ pub enum Command {
     Logout {
         /// The issuer (all when omitted).
         issuer: Option<String>,
+        /// Only this account (its label, as `status` shows it).
+        #[arg(long, value_parser = parse_account)]
+        account: Option<String>,
     },
     /// Run the broker in the foreground: the local token endpoint and proxy for MCP clients.
     Serve {
@@ -174,4 +181,9 @@ pub enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+}
+
+/// An account label as `--account` takes it.
+fn parse_account(s: &str) -> Result<String, String> {
+    passport_core::account::check_label(s).map_err(|e| e.to_string())
 }

@@ -108,6 +108,13 @@ pub async fn dispatch(cli: Cli) -> Result<(), Failure> {
             let mut hint: Vec<String> = current
                 .iter()
                 .filter(|g| &g.issuer == issuer)
+                .filter(|g| {
+                    // Only the named account's servers stay checked.
+                    sign_in
+                        .account
+                        .as_deref()
+                        .is_none_or(|a| g.account_label() == a)
+                })
                 .flat_map(|g| g.servers.iter().map(|s| s.id.clone()))
                 .collect();
             hint.extend(
@@ -131,7 +138,8 @@ pub async fn dispatch(cli: Cli) -> Result<(), Failure> {
         }
         Command::Status => {
             let ctx = Context::open(&cli, false)?;
-            print_grants(json, &ctx.engine.grants(), ctx.engine.clock().now());
+            let grants = ctx.engine.grants();
+            print_grants(json, &grants, &grants, ctx.engine.clock().now());
         }
         Command::Token { server } => {
             let (token, expires_at, id) = token_for(&cli, server).await?;
@@ -195,28 +203,36 @@ pub async fn dispatch(cli: Cli) -> Result<(), Failure> {
                 println!("{message}");
             }
         }
-        Command::Logout { issuer } => {
-            let count = match crate::remote::logout(&cli, issuer.as_deref()).await {
-                Some(through_broker) => through_broker?,
-                None => {
-                    let ctx = Context::open(&cli, true)?;
-                    let issuers: Vec<String> = match issuer {
-                        Some(i) => vec![i.clone()],
-                        None => {
-                            let mut all: Vec<String> =
-                                ctx.engine.grants().into_iter().map(|g| g.issuer).collect();
-                            all.sort();
-                            all.dedup();
-                            all
-                        }
-                    };
-                    let mut count = 0;
-                    for issuer in &issuers {
-                        count += ctx.engine.sign_out(issuer).await?;
+        Command::Logout { issuer, account } => {
+            let count =
+                match crate::remote::logout(&cli, issuer.as_deref(), account.as_deref()).await {
+                    Some(through_broker) => through_broker?,
+                    None if account.is_some() => {
+                        let ctx = Context::open(&cli, true)?;
+                        let label = account.as_deref().unwrap_or_default();
+                        ctx.engine
+                            .sign_out_account(issuer.as_deref(), label)
+                            .await? as u64
                     }
-                    count as u64
-                }
-            };
+                    None => {
+                        let ctx = Context::open(&cli, true)?;
+                        let issuers: Vec<String> = match issuer {
+                            Some(i) => vec![i.clone()],
+                            None => {
+                                let mut all: Vec<String> =
+                                    ctx.engine.grants().into_iter().map(|g| g.issuer).collect();
+                                all.sort();
+                                all.dedup();
+                                all
+                            }
+                        };
+                        let mut count = 0;
+                        for issuer in &issuers {
+                            count += ctx.engine.sign_out(issuer).await?;
+                        }
+                        count as u64
+                    }
+                };
             if json {
                 println!("{}", serde_json::json!({"signed_out": count}));
             } else {
@@ -341,6 +357,7 @@ pub async fn sign_in_report(
             redirect_uri,
             scope,
             timeout,
+            account: options.account.clone(),
         };
         Ok(engine
             .sign_in_with(&request, overrides, opener.as_ref(), &NoProgress)
@@ -356,7 +373,7 @@ pub async fn sign_in_report(
         })?
 }
 
-pub(crate) fn print_grants(json: bool, grants: &[Grant], now: chrono::DateTime<chrono::Utc>) {
+fn print_grants(json: bool, grants: &[Grant], all: &[Grant], now: chrono::DateTime<chrono::Utc>) {
     if json {
         println!("{}", serde_json::json!({"grants": grants}));
         return;
@@ -376,7 +393,11 @@ pub(crate) fn print_grants(json: bool, grants: &[Grant], now: chrono::DateTime<c
             GrantStatus::SignInNeeded { reason } => format!("SIGN-IN NEEDED: {reason}"),
             GrantStatus::Unreachable { reason, .. } => format!("unreachable: {reason}"),
         };
-        println!("{}  {mode}  {status}", g.issuer);
+        println!(
+            "{}  account {}  {mode}  {status}",
+            g.issuer,
+            g.account_label()
+        );
         for s in g.servers.iter() {
             let kind = match s.token_kind {
                 TokenKind::Own => "own token",
@@ -398,7 +419,7 @@ pub(crate) fn print_grants(json: bool, grants: &[Grant], now: chrono::DateTime<c
             };
             println!(
                 "  {:<14} {:<22} {}{expiry}{blocked}",
-                s.id,
+                passport_core::account::address(all, g, &s.id),
                 s.resource.as_deref().unwrap_or("-"),
                 kind
             );

@@ -50,14 +50,8 @@ pub fn connect(cli: &Cli) -> Result<(), Failure> {
     };
     let paths = crate::context::paths_for(cli)?;
     let ctx = Context::open(cli, false)?;
-    let mut granted: Vec<String> = Vec::new();
-    for grant in ctx.engine.grants() {
-        for server in grant.active_servers() {
-            if !granted.contains(&server.id) {
-                granted.push(server.id.clone());
-            }
-        }
-    }
+    // A second account's copy of a server is `<id>@<label>`.
+    let granted = passport_core::account::addresses(&ctx.engine.grants());
     let exe = std::env::current_exe()
         .map_err(|e| Failure::other("no_exe", format!("cannot find this program's path: {e}")))?;
     let exe = exe.to_string_lossy().into_owned();

@@ -53,6 +53,7 @@ pub async fn login(
             Ok(q) => q,
             Err(e) => return Some(Err(e)),
         },
+        account: options.account.clone(),
     };
     let asked = broker_client::admin_login(&paths.endpoint_file(), &body, |url| match open {
         OpenWith::Print => eprintln!("Open this URL in your browser to sign in:\n  {url}"),
@@ -79,13 +80,18 @@ pub async fn revoke(cli: &Cli, server: &str) -> Option<Result<Revoked, Failure>>
 }
 
 /// Signs out through the running broker; `None` when none runs.
-pub async fn logout(cli: &Cli, issuer: Option<&str>) -> Option<Result<u64, Failure>> {
+pub async fn logout(
+    cli: &Cli,
+    issuer: Option<&str>,
+    account: Option<&str>,
+) -> Option<Result<u64, Failure>> {
     let paths = match crate::context::paths_for(cli) {
         Ok(p) => p,
         Err(e) => return Some(Err(e)),
     };
     let body = LogoutBody {
         issuer: issuer.map(str::to_string),
+        account: account.map(str::to_string),
     };
     let asked = broker_client::admin_logout(&paths.endpoint_file(), &body).await;
     Some(answer(asked)?.map(|done| done.signed_out))

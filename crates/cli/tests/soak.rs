@@ -193,6 +193,7 @@ async fn broker_soak_keeps_serving_refreshes_once_per_expiry_and_stays_flat() {
         redirect_uri,
         scope: None,
         timeout: Duration::from_secs(20),
+        account: None,
     };
     engine.login(&request, &Approver).await.unwrap();
     let _ = serving.await;

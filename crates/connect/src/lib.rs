@@ -38,6 +38,12 @@ type Rendered = (String, Vec<(&'static str, Value)>);
 pub use passport_broker::paths::DEFAULT_PORT;
 /// Prefix of every entry we own; anything else in the file is the user's.
 pub const PREFIX: &str = "passport-";
+/// The entry for a server address: `passport-<id>`, and for a second
+/// account's `<id>@<label>`, `passport-<id>-<label>`.
+pub fn entry_name(address: &str) -> String {
+    format!("{PREFIX}{}", address.replace('@', "-"))
+}
+
 /// What a preview shows where a freshly minted key would go.
 const PLACEHOLDER: &str = "<new key>";
 
@@ -267,7 +273,7 @@ fn render(
                 key,
                 exe: request.exe,
             };
-            (format!("{PREFIX}{id}"), (client.entry)(&entry))
+            (entry_name(id), (client.entry)(&entry))
         })
         .collect();
     let items: Vec<(String, Node)> = entries

@@ -67,6 +67,9 @@ pub enum EngineError {
     /// The browser could not be opened.
     #[error("could not open the browser: {0}; open the sign-in address yourself")]
     Browser(String),
+    /// An account label that cannot be used.
+    #[error(transparent)]
+    BadAccount(#[from] crate::account::BadLabel),
 }
 
 impl EngineError {
@@ -97,6 +100,7 @@ impl EngineError {
             EngineError::Denied { .. } => "access_denied",
             EngineError::TimedOut(_) => "timed_out",
             EngineError::Browser(_) => "browser_failed",
+            EngineError::BadAccount(_) => "bad_account",
         }
     }
 }

@@ -10,6 +10,7 @@
 //! [`store::TokenStore`], time through [`clock::Clock`], HTTP through
 //! [`http::HttpClient`], all passed in by the caller.
 
+pub mod account;
 pub mod atomic_file;
 pub mod browser;
 pub mod callback;

@@ -119,6 +119,11 @@ pub struct Grant {
     pub id: String,
     /// The issuer.
     pub issuer: String,
+    /// The account's label (`login --account`, else the token's email or
+    /// `sub`); `None` for a grant stored before accounts had labels, which
+    /// is the account "default".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
     /// Which flow made it.
     pub mode: Mode,
     /// The client id it belongs to.
@@ -139,6 +144,11 @@ pub struct Grant {
 }
 
 impl Grant {
+    /// The account's label ("default" for a grant stored without one).
+    pub fn account_label(&self) -> &str {
+        self.account.as_deref().unwrap_or(crate::account::DEFAULT)
+    }
+
     /// The granted servers that are not blocked here: the ones whose tokens
     /// are handed out.
     pub fn active_servers(&self) -> impl Iterator<Item = &GrantedServer> {

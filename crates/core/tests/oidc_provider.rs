@@ -146,6 +146,7 @@ async fn multi_resource_flow_at_oidc_provider_yields_one_token_per_server_and_re
         redirect_uri: redirect.into(),
         scope: None,
         timeout: std::time::Duration::from_secs(20),
+        account: None,
     };
     let grants = engine
         .login(&request, &opener)

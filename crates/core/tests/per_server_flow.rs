@@ -158,6 +158,7 @@ async fn login(urls: &[String]) -> (Engine, Vec<passport_core::model::Grant>, te
         redirect_uri: redirect.into(),
         scope: None,
         timeout: std::time::Duration::from_secs(10),
+        account: None,
     };
     let grants = engine
         .login(&request, &opener as &dyn Opener)

@@ -69,6 +69,7 @@ impl Client {
             redirect_uri: redirect,
             scope: None,
             timeout: std::time::Duration::from_secs(10),
+            account: None,
         };
         self.engine
             .login_with(&request, overrides, &opener as &dyn Opener)

@@ -124,6 +124,7 @@ async fn sign_in(engine: &Engine, url: &str) {
         redirect_uri: redirect.into(),
         scope: None,
         timeout: std::time::Duration::from_secs(10),
+        account: None,
     };
     engine
         .login(&request, &opener as &dyn Opener)

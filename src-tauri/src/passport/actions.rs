@@ -38,12 +38,16 @@ impl Passport {
     }
 
     /// Signs out of one authorization server: revokes and forgets its grants.
-    pub async fn sign_out(&self, issuer: &str) -> Result<String, UiError> {
+    pub async fn sign_out(&self, issuer: &str, account: Option<&str>) -> Result<String, UiError> {
         self.begin_action(
             format!("Signing out of {issuer} and revoking its tokens…"),
             None,
         );
-        let result = match self.engine.sign_out(issuer).await {
+        let signed_out = match account {
+            Some(label) => self.engine.sign_out_account(Some(issuer), label).await,
+            None => self.engine.sign_out(issuer).await,
+        };
+        let result = match signed_out {
             Ok(0) => Err(UiError::new(
                 "not_signed_in",
                 format!("You are not signed in to {issuer}; nothing was changed."),
@@ -74,7 +78,8 @@ impl Passport {
         let mut refreshed = 0;
         for grant in &grants {
             for server in grant.active_servers() {
-                match self.engine.refresh_now(&server.id).await {
+                let address = passport_core::account::qualified(grant, &server.id);
+                match self.engine.refresh_now(&address).await {
                     Ok(_) => refreshed += 1,
                     Err(e) => {
                         first_error.get_or_insert(e);

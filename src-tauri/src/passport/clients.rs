@@ -82,15 +82,7 @@ impl Passport {
     }
 
     fn granted_ids(&self) -> Vec<String> {
-        let mut ids: Vec<String> = Vec::new();
-        for grant in self.engine.grants() {
-            for server in grant.active_servers() {
-                if !ids.contains(&server.id) {
-                    ids.push(server.id.clone());
-                }
-            }
-        }
-        ids
+        passport_core::account::addresses(&self.engine.grants())
     }
 
     fn keys(&self) -> Result<Keys, UiError> {

@@ -219,8 +219,9 @@ impl Passport {
         // Fetch each server's token now, so the dashboard shows expiries at once.
         for grant in report.grants() {
             for server in &grant.servers {
-                if let Err(e) = self.engine.token(&server.id).await {
-                    tracing::warn!(server = %server.id, error = %e, "no token right after sign-in");
+                let address = passport_core::account::qualified(&grant, &server.id);
+                if let Err(e) = self.engine.token(&address).await {
+                    tracing::warn!(server = %address, error = %e, "no token right after sign-in");
                 }
             }
         }
@@ -240,6 +241,7 @@ impl Passport {
             redirect_uri,
             scope: None,
             timeout: SIGN_IN_TIMEOUT,
+            account: None,
         };
         self.engine
             .sign_in(&request, self.opener.as_ref(), &Rows(self))

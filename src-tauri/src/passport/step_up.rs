@@ -90,6 +90,7 @@ mod tests {
             created_at: Utc::now(),
             refreshed_at: None,
             status: GrantStatus::Active,
+            account: None,
         }
     }
 

@@ -15,6 +15,7 @@ fn grant(status: GrantStatus, expires_in: i64, now: DateTime<Utc>) -> Grant {
     Grant {
         id: "g1".into(),
         issuer: "http://127.0.0.1:9400".into(),
+        account: None,
         mode: Mode::MultiServer,
         client_id: "c".into(),
         scope: vec!["mcp".into()],
@@ -150,4 +151,28 @@ fn a_server_that_asked_for_more_access_needs_attention_until_approved() {
     assert_eq!(views[0].servers[0].status, "active");
     assert_eq!(views[0].servers[0].needs_scope, None);
     assert_eq!(tray_look(&views), TrayLook::Ok);
+}
+
+#[test]
+fn a_second_account_names_its_label_and_addresses_its_servers_with_it() {
+    let now = Utc::now();
+    let first = grant(GrantStatus::Active, 60, now);
+    let mut second = grant(GrantStatus::Active, 60, now + Duration::seconds(1));
+    second.id = "g2".into();
+    second.account = Some("work".into());
+    second.blocked.clear();
+    let views = accounts(&[first, second], now, &idle());
+    assert_eq!(views[0].account, "default");
+    assert_eq!(views[1].account, "work");
+    let ids: Vec<&str> = views[1].servers.iter().map(|s| s.id.as_str()).collect();
+    // slack-mcp is blocked in the first account, so the work account's copy is the one handed out.
+    assert_eq!(ids, ["github-mcp@work", "slack-mcp"]);
+    assert_eq!(views[0].servers[0].id, "github-mcp");
+    assert_eq!(
+        tray_lines(&views),
+        vec![
+            "127.0.0.1:9400 (default): 1 server, all good".to_string(),
+            "127.0.0.1:9400 (work): 2 servers, all good".to_string(),
+        ]
+    );
 }

@@ -148,6 +148,11 @@ async fn sign_out_empties_the_dashboard() {
     let _one = ONE_AT_A_TIME.lock().await;
     let gui = Gui::start("sign-out", &["github-mcp"]).await;
     gui.sign_in(1).await;
+    let account = gui
+        .session
+        .eval("return document.querySelector('article.account').dataset.account")
+        .await;
+    assert_eq!(account, "demo", "the card names its account");
     gui.session.click("button.sign-out").await;
     gui.session.click("#confirm-yes").await;
     gui.wait_banner("info", "Signed out of").await;

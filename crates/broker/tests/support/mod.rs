@@ -68,6 +68,7 @@ pub async fn setup() -> Setup {
             redirect_uri,
             scope: None,
             timeout,
+            account: None,
         };
         let engine = Arc::clone(&engine);
         async move { engine.login(&request, &Approver).await }

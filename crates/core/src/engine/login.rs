@@ -59,6 +59,8 @@ pub struct LoginRequest {
     pub scope: Option<String>,
     /// How long to wait for each callback.
     pub timeout: std::time::Duration,
+    /// The account label the user chose; `None` takes it from the token.
+    pub account: Option<String>,
 }
 
 /// Opens an authorization URL: the system browser, or a test driver.
@@ -143,7 +145,14 @@ impl Engine {
         }
         let record = registered.record.clone();
         self.update(|s| {
-            s.clients.retain(|c| c.issuer != record.issuer);
+            // A client another account's grant was issued to stays for its refreshes.
+            let grants = &s.grants;
+            s.clients.retain(|c| {
+                c.issuer != record.issuer
+                    || grants
+                        .iter()
+                        .any(|g| g.issuer == c.issuer && g.client_id == c.client_id)
+            });
             s.clients.push(record);
         })?;
         Ok((registered.record, registered.secret))
@@ -284,6 +293,7 @@ impl Engine {
         let grant = Grant {
             id: pkce::new_state(),
             issuer: plan.issuer.clone(),
+            account: Some(super::accounts::label_for(request, &tokens)),
             mode: plan.mode,
             client_id: client.client_id.clone(),
             scope: if plain.is_empty() {
@@ -337,7 +347,7 @@ impl Engine {
             }
         }
         self.carry_step_ups(&mut grant);
-        let replaced = self.replace_grants(&grant)?;
+        let replaced = self.replace_grants(&grant, request.account.is_some())?;
         for old in replaced {
             self.forget_grant(&old).await;
         }
@@ -376,23 +386,37 @@ impl Engine {
         }
     }
 
-    /// Stores `grant`, removing the grants it supersedes; returns those.
-    fn replace_grants(&self, grant: &Grant) -> Result<Vec<Grant>, EngineError> {
+    /// Stores `grant`, removing the grants of the same account it
+    /// supersedes (in the first one's place); returns those.
+    fn replace_grants(&self, grant: &Grant, chosen: bool) -> Result<Vec<Grant>, EngineError> {
         let urls: Vec<&str> = grant
             .servers
             .iter()
             .filter_map(|s| s.resource.as_deref())
             .collect();
+        let supersedes = |g: &Grant| {
+            g.issuer == grant.issuer
+                && crate::account::same_account(g, grant.account_label(), chosen)
+                && (grant.mode == Mode::MultiServer && g.mode == Mode::MultiServer
+                    || g.servers
+                        .iter()
+                        .any(|x| x.resource.as_deref().is_some_and(|r| urls.contains(&r))))
+        };
         self.update(|s| {
-            let (old, keep): (Vec<Grant>, Vec<Grant>) = s.grants.drain(..).partition(|g| {
-                g.issuer == grant.issuer
-                    && (grant.mode == Mode::MultiServer && g.mode == Mode::MultiServer
-                        || g.servers
-                            .iter()
-                            .any(|x| x.resource.as_deref().is_some_and(|r| urls.contains(&r))))
-            });
+            let at = s.grants.iter().position(supersedes);
+            let (old, keep): (Vec<Grant>, Vec<Grant>) = s.grants.drain(..).partition(supersedes);
             s.grants = keep;
-            s.grants.push(grant.clone());
+            let at = at.unwrap_or(s.grants.len()).min(s.grants.len());
+            s.grants.insert(at, grant.clone());
+            // Registrations no grant uses any more go, except the one just used.
+            let grants = &s.grants;
+            s.clients.retain(|c| {
+                c.issuer != grant.issuer
+                    || c.client_id == grant.client_id
+                    || grants
+                        .iter()
+                        .any(|g| g.issuer == c.issuer && g.client_id == c.client_id)
+            });
             old
         })
     }
@@ -407,7 +431,7 @@ impl Engine {
         if let (Some(rt), Ok(metadata), Some((client, secret))) = (
             stored,
             self.metadata_for(&grant.issuer).await,
-            self.client_for(&grant.issuer),
+            self.client_of(grant),
         ) && let Ok(endpoint) =
             TokenEndpoint::new(&self.http, &metadata, &client, secret.as_ref())
             && let Err(e) = endpoint.revoke_refresh(&RefreshToken::new(rt)).await

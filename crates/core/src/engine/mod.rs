@@ -6,6 +6,7 @@
 //! network exchange happens without holding the state lock; results are
 //! applied to the grant by id afterwards, so a slow AS never blocks status.
 
+mod accounts;
 mod batch;
 mod cache;
 mod login;
@@ -136,19 +137,18 @@ impl Engine {
         lock(&self.state).grants.clone()
     }
 
-    /// The grant that holds `server` (id or URL), unless blocked.
+    /// The grant that holds `server` (id or URL, or either with
+    /// `@<account>`), unless blocked.
     pub fn grant_for(&self, server: &str) -> Option<Grant> {
-        lock(&self.state)
-            .grants
-            .iter()
-            .find(|g| g.server(server).is_some())
-            .cloned()
+        self.resolve(server, false).map(|(g, _)| g)
     }
 
+    /// The latest client registered at `issuer`.
     fn client_for(&self, issuer: &str) -> Option<(ClientRecord, Option<ClientSecret>)> {
         let record = lock(&self.state)
             .clients
             .iter()
+            .rev()
             .find(|c| c.issuer == issuer)
             .cloned()?;
         let secret = self

@@ -49,6 +49,9 @@ impl Engine {
         request: &LoginRequest,
         overrides: &QuirkOverrides,
     ) -> Result<Planned, EngineError> {
+        if let Some(label) = &request.account {
+            crate::account::check_label(label)?;
+        }
         let extra = request.scope.as_deref();
         match &request.target {
             LoginTarget::Issuer(raw) => {

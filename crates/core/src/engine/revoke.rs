@@ -29,20 +29,10 @@ impl Engine {
     /// A server already blocked here (an earlier revoke that could not reach
     /// the AS, or was cut short) can be revoked again to finish the job.
     pub async fn revoke_server(&self, server: &str) -> Result<RevokeOutcome, EngineError> {
-        let named = |s: &crate::model::GrantedServer| {
-            s.id == server || s.resource.as_deref() == Some(server)
-        };
-        let grant = self
-            .grants()
-            .into_iter()
-            .find(|g| g.servers.iter().any(named))
+        let (grant, entry) = self
+            .resolve(server, true)
             .ok_or_else(|| EngineError::NotGranted(server.to_string()))?;
-        let id = grant
-            .servers
-            .iter()
-            .find(|s| named(s))
-            .map(|s| s.id.clone())
-            .ok_or_else(|| EngineError::NotGranted(server.to_string()))?;
+        let id = entry.id;
         let remaining: Vec<String> = grant
             .active_servers()
             .filter(|s| s.id != id)
@@ -99,7 +89,7 @@ impl Engine {
             RevokeOutcome::BlockedLocally { reason: "this authorization server cannot narrow a grant; the server is blocked here and its tokens revoked".into() }
         };
         crate::fault::point("narrow-before-revocation");
-        self.revoke_access_tokens(&grant.issuer, &old_tokens).await;
+        self.revoke_access_tokens(&grant, &old_tokens).await;
         crate::fault::point("narrow-before-state-write");
         if outcome == RevokeOutcome::Narrowed {
             self.update_grant(&grant.id, |g| {
@@ -110,9 +100,14 @@ impl Engine {
         Ok(outcome)
     }
 
-    async fn revoke_access_tokens(&self, issuer: &str, tokens: &[crate::secret::AccessToken]) {
+    async fn revoke_access_tokens(
+        &self,
+        grant: &crate::model::Grant,
+        tokens: &[crate::secret::AccessToken],
+    ) {
+        let issuer = &grant.issuer;
         let (Ok(metadata), Some((client, secret))) =
-            (self.metadata_for(issuer).await, self.client_for(issuer))
+            (self.metadata_for(issuer).await, self.client_of(grant))
         else {
             return;
         };
@@ -142,7 +137,7 @@ impl Engine {
         Ok(ids.len())
     }
 
-    async fn sign_out_grant(&self, id: &str) -> Result<(), EngineError> {
+    pub(super) async fn sign_out_grant(&self, id: &str) -> Result<(), EngineError> {
         let Some(grant) = self.grants().into_iter().find(|g| g.id == id) else {
             return Ok(());
         };

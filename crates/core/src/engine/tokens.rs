@@ -50,11 +50,10 @@ impl Engine {
     /// common case, on every request a local client makes).
     fn fresh_in_memory(&self, server: &str) -> Option<IssuedToken> {
         let state = lock(&self.state);
-        let grant = state.grants.iter().find(|g| g.server(server).is_some())?;
+        let (grant, entry) = crate::account::resolve(&state.grants, server, false)?;
         if matches!(grant.status, GrantStatus::SignInNeeded { .. }) {
             return None;
         }
-        let entry = grant.server(server)?;
         let slot = if entry.token_kind == TokenKind::Shared {
             SHARED
         } else {
@@ -68,9 +67,7 @@ impl Engine {
     /// Forgets the in-memory token of `server` (id or URL), so the next
     /// request refreshes: for when the server itself refused the token.
     pub fn invalidate(&self, server: &str) {
-        if let Some(grant) = self.grant_for(server)
-            && let Some(entry) = grant.server(server)
-        {
+        if let Some((grant, entry)) = self.resolve(server, false) {
             self.tokens.take(&grant.id, Some(&entry.id));
         }
     }
@@ -99,12 +96,8 @@ impl Engine {
         server: &str,
         now_please: bool,
     ) -> Result<IssuedToken, EngineError> {
-        let grant = self
-            .grant_for(server)
-            .ok_or_else(|| EngineError::NotGranted(server.to_string()))?;
-        let entry = grant
-            .server(server)
-            .cloned()
+        let (grant, entry) = self
+            .resolve(server, false)
             .ok_or_else(|| EngineError::NotGranted(server.to_string()))?;
         if let GrantStatus::SignInNeeded { reason } = &grant.status {
             return Err(EngineError::SignInNeeded {
@@ -122,12 +115,8 @@ impl Engine {
         let flight = self.tokens.flight(&grant.id);
         let _guard = flight.lock().await;
         // Re-read: another caller may have refreshed (or the grant changed) while we waited.
-        let grant = self
-            .grant_for(server)
-            .ok_or_else(|| EngineError::NotGranted(server.to_string()))?;
-        let entry = grant
-            .server(server)
-            .cloned()
+        let (grant, entry) = self
+            .resolve(server, false)
             .ok_or_else(|| EngineError::NotGranted(server.to_string()))?;
         if let GrantStatus::SignInNeeded { reason } = &grant.status {
             return Err(EngineError::SignInNeeded {
@@ -261,12 +250,12 @@ impl Engine {
         narrow_scope: Option<&str>,
     ) -> Result<Tokens, EngineError> {
         let metadata = self.metadata_for(&grant.issuer).await?;
-        let (client, secret) =
-            self.client_for(&grant.issuer)
-                .ok_or_else(|| EngineError::SignInNeeded {
-                    issuer: grant.issuer.clone(),
-                    reason: "the client registration is gone".into(),
-                })?;
+        let (client, secret) = self
+            .client_of(grant)
+            .ok_or_else(|| EngineError::SignInNeeded {
+                issuer: grant.issuer.clone(),
+                reason: "the client registration is gone".into(),
+            })?;
         let key = StoreKey::RefreshToken {
             grant_id: grant.id.clone(),
         };

@@ -9,5 +9,7 @@ mod support;
 mod grants;
 // Refresh: storm, expiry, AS down, grant revoked at the AS.
 mod refresh;
+// Several accounts at one issuer: labels, addresses, revoke and sign-out apart, old state.
+mod accounts;
 // SECURITY-CASES on the engine (9, 21, 23, 24, 26, 27).
 mod security;

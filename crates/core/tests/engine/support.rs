@@ -77,6 +77,7 @@ impl Harness {
             redirect_uri: REDIRECT.into(),
             scope: None,
             timeout: Duration::from_secs(20),
+            account: None,
         }
     }
 
@@ -126,6 +127,8 @@ pub struct FormBrowser {
     pub opened: Arc<Mutex<Vec<Url>>>,
     /// Deliver this callback instead of the real one (attack tests).
     pub replace_callback: Option<Arc<dyn Fn(String) -> String + Send + Sync>>,
+    /// Who signs in (demo/demo unless set).
+    pub user: (String, String),
 }
 
 impl FormBrowser {
@@ -136,7 +139,14 @@ impl FormBrowser {
             pick: pick.iter().map(|s| s.to_string()).collect(),
             opened: Arc::default(),
             replace_callback: None,
+            user: ("demo".into(), "demo".into()),
         }
+    }
+
+    /// The same browser, signing in as `name` with `password`.
+    pub fn signing_in_as(mut self, name: &str, password: &str) -> Self {
+        self.user = (name.into(), password.into());
+        self
     }
 }
 
@@ -152,8 +162,13 @@ fn hidden(html: &str, name: &str) -> Option<String> {
     )
 }
 
-/// Drives the reference AS's forms; returns the final redirect URL.
+/// Drives the reference AS's forms as demo/demo; returns the final redirect URL.
 pub async fn approve(url: &Url, pick: &[String]) -> String {
+    approve_as(url, pick, &("demo".into(), "demo".into())).await
+}
+
+/// Drives the reference AS's forms as `user`; returns the final redirect URL.
+pub async fn approve_as(url: &Url, pick: &[String], user: &(String, String)) -> String {
     let browser = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .cookie_store(true)
@@ -175,8 +190,8 @@ pub async fn approve(url: &Url, pick: &[String]) -> String {
         .await
         .expect("html");
     let form = [
-        ("username", "demo".to_string()),
-        ("password", "demo".to_string()),
+        ("username", user.0.clone()),
+        ("password", user.1.clone()),
         ("csrf", hidden(&html, "csrf").expect("csrf")),
         ("return_to", hidden(&html, "return_to").expect("return_to")),
     ];
@@ -218,15 +233,16 @@ pub async fn approve(url: &Url, pick: &[String]) -> String {
 impl Opener for FormBrowser {
     fn open(&self, url: &Url) -> Result<(), String> {
         self.opened.lock().expect("lock").push(url.clone());
-        let (url, pick, flows, clock, replace) = (
+        let (url, pick, flows, clock, replace, user) = (
             url.clone(),
             self.pick.clone(),
             self.flows.clone(),
             self.clock.clone(),
             self.replace_callback.clone(),
+            self.user.clone(),
         );
         tokio::spawn(async move {
-            let mut callback = approve(&url, &pick).await;
+            let mut callback = approve_as(&url, &pick, &user).await;
             if let Some(f) = replace {
                 callback = f(callback);
             }
