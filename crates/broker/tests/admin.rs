@@ -199,10 +199,7 @@ async fn admin_login_sends_the_page_to_the_cli_then_each_servers_outcome() {
         .unwrap();
     let done = line_with(&mut r, &mut pending, "report").await;
     let servers = done["report"]["servers"].as_array().unwrap();
-    assert!(
-        servers.iter().all(|s| s["state"] == "signed-in"),
-        "{done}"
-    );
+    assert!(servers.iter().all(|s| s["state"] == "signed-in"), "{done}");
     let ids: Vec<&str> = done["report"]["grants"][0]["servers"]
         .as_array()
         .unwrap()
