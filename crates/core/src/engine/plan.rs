@@ -79,13 +79,20 @@ impl Engine {
             LoginTarget::Servers(urls) => {
                 let mut found: Vec<ServerDiscovery> = Vec::new();
                 let mut undiscovered = Vec::new();
-                for raw in urls {
-                    let discovered = match url_policy::check_user_url(raw) {
-                        Ok(_) => discovery::discover_server(&self.http, raw.trim())
-                            .await
-                            .map_err(EngineError::from),
-                        Err(e) => Err(e.into()),
-                    };
+                // Every server is discovered at once: ten servers cost one round trip's wait.
+                let discoveries = urls
+                    .iter()
+                    .map(|raw| async move {
+                        match url_policy::check_user_url(raw) {
+                            Ok(_) => discovery::discover_server(&self.http, raw.trim())
+                                .await
+                                .map_err(EngineError::from),
+                            Err(e) => Err(e.into()),
+                        }
+                    })
+                    .collect();
+                let discoveries = super::batch::join_all(discoveries).await;
+                for (raw, discovered) in urls.iter().zip(discoveries) {
                     match discovered {
                         Ok(d) => found.push(d),
                         Err(e) => undiscovered.push((raw.trim().to_string(), e)),
