@@ -890,6 +890,73 @@ async fn sec_12_loopback_listener_binds_127_0_0_1_ephemeral_and_closes_after_one
 }
 
 #[tokio::test]
+async fn sec_12_one_listener_serves_every_flow_of_a_sign_in_and_closes_when_it_ends() {
+    use passport_core::loopback::sign_in_via_loopback;
+    let flows = Arc::new(Flows::default());
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let timeout = std::time::Duration::from_secs(20);
+    let registry = Arc::clone(&flows);
+    let (port, ends) =
+        sign_in_via_loopback(Arc::clone(&flows), clock, timeout, |redirect| async move {
+            let port: u16 = url::Url::parse(&redirect).unwrap().port().unwrap();
+            let receivers: Vec<_> = ["m1", "m2", "m3"]
+                .iter()
+                .map(|state| registry.register(flow(state, AS_A, true, &redirect)))
+                .collect();
+            // The answers come back in any order, one after the other at once;
+            // a stranger's state in between is refused and ends nothing.
+            for state in ["m3", "someone-else", "m1", "m2"] {
+                let status = client()
+                    .get(code_cb(&redirect, "c", state, Some(AS_A)))
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+                    .as_u16();
+                assert_eq!(
+                    status,
+                    if state == "someone-else" { 400 } else { 200 },
+                    "{state}"
+                );
+            }
+            let mut ends = Vec::new();
+            for rx in receivers {
+                ends.push(matches!(rx.await.unwrap(), FlowEnd::Accepted(_)));
+            }
+            (port, ends)
+        })
+        .await
+        .unwrap();
+    assert_eq!(ends, vec![true, true, true]);
+    assert!(port_is_closed(port).await, "closed when the sign-in ended");
+
+    // Cancelled (the sign-in's future dropped while its flow waits): closed too.
+    let (seen, told) = tokio::sync::oneshot::channel::<u16>();
+    let registry = Arc::clone(&flows);
+    let cancelled = tokio::time::timeout(
+        std::time::Duration::from_millis(300),
+        sign_in_via_loopback(
+            Arc::clone(&flows),
+            Arc::new(SystemClock),
+            timeout,
+            |redirect| async move {
+                let _rx = registry.register(flow("waits", AS_A, true, &redirect));
+                let _ = seen.send(url::Url::parse(&redirect).unwrap().port().unwrap());
+                std::future::pending::<()>().await;
+            },
+        ),
+    )
+    .await;
+    assert!(cancelled.is_err());
+    let port = told.await.unwrap();
+    assert!(
+        port_is_closed(port).await,
+        "closed when the sign-in was cancelled"
+    );
+    flows.cancel("waits");
+}
+
+#[tokio::test]
 async fn sec_13_wrong_path_or_host_is_400_and_state_survives() {
     let listener = LoopbackListener::bind().await.unwrap();
     let (port, redirect) = (listener.port(), listener.redirect_uri());

@@ -26,6 +26,7 @@ pub mod html;
 pub mod issue;
 pub mod jwt;
 pub mod metadata;
+pub mod per_server;
 pub mod quirky;
 pub mod revoke;
 pub mod scope;

@@ -7,6 +7,5 @@
 
 pub mod fault_proxy;
 pub mod home;
-pub mod per_server_as;
 pub mod session_keyring;
 pub mod stack;

@@ -89,25 +89,28 @@ impl Engine {
             LoginTarget::Servers(urls) => {
                 let mut found: Vec<ServerDiscovery> = Vec::new();
                 let mut undiscovered = Vec::new();
-                for raw in urls {
-                    let hosts = |issuer: &str| self.endpoint_hosts(issuer, overrides);
-                    let discovered = match url_policy::check_user_url(raw) {
-                        Ok(_) => {
-                            match discovery::discover_server_allowing(
-                                &self.http,
-                                raw.trim(),
-                                &hosts,
-                            )
-                            .await
-                            {
-                                Ok(d) => self
-                                    .adopt_overrides(&d.issuer, &d.metadata, overrides)
-                                    .map(|()| d),
-                                Err(e) => Err(EngineError::from(e)),
+                // Every server is discovered at once: ten servers cost one round trip's wait.
+                let hosts = |issuer: &str| self.endpoint_hosts(issuer, overrides);
+                let hosts = &hosts;
+                let discoveries = urls
+                    .iter()
+                    .map(|raw| async move {
+                        match url_policy::check_user_url(raw) {
+                            Ok(_) => {
+                                discovery::discover_server_allowing(&self.http, raw.trim(), hosts)
+                                    .await
+                                    .map_err(EngineError::from)
                             }
+                            Err(e) => Err(e.into()),
                         }
-                        Err(e) => Err(e.into()),
-                    };
+                    })
+                    .collect();
+                let discoveries = super::batch::join_all(discoveries).await;
+                for (raw, discovered) in urls.iter().zip(discoveries) {
+                    let discovered = discovered.and_then(|d| {
+                        self.adopt_overrides(&d.issuer, &d.metadata, overrides)
+                            .map(|()| d)
+                    });
                     match discovered {
                         Ok(d) => found.push(d),
                         Err(e) => undiscovered.push((raw.trim().to_string(), e)),

@@ -1,9 +1,11 @@
-//! A plain per-server authorization server: one MCP server that is its own
-//! AS (RFC 9728 metadata pointing at itself, RFC 8414 metadata without
-//! `mcp:global` or resource indicators, dynamic registration, S256, `iss`
-//! in callbacks), approving at once as an AS does when the browser is
+//! A plain per-server authorization server for tests: one MCP server that
+//! is its own AS (RFC 9728 metadata pointing at itself, RFC 8414 metadata
+//! without `mcp:global` or resource indicators, dynamic registration, S256,
+//! `iss` in callbacks), approving at once as an AS does when the browser is
 //! already signed in there. It can answer its authorization page late, or
-//! deny. It counts the requests its AS endpoints get.
+//! deny. It counts the requests its AS endpoints get. It keeps nothing: any
+//! code is accepted once it was handed out by a redirect here, as most
+//! vendor ASes look to a client that is already signed in.
 
 use axum::Router;
 use axum::extract::{Query, State};
@@ -26,6 +28,7 @@ pub enum Behaviour {
     Deny,
 }
 
+#[derive(Debug)]
 struct Shared {
     base: String,
     behaviour: Behaviour,
@@ -33,7 +36,8 @@ struct Shared {
     tokens: AtomicU64,
 }
 
-/// One running per-server AS and its MCP server.
+/// One running per-server AS and its MCP server; stopped when dropped.
+#[derive(Debug)]
 pub struct PerServerAs {
     shared: Arc<Shared>,
     task: tokio::task::JoinHandle<()>,
@@ -41,9 +45,9 @@ pub struct PerServerAs {
 
 impl PerServerAs {
     /// Starts one on 127.0.0.1 on a free port.
-    pub async fn start(behaviour: Behaviour) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+    pub async fn start(behaviour: Behaviour) -> std::io::Result<Self> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let base = format!("http://127.0.0.1:{}", listener.local_addr()?.port());
         let shared = Arc::new(Shared {
             base,
             behaviour,
@@ -62,7 +66,7 @@ impl PerServerAs {
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
-        Self { shared, task }
+        Ok(Self { shared, task })
     }
 
     /// The MCP server's URL.
