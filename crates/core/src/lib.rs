@@ -15,6 +15,7 @@ pub mod browser;
 pub mod callback;
 pub mod challenge;
 pub mod clock;
+pub mod device;
 pub mod discovery;
 pub mod engine;
 pub mod error;

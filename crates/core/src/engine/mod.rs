@@ -7,11 +7,13 @@
 //! applied to the grant by id afterwards, so a slow AS never blocks status.
 
 mod cache;
+mod device;
 mod login;
 mod plan;
 mod revoke;
 mod tokens;
 
+pub use device::DevicePrompt;
 pub use login::{LoginRequest, LoginTarget, Opener};
 pub use revoke::RevokeOutcome;
 pub use tokens::IssuedToken;
