@@ -2,6 +2,7 @@
 
 use crate::cli::{Cli, Command, SignInOptions};
 use crate::context::Context;
+use crate::elsewhere::Way;
 use crate::opener::{PrintUrl, SystemBrowser};
 use passport_broker::admin_api::RevokeState;
 use passport_core::engine::{Engine, LoginRequest, LoginTarget, Opener, RevokeOutcome};
@@ -270,8 +271,17 @@ pub async fn sign_in_with(
             client_secret: options.client_secret.clone().map(ClientSecret::new),
             auth: None,
         });
+    let way = crate::elsewhere::way(options);
+    if let Some(grants) =
+        crate::elsewhere::try_device(engine, way, &target, &servers, &client, &scope, timeout).await
+    {
+        return grants;
+    }
+    let paste = matches!(way, Way::Paste | Way::DeviceOrPaste);
     let sign_in = |redirect_uri: String| async move {
-        let opener: Box<dyn Opener> = if options.headless_authorize {
+        let opener: Box<dyn Opener> = if paste {
+            Box::new(crate::elsewhere::PasteUrl)
+        } else if options.headless_authorize {
             let flows = engine.flows();
             let clock = engine.clock();
             let deliver = Arc::new(move |url: String| {
@@ -296,7 +306,12 @@ pub async fn sign_in_with(
             scope,
             timeout,
         };
-        Ok(engine.login(&request, opener.as_ref()).await?)
+        let login = engine.login(&request, opener.as_ref());
+        if paste {
+            Ok(crate::elsewhere::with_pastes(engine.flows(), engine.clock(), login).await?)
+        } else {
+            Ok(login.await?)
+        }
     };
     sign_in_via_loopback(engine.flows(), engine.clock(), timeout, sign_in)
         .await

@@ -12,6 +12,7 @@ mod cli;
 mod commands;
 mod connect;
 mod context;
+mod elsewhere;
 mod idle;
 mod opener;
 mod remote;

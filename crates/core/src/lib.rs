@@ -27,6 +27,7 @@ pub mod lock;
 pub mod loopback;
 pub mod metadata;
 pub mod model;
+pub mod paste;
 pub mod pkce;
 pub mod registration;
 pub mod scope;

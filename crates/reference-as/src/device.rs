@@ -321,7 +321,8 @@ pub fn token(
         let since = record.last_poll.elapsed();
         record.last_poll = Instant::now();
         if since < floor {
-            record.interval = floor + Duration::from_secs(5);
+            // The client must add 5 seconds to the interval it keeps to.
+            record.interval += Duration::from_secs(5);
             state.token_requests.slow_down.fetch_add(1, Relaxed);
             return Err(OAuthError::device(
                 StatusCode::BAD_REQUEST,
