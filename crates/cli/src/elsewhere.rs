@@ -4,8 +4,10 @@
 //! machine lands on this machine's unreachable loopback address, and the
 //! person pastes that address here).
 
+use crate::broker_client::AdminAnswer;
 use crate::cli::SignInOptions;
 use crate::commands::Failure;
+use passport_broker::admin_api::{DeviceShown, Pasted};
 use passport_core::clock::Clock;
 use passport_core::device::{DeviceCode, DeviceError};
 use passport_core::engine::{DevicePrompt, Engine, LoginRequest, LoginTarget, Opener};
@@ -111,20 +113,49 @@ impl DevicePrompt for PrintDeviceCode {
 
 /// What the person is told about a device code.
 pub fn device_text(issuer: &str, code: &DeviceCode) -> String {
+    shown_text(
+        issuer,
+        code.verification_uri.as_str(),
+        code.verification_uri_complete.as_ref().map(|u| u.as_str()),
+        &code.user_code,
+        code.expires_in.as_secs(),
+    )
+}
+
+/// What the person is told about a device code a running broker sent.
+pub fn device_shown_text(code: &DeviceShown) -> String {
+    shown_text(
+        &code.issuer,
+        &code.verification_uri,
+        code.verification_uri_complete.as_deref(),
+        &code.user_code,
+        code.expires_in,
+    )
+}
+
+fn shown_text(
+    issuer: &str,
+    uri: &str,
+    complete: Option<&str>,
+    user_code: &str,
+    expires_in: u64,
+) -> String {
+    let clean = |s: &str| passport_core::text::untrusted(s, 2000);
     let mut text = format!(
         "To sign in to {}, open this address on any device:\n  {}\nand enter the code: {}",
-        passport_core::text::untrusted(issuer, 300),
-        code.verification_uri,
-        code.user_code
+        clean(issuer),
+        clean(uri),
+        clean(user_code)
     );
-    if let Some(complete) = &code.verification_uri_complete {
+    if let Some(complete) = complete {
         text.push_str(&format!(
-            "\n(or open {complete}, which has the code filled in)"
+            "\n(or open {}, which has the code filled in)",
+            clean(complete)
         ));
     }
     text.push_str(&format!(
         "\nWaiting for your approval (the code expires in {} minutes)...",
-        code.expires_in.as_secs().div_ceil(60)
+        expires_in.div_ceil(60)
     ));
     text
 }
@@ -133,7 +164,7 @@ pub fn device_text(issuer: &str, code: &DeviceCode) -> String {
 pub struct PasteUrl;
 
 /// What the person is told about a paste-back sign-in.
-pub fn paste_text(url: &Url) -> String {
+pub fn paste_text(url: &str) -> String {
     format!(
         "Open this address in a browser on any machine and sign in:\n  {url}\n\
          The browser then lands on a page that cannot load (http://127.0.0.1:...). \
@@ -143,24 +174,30 @@ pub fn paste_text(url: &Url) -> String {
 
 impl Opener for PasteUrl {
     fn open(&self, url: &Url) -> Result<(), String> {
-        eprintln!("{}", paste_text(url));
+        eprintln!("{}", paste_text(url.as_str()));
         Ok(())
     }
 }
 
-/// Lines the person types, read on a thread of their own (a blocked read
-/// of the terminal must not keep the command from exiting).
-pub fn stdin_lines() -> tokio::sync::mpsc::UnboundedReceiver<String> {
-    let (lines, received) = tokio::sync::mpsc::unbounded_channel();
-    std::thread::spawn(move || {
-        for line in std::io::stdin().lines() {
-            let Ok(line) = line else { break };
-            if lines.send(line).is_err() {
-                break;
+type Lines = tokio::sync::Mutex<tokio::sync::mpsc::UnboundedReceiver<String>>;
+
+/// Lines the person types, read on one thread of their own for the whole
+/// command (a blocked read of the terminal must not keep the command from
+/// exiting, and a second reader would take lines meant for the first).
+pub fn stdin_lines() -> &'static Lines {
+    static LINES: std::sync::OnceLock<Lines> = std::sync::OnceLock::new();
+    LINES.get_or_init(|| {
+        let (lines, received) = tokio::sync::mpsc::unbounded_channel();
+        std::thread::spawn(move || {
+            for line in std::io::stdin().lines() {
+                let Ok(line) = line else { break };
+                if lines.send(line).is_err() {
+                    break;
+                }
             }
-        }
-    });
-    received
+        });
+        tokio::sync::Mutex::new(received)
+    })
 }
 
 /// Runs `login` while delivering pasted addresses to `flows`; a bad paste
@@ -170,8 +207,8 @@ pub async fn with_pastes<T>(
     clock: Arc<dyn Clock>,
     login: impl std::future::Future<Output = T>,
 ) -> T {
-    let mut lines = stdin_lines();
     let pastes = async move {
+        let mut lines = stdin_lines().lock().await;
         while let Some(line) = lines.recv().await {
             if line.trim().is_empty() {
                 continue;
@@ -182,6 +219,37 @@ pub async fn with_pastes<T>(
             }
         }
         // The terminal closed: the sign-in still ends by its own timeout.
+        std::future::pending::<std::convert::Infallible>().await
+    };
+    tokio::select! {
+        out = login => out,
+        never = pastes => match never {},
+    }
+}
+
+/// Runs a sign-in in the running broker while handing it the addresses
+/// the person pastes; the broker's refusals are shown, and another asked for.
+pub async fn with_broker_pastes<T>(
+    endpoint_file: &std::path::Path,
+    login: impl std::future::Future<Output = AdminAnswer<T>>,
+) -> AdminAnswer<T> {
+    let pastes = async move {
+        let mut lines = stdin_lines().lock().await;
+        while let Some(line) = lines.recv().await {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let pasted = Pasted { url: line };
+            match crate::broker_client::admin_paste(endpoint_file, &pasted).await {
+                AdminAnswer::Done(_) => eprintln!("Address accepted; finishing the sign-in..."),
+                AdminAnswer::Error { message, .. } => {
+                    eprintln!("{message}.\nPaste the address again:")
+                }
+                AdminAnswer::NoBroker => {
+                    eprintln!("The broker stopped; the sign-in cannot finish. Sign in again.")
+                }
+            }
+        }
         std::future::pending::<std::convert::Infallible>().await
     };
     tokio::select! {

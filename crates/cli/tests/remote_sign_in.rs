@@ -19,19 +19,20 @@ type Stderr = Lines<BufReader<ChildStderr>>;
 /// Reads the command's standard error until a line satisfies `want`
 /// (at most 30 s); returns that line. Everything read is kept in `seen`.
 async fn wait_line(lines: &mut Stderr, seen: &mut String, want: impl Fn(&str) -> bool) -> String {
-    let read = async {
-        while let Some(line) = lines.next_line().await.unwrap() {
-            seen.push_str(&line);
-            seen.push('\n');
-            if want(&line) {
-                return line;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        match tokio::time::timeout_at(deadline, lines.next_line()).await {
+            Ok(Ok(Some(line))) => {
+                seen.push_str(&line);
+                seen.push('\n');
+                if want(&line) {
+                    return line;
+                }
             }
+            Ok(_) => panic!("the command ended without printing the line wanted:\n{seen}"),
+            Err(_) => panic!("the line wanted did not come within 30 s:\n{seen}"),
         }
-        panic!("the command ended without printing the line wanted:\n{seen}");
-    };
-    tokio::time::timeout(Duration::from_secs(30), read)
-        .await
-        .expect("the line wanted within 30 s")
+    }
 }
 
 fn person(url: &str, servers: &[&str]) -> Approval {
@@ -68,11 +69,42 @@ fn slow_device_demo() -> DemoConfig {
     }
 }
 
+/// Starts the broker (`serve`) for `home` and waits for its endpoint file.
+async fn broker(home: &Home) -> tokio::process::Child {
+    let mut broker = home.spawn_broker(None);
+    home.endpoint(&mut broker).await;
+    broker
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn device_sign_in_is_chosen_in_an_ssh_session_and_honours_slow_down() {
+    device_sign_in(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn device_sign_in_through_a_running_broker_shows_the_code_here() {
+    device_sign_in(true).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn paste_back_explains_bad_pastes_keeps_nothing_and_completes_with_the_right_one() {
+    paste_back(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn paste_back_through_a_running_broker_reaches_its_waiting_sign_in() {
+    paste_back(true).await;
+}
+
+async fn device_sign_in(through_broker: bool) {
     let demo = Demo::start(slow_device_demo()).await.unwrap();
     let issuer = demo.info().issuer.clone();
     let home = Home::new("device", "github-mcp");
+    let broker = if through_broker {
+        Some(broker(&home).await)
+    } else {
+        None
+    };
     let started = Instant::now();
     let mut child = home.spawn_at_terminal(
         &["login", &issuer],
@@ -116,15 +148,25 @@ async fn device_sign_in_is_chosen_in_an_ssh_session_and_honours_slow_down() {
     assert_eq!(granted(&home), vec!["github-mcp".to_string()]);
     let token = home.run(&["token", "github-mcp"], None).await;
     assert!(token.status.success());
-    eprintln!("device sign-in: {took:?}, {polls} polls, {slow_downs} slow_down");
+    eprintln!(
+        "device sign-in (broker: {through_broker}): {took:?}, {polls} polls, {slow_downs} slow_down"
+    );
+    if through_broker {
+        home.stop_broker().await;
+    }
+    drop(broker);
     demo.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn paste_back_explains_bad_pastes_keeps_nothing_and_completes_with_the_right_one() {
+async fn paste_back(through_broker: bool) {
     let demo = Demo::start(DemoConfig::default()).await.unwrap();
     let issuer = demo.info().issuer.clone();
     let home = Home::new("paste", "github-mcp");
+    let broker = if through_broker {
+        Some(broker(&home).await)
+    } else {
+        None
+    };
     let mut child = home.spawn_at_terminal(&["login", "--paste", &issuer], &[], &[]);
     let mut stdin = child.stdin.take().unwrap();
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
@@ -200,5 +242,12 @@ async fn paste_back_explains_bad_pastes_keeps_nothing_and_completes_with_the_rig
         granted(&home),
         vec!["github-mcp".to_string(), "slack-mcp".to_string()]
     );
+    if through_broker {
+        // The broker holds the grant: its token route serves it.
+        let token = home.run(&["token", "slack-mcp"], None).await;
+        assert!(token.status.success(), "{token:?}");
+        home.stop_broker().await;
+    }
+    drop(broker);
     demo.shutdown().await;
 }
