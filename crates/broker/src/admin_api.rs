@@ -286,4 +286,30 @@ mod tests {
             "/v1/admin/revoke/http%3A%2F%2Fh%2Fmcp"
         );
     }
+
+    #[test]
+    fn remote_sign_in_documents_keep_their_wire_shape_and_hide_the_pasted_code() {
+        assert_eq!(
+            serde_json::to_value(OpenWith::DeviceOrPaste).unwrap(),
+            json!("device_or_paste")
+        );
+        let shown = LoginLine::Device(DeviceShown {
+            issuer: "http://127.0.0.1:9000".into(),
+            verification_uri: "http://127.0.0.1:9000/device".into(),
+            verification_uri_complete: None,
+            user_code: "BCDF-GHJK".into(),
+            expires_in: 600,
+        });
+        let wire = serde_json::to_value(&shown).unwrap();
+        assert_eq!(wire["device"]["user_code"], "BCDF-GHJK");
+        assert!(wire["device"].get("verification_uri_complete").is_none());
+        let pasted = Pasted {
+            url: "http://127.0.0.1:1/callback?code=SECRET&state=s".into(),
+        };
+        assert!(!format!("{pasted:?}").contains("SECRET"));
+        assert_eq!(
+            serde_json::to_value(&pasted).unwrap()["url"],
+            json!(pasted.url)
+        );
+    }
 }

@@ -87,6 +87,9 @@ fn with_hint(code: &str, message: String) -> String {
         "not_granted" => {
             "run `mcp-passport login <the server's URL>`, or `mcp-passport add-servers <issuer>`"
         }
+        "device_flow_not_offered" => {
+            "sign in with --paste instead: open the printed URL anywhere and paste back the address the browser lands on"
+        }
         _ => return message,
     };
     format!("{message} ({hint})")
