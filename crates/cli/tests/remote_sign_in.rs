@@ -251,3 +251,52 @@ async fn paste_back(through_broker: bool) {
     drop(broker);
     demo.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_a_display_paste_back_follows_where_no_device_flow_is_offered() {
+    let demo = Demo::start(DemoConfig {
+        device_flow: false,
+        ..DemoConfig::default()
+    })
+    .await
+    .unwrap();
+    let issuer = demo.info().issuer.clone();
+    let home = Home::new("nodisplay", "github-mcp");
+    let mut child = home.spawn_at_terminal(
+        &["login", &issuer],
+        &[],
+        &[
+            "BROWSER",
+            "DISPLAY",
+            "WAYLAND_DISPLAY",
+            "SSH_CONNECTION",
+            "SSH_TTY",
+        ],
+    );
+    let mut stdin = child.stdin.take().unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut seen = String::new();
+    wait_line(&mut lines, &mut seen, |l| {
+        l.contains("offers no sign-in with a code")
+    })
+    .await;
+    let url = wait_line(&mut lines, &mut seen, |l| l.starts_with("  http")).await;
+    let landed = approve_elsewhere(&person(url.trim(), &["github-mcp"]))
+        .await
+        .unwrap();
+    stdin
+        .write_all(format!("{landed}\n").as_bytes())
+        .await
+        .unwrap();
+    let out = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    while let Ok(Some(line)) = lines.next_line().await {
+        seen.push_str(&line);
+        seen.push('\n');
+    }
+    assert!(out.status.success(), "{seen}");
+    assert_eq!(granted(&home), vec!["github-mcp".to_string()]);
+    demo.shutdown().await;
+}

@@ -68,6 +68,8 @@ pub struct AsConfig {
     pub device_enforced_interval: Option<u64>,
     /// How long a device code lives, in seconds.
     pub device_code_lifetime: i64,
+    /// Whether the device grant is offered (advertised and answered).
+    pub device_flow: bool,
 }
 
 impl AsConfig {
@@ -87,6 +89,7 @@ impl AsConfig {
             device_interval: 5,
             device_enforced_interval: None,
             device_code_lifetime: 600,
+            device_flow: true,
         }
     }
 

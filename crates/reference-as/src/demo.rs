@@ -42,6 +42,8 @@ pub struct DemoConfig {
     pub device_enforced_interval: Option<u64>,
     /// How long device codes live, seconds.
     pub device_code_lifetime: i64,
+    /// Whether the AS offers the device grant (off: an AS like most, for paste-back).
+    pub device_flow: bool,
 }
 
 impl Default for DemoConfig {
@@ -58,6 +60,7 @@ impl Default for DemoConfig {
             device_interval: 5,
             device_enforced_interval: None,
             device_code_lifetime: 600,
+            device_flow: true,
         }
     }
 }
@@ -172,6 +175,7 @@ impl Demo {
         as_config.device_interval = config.device_interval;
         as_config.device_enforced_interval = config.device_enforced_interval;
         as_config.device_code_lifetime = config.device_code_lifetime;
+        as_config.device_flow = config.device_flow;
         as_config.state_dir = config.state_dir;
         let state = std::sync::Arc::new(crate::open_state(as_config)?);
         let (stop_as, stopped) = oneshot::channel::<()>();

@@ -95,6 +95,9 @@ pub async fn authorize(
     headers: HeaderMap,
     Form(form): Form<Vec<(String, String)>>,
 ) -> Response {
+    if !state.config.device_flow {
+        return axum::http::StatusCode::NOT_FOUND.into_response();
+    }
     let client = match crate::clients::authenticate(&state, &headers, &form).await {
         Ok(c) => c,
         Err(e) => return e.into_response(),

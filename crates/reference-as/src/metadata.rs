@@ -10,7 +10,7 @@ use std::sync::Arc;
 /// The RFC 8414 metadata document.
 pub fn document(state: &AsState) -> Value {
     let base = state.config.issuer.trim_end_matches('/');
-    json!({
+    let mut doc = json!({
         "issuer": state.config.issuer,
         "authorization_endpoint": format!("{base}/authorize"),
         "token_endpoint": format!("{base}/token"),
@@ -33,7 +33,17 @@ pub fn document(state: &AsState) -> Value {
         "resource_indicators_supported": true,
         "access_token_signing_alg_values_supported": ["ES256"],
         "subject_types_supported": ["public"],
-    })
+    });
+    if !state.config.device_flow
+        && let Some(fields) = doc.as_object_mut()
+    {
+        fields.remove("device_authorization_endpoint");
+        fields.insert(
+            "grant_types_supported".into(),
+            json!(["authorization_code", "refresh_token"]),
+        );
+    }
+    doc
 }
 
 /// `GET /.well-known/oauth-authorization-server` (and `openid-configuration`).
