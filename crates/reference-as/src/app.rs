@@ -87,6 +87,7 @@ pub fn open_state(config: AsConfig) -> Result<AsState, StartError> {
         pending: Default::default(),
         codes: Default::default(),
         devices: Default::default(),
+        device_misses: Default::default(),
         http,
         token_requests: Default::default(),
         _temp_dir: temp,

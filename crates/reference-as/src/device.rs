@@ -29,6 +29,9 @@ use std::time::{Duration, Instant};
 pub const GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:device_code";
 /// Letters of a user code: no vowels (no words), no look-alikes (RFC 8628 section 6.1).
 const ALPHABET: &[u8] = b"BCDFGHJKLMNPQRSTVWXZ";
+/// Wrong user codes a browser session may enter before it is refused
+/// (RFC 8628 section 5.1: user codes are short, so guessing is limited).
+const MAX_MISSES: u32 = 5;
 
 /// Where a device code stands.
 #[derive(Debug, Clone)]
@@ -236,6 +239,16 @@ pub async fn enter(
             );
         }
     };
+    let misses = lock(&state.device_misses)
+        .get(&current.id)
+        .copied()
+        .unwrap_or(0);
+    if misses >= MAX_MISSES {
+        return html::error_page(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many wrong codes were entered. Sign out, sign in again, and check the code on your device.",
+        );
+    }
     let typed = normalize(&form.user_code);
     let found = {
         let devices = lock(&state.devices);
@@ -249,6 +262,11 @@ pub async fn enter(
             })
             .map(|(k, d)| (k.clone(), d.request.clone()))
     };
+    if found.is_none() {
+        *lock(&state.device_misses)
+            .entry(current.id.clone())
+            .or_insert(0) += 1;
+    }
     match found {
         None => code_form(
             &current.session.csrf,

@@ -98,6 +98,8 @@ pub struct AsState {
     pub codes: Mutex<HashMap<String, CodeRecord>>,
     /// Device codes by digest (RFC 8628).
     pub devices: Mutex<HashMap<String, crate::device::DeviceRecord>>,
+    /// Wrong user codes entered, by browser session (guessing is cut off).
+    pub device_misses: Mutex<HashMap<String, u32>>,
     /// Client for Client ID Metadata Documents (no redirects, short timeout).
     pub http: reqwest::Client,
     /// Requests answered by the token endpoint, by grant type (for operators and tests).

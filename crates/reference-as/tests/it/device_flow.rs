@@ -268,3 +268,26 @@ async fn an_expired_code_says_so() {
     assert!(page.contains("That code is not valid"), "{page}");
     stack.demo.shutdown().await;
 }
+
+#[tokio::test]
+async fn guessing_user_codes_is_cut_off_after_five_misses() {
+    let stack = Stack::start(config()).await;
+    let client = device_client(&stack).await;
+    let code = device_code(&stack, &client, &stack.resource("github-mcp")).await;
+    let browser = cookie_browser();
+    for _ in 0..5 {
+        let page = enter_code(&stack, &browser, "BBBB-BBBB").await;
+        assert!(page.contains("That code is not valid"), "{page}");
+    }
+    // Even the right code is refused to this session now.
+    let page = enter_code(&stack, &browser, code["user_code"].as_str().expect("code")).await;
+    assert!(page.contains("Too many wrong codes"), "{page}");
+    // Another person's session is not affected.
+    let other = cookie_browser();
+    let consent = enter_code(&stack, &other, code["user_code"].as_str().expect("code")).await;
+    assert!(
+        consent.contains("action=\"/authorize/decision\""),
+        "{consent}"
+    );
+    stack.demo.shutdown().await;
+}
