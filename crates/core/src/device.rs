@@ -84,6 +84,9 @@ pub enum DeviceError {
     /// The code expired before the person approved (`expired_token`).
     #[error("the code expired before it was approved; start the sign-in again for a new code")]
     Expired,
+    /// The caller's time limit passed before the person approved.
+    #[error("no approval within {0} seconds; start the sign-in again for a new code")]
+    TimedOut(u64),
     /// The token endpoint failed otherwise.
     #[error(transparent)]
     Token(#[from] TokenError),
@@ -189,7 +192,16 @@ impl<'a> DeviceClient<'a> {
         if user_code.trim().is_empty() || answer.device_code.is_empty() {
             return Err(DeviceError::Malformed("an empty code".into()));
         }
-        let check = |raw: &str| url_policy::check_browser_url(&crate::text::untrusted(raw, 2000));
+        // Refused, not cleaned, when it hides characters: an address that
+        // reads differently from what it is must not be shown at all.
+        let check = |raw: &str| {
+            if crate::text::has_hidden(raw) {
+                return Err(DeviceError::Malformed(
+                    "the verification address holds hidden characters".into(),
+                ));
+            }
+            Ok(url_policy::check_browser_url(raw)?)
+        };
         Ok(DeviceCode {
             device_code: answer.device_code,
             user_code,
@@ -223,7 +235,11 @@ impl<'a> DeviceClient<'a> {
         let mut interval = code.interval;
         loop {
             if tokio::time::Instant::now() + interval > give_up {
-                return Err(DeviceError::Expired);
+                return Err(if deadline < code.expires_in {
+                    DeviceError::TimedOut(deadline.as_secs())
+                } else {
+                    DeviceError::Expired
+                });
             }
             tokio::time::sleep(interval).await;
             match self.poll(code, resources).await? {
@@ -408,6 +424,44 @@ mod tests {
         let e = error_of(br#"{"error":"unauthorized_client"}"#);
         assert!(matches!(e, TokenError::InvalidClient(_)), "{e:?}");
         assert!(matches!(error_of(b"<html>"), TokenError::Malformed(_)));
+    }
+
+    #[tokio::test]
+    async fn verification_addresses_with_hidden_characters_are_refused() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let issuer = format!(
+            "http://{}",
+            listener.local_addr().unwrap_or_else(|e| panic!("{e}"))
+        );
+        let body = serde_json::json!({
+            "device_code": "d", "user_code": "ABCD", "expires_in": 60,
+            "verification_uri": format!("{issuer}/dev\u{202e}ice"),
+        })
+        .to_string();
+        tokio::spawn(async move {
+            let app = axum::Router::new()
+                .route("/device", axum::routing::post(move || async move { body }));
+            let _ = axum::serve(listener, app).await;
+        });
+        let metadata: crate::metadata::AsMetadata = serde_json::from_value(serde_json::json!({
+            "issuer": issuer, "authorization_endpoint": format!("{issuer}/authorize"),
+            "token_endpoint": format!("{issuer}/token"),
+            "device_authorization_endpoint": format!("{issuer}/device"),
+        }))
+        .unwrap_or_else(|e| panic!("{e}"));
+        let record: ClientRecord = serde_json::from_value(serde_json::json!({
+            "issuer": issuer, "client_id": "c", "auth": "none", "registration": "dynamic",
+            "redirect_uris": [],
+        }))
+        .unwrap_or_else(|e| panic!("{e}"));
+        let http = HttpClient::new().unwrap_or_else(|e| panic!("{e}"));
+        let client = DeviceClient::new(&http, &issuer, &metadata, &record, None)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let e = client.request_code(None, &[]).await.expect_err("refused");
+        assert!(matches!(e, DeviceError::Malformed(_)), "{e:?}");
+        assert!(!e.to_string().contains('\u{202e}'));
     }
 
     #[test]

@@ -85,7 +85,9 @@ impl EngineError {
                 "device_flow_not_offered"
             }
             EngineError::Device(crate::device::DeviceError::Declined) => "access_denied",
-            EngineError::Device(crate::device::DeviceError::Expired) => "timed_out",
+            EngineError::Device(
+                crate::device::DeviceError::Expired | crate::device::DeviceError::TimedOut(_),
+            ) => "timed_out",
             EngineError::Device(crate::device::DeviceError::Token(TokenError::InvalidGrant(_))) => {
                 "sign_in_needed"
             }
