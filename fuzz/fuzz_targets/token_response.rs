@@ -78,6 +78,7 @@ fn harness() -> &'static Harness {
             token_endpoint_auth_methods_supported: None,
             resource_indicators_supported: None,
             mcp_server_catalog_endpoint: None,
+            device_authorization_endpoint: None,
         };
         Harness {
             runtime,

@@ -14,6 +14,9 @@
 //!   [...]}` or `{"error": ...}`. The page is opened by the host's
 //!   [`Opener`] (the system browser for `serve`, the app's own for the
 //!   desktop app), only printed, or followed headless, as asked.
+//!   With `open: device` the code goes out as a `{"device": ...}` line; with
+//!   `open: paste` the CLI posts the address the person pasted to
+//!   `POST /v1/admin/callback` (`admin_elsewhere`).
 //! - `POST /v1/admin/revoke/{server}`: `{"server", "outcome", "reason"?}`.
 //! - `POST /v1/admin/logout` with `{"issuer"?}`: `{"signed_out": N}`.
 
@@ -27,7 +30,7 @@ use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use passport_core::engine::{
-    FlowOutcome, LoginRequest, LoginTarget, NoProgress, Opener, RevokeOutcome,
+    FlowOutcome, LoginReport, LoginRequest, LoginTarget, NoProgress, Opener, RevokeOutcome,
 };
 use passport_core::headless::HeadlessOpener;
 use passport_core::loopback::sign_in_via_loopback;
@@ -62,14 +65,14 @@ impl Opener for StreamOpener {
             .lines
             .send(line(&LoginLine::Open(url.as_str().to_string())));
         match (self.open, &self.headless) {
-            (OpenWith::Print, _) => Ok(()),
+            (OpenWith::Print | OpenWith::Paste | OpenWith::DeviceOrPaste, _) => Ok(()),
             (OpenWith::Headless, Some(headless)) => headless.open(url),
             _ => self.host.open(url),
         }
     }
 }
 
-fn line(value: &LoginLine) -> Bytes {
+pub(crate) fn line(value: &LoginLine) -> Bytes {
     let mut out = serde_json::to_vec(value).unwrap_or_default();
     out.push(b'\n');
     Bytes::from(out)
@@ -143,6 +146,18 @@ async fn run_login(
     let (open, servers, host) = (body.open, body.servers, Arc::clone(&state.opener.0));
     let quirks = &body.quirks;
     let account = body.account;
+    let asked = LoginRequest {
+        target: target.clone(),
+        servers: servers.clone(),
+        client: client.clone(),
+        redirect_uri: String::new(),
+        scope: None,
+        timeout,
+        account: account.clone(),
+    };
+    let device = crate::admin_elsewhere::try_device(engine, open, &asked, &lines)
+        .await
+        .map(|result| result.map(LoginReport::signed_in));
     let opener_lines = lines.clone();
     let sign_in = |redirect_uri: String| async move {
         let headless = if open == OpenWith::Headless {
@@ -177,14 +192,17 @@ async fn run_login(
             .sign_in_with(&request, quirks, &opener, &NoProgress)
             .await)
     };
-    let result = sign_in_via_loopback(engine.flows(), engine.clock(), timeout, sign_in)
-        .await
-        .unwrap_or_else(|e| {
-            Err((
-                "loopback",
-                format!("cannot listen on 127.0.0.1 for the sign-in redirect: {e}"),
-            ))
-        });
+    let result = match device {
+        Some(result) => result,
+        None => sign_in_via_loopback(engine.flows(), engine.clock(), timeout, sign_in)
+            .await
+            .unwrap_or_else(|e| {
+                Err((
+                    "loopback",
+                    format!("cannot listen on 127.0.0.1 for the sign-in redirect: {e}"),
+                ))
+            }),
+    };
     let (outcome, last) = match result {
         Ok(report) => {
             let outcome = match report.flows.iter().find_map(|f| match &f.outcome {

@@ -6,6 +6,9 @@
 //!   each a [`LoginLine`]: `{"open": URL}` per sign-in page, then
 //!   `{"report": {"servers": [...], "grants": [...]}}` (one outcome per
 //!   server, signed in or not) or `{"error": {code, message}}`.
+//!   With `open: device` a `{"device": {...}}` line shows the code first; with
+//!   `open: paste` the caller posts the address the browser landed on to
+//!   `POST /v1/admin/callback` ([`Pasted`]), as often as the person pastes.
 //! - `POST /v1/admin/revoke/{server}` answers a [`Revoked`].
 //! - `POST /v1/admin/logout` takes a [`LogoutBody`] and answers a [`LoggedOut`].
 //! - `GET /v1/token/{server}` answers a [`TokenAnswer`].
@@ -60,6 +63,55 @@ pub enum OpenWith {
     Print,
     /// Follow the redirects without a browser.
     Headless,
+    /// The device flow (RFC 8628): the caller shows the code it is sent.
+    Device,
+    /// Nobody: the caller prints the URL and sends back the address the
+    /// browser landed on ([`PASTE_PATH`]).
+    Paste,
+    /// The device flow where the authorization server offers it, else paste-back.
+    DeviceOrPaste,
+}
+
+/// The paste-back route's path: `POST` a [`Pasted`], answered with a
+/// [`PasteAccepted`] or an [`ErrorBody`] (code `paste_refused`) to show
+/// before asking again.
+pub const PASTE_PATH: &str = "/v1/admin/callback";
+
+/// A callback address the person pasted.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct Pasted {
+    /// The address, as pasted.
+    pub url: String,
+}
+
+impl std::fmt::Debug for Pasted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The address holds an authorization code.
+        f.write_str("Pasted([redacted])")
+    }
+}
+
+/// The paste-back route's answer: the address ended a waiting sign-in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PasteAccepted {
+    /// Always true.
+    pub accepted: bool,
+}
+
+/// A device code to show (RFC 8628), as the login route sends it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceShown {
+    /// The issuer it signs in to.
+    pub issuer: String,
+    /// Where to enter the code.
+    pub verification_uri: String,
+    /// The same page with the code filled in, when offered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verification_uri_complete: Option<String>,
+    /// The code to type.
+    pub user_code: String,
+    /// Seconds until it expires.
+    pub expires_in: u64,
 }
 
 /// `POST /v1/admin/login`'s body.
@@ -115,6 +167,8 @@ fn default_timeout() -> u64 {
 pub enum LoginLine {
     /// A sign-in page to show or open.
     Open(String),
+    /// A device code to show (open `device`, `device_or_paste`).
+    Device(DeviceShown),
     /// The sign-in ended: each server's outcome (the last line).
     Report(LoginResult),
     /// The sign-in failed (the last line).
@@ -272,6 +326,32 @@ mod tests {
         assert_eq!(
             revoke_path("http://h/mcp"),
             "/v1/admin/revoke/http%3A%2F%2Fh%2Fmcp"
+        );
+    }
+
+    #[test]
+    fn remote_sign_in_documents_keep_their_wire_shape_and_hide_the_pasted_code() {
+        assert_eq!(
+            serde_json::to_value(OpenWith::DeviceOrPaste).unwrap(),
+            json!("device_or_paste")
+        );
+        let shown = LoginLine::Device(DeviceShown {
+            issuer: "http://127.0.0.1:9000".into(),
+            verification_uri: "http://127.0.0.1:9000/device".into(),
+            verification_uri_complete: None,
+            user_code: "BCDF-GHJK".into(),
+            expires_in: 600,
+        });
+        let wire = serde_json::to_value(&shown).unwrap();
+        assert_eq!(wire["device"]["user_code"], "BCDF-GHJK");
+        assert!(wire["device"].get("verification_uri_complete").is_none());
+        let pasted = Pasted {
+            url: "http://127.0.0.1:1/callback?code=SECRET&state=s".into(),
+        };
+        assert!(!format!("{pasted:?}").contains("SECRET"));
+        assert_eq!(
+            serde_json::to_value(&pasted).unwrap()["url"],
+            json!(pasted.url)
         );
     }
 }

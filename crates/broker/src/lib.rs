@@ -10,6 +10,7 @@
 
 pub mod admin;
 pub mod admin_api;
+pub mod admin_elsewhere;
 pub mod audit;
 pub mod endpoint;
 pub mod guard;
@@ -140,6 +141,7 @@ pub fn app(state: Arc<BrokerState>) -> Router {
         .route("/v1/admin/login", post(admin::login))
         .route("/v1/admin/revoke/{server}", post(admin::revoke))
         .route("/v1/admin/logout", post(admin::logout))
+        .route(admin_api::PASTE_PATH, post(admin_elsewhere::callback))
         .fallback(|| async { StatusCode::NOT_FOUND })
         .with_state(state)
 }

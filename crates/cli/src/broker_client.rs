@@ -166,12 +166,27 @@ pub async fn admin_logout(endpoint_file: &Path, body: &LogoutBody) -> AdminAnswe
     admin(endpoint_file, admin_api::LOGOUT_PATH, body, "the sign-out").await
 }
 
-/// Asks the broker to sign in: `on_open` gets each sign-in page's URL as
-/// the broker sends it; the answer is each server's outcome and the grants.
+/// Hands the broker an address the person pasted for its waiting sign-in.
+pub async fn admin_paste(
+    endpoint_file: &Path,
+    pasted: &admin_api::Pasted,
+) -> AdminAnswer<admin_api::PasteAccepted> {
+    admin(
+        endpoint_file,
+        admin_api::PASTE_PATH,
+        pasted,
+        "the pasted address",
+    )
+    .await
+}
+
+/// Asks the broker to sign in: `on_show` gets each sign-in page's URL and
+/// each device code as the broker sends them; the answer is each server's
+/// outcome and the grants.
 pub async fn admin_login(
     endpoint_file: &Path,
     body: &LoginBody,
-    on_open: impl Fn(&str),
+    on_show: impl Fn(&LoginLine),
 ) -> AdminAnswer<LoginResult> {
     // No overall timeout: the sign-in waits for a person; the broker times it out.
     let Some((Endpoint { port, key, .. }, client)) = connect(endpoint_file, None) else {
@@ -204,7 +219,7 @@ pub async fn admin_login(
         while let Some(end) = pending.iter().position(|b| *b == b'\n') {
             let line: Vec<u8> = pending.drain(..=end).collect();
             match serde_json::from_slice::<LoginLine>(&line) {
-                Ok(LoginLine::Open(url)) => on_open(&url),
+                Ok(shown @ (LoginLine::Open(_) | LoginLine::Device(_))) => on_show(&shown),
                 Ok(LoginLine::Report(result)) => return AdminAnswer::Done(result),
                 Ok(LoginLine::Error(error)) => {
                     return AdminAnswer::Error {

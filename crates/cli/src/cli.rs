@@ -49,6 +49,12 @@ pub struct SignInOptions {
     /// Follow the authorization server's redirects without a browser (for ASes that approve without a person).
     #[arg(long)]
     pub headless_authorize: bool,
+    /// Sign in with a code typed on any device (RFC 8628), for shells without a browser; the default there when the server offers it.
+    #[arg(long, conflicts_with_all = ["paste", "headless_authorize", "no_browser"])]
+    pub device: bool,
+    /// Print the sign-in URL, then read back the address the browser lands on; the default without a browser otherwise.
+    #[arg(long, conflicts_with_all = ["headless_authorize", "no_browser"])]
+    pub paste: bool,
     /// Seconds to wait for the browser to come back.
     #[arg(long, default_value_t = 300)]
     pub timeout: u64,

@@ -2,6 +2,7 @@
 
 use crate::cli::{Cli, Command, SignInOptions};
 use crate::context::Context;
+use crate::elsewhere::Way;
 use crate::opener::{PrintUrl, SystemBrowser};
 use passport_broker::admin_api::{LoginResult, RevokeState};
 use passport_core::engine::{
@@ -332,8 +333,24 @@ pub async fn sign_in_report(
             client_secret: options.client_secret.clone().map(ClientSecret::new),
             auth: None,
         });
+    let way = crate::elsewhere::way(options);
+    let asked = LoginRequest {
+        target: target.clone(),
+        servers: servers.clone(),
+        client: client.clone(),
+        redirect_uri: String::new(),
+        scope: scope.clone(),
+        timeout,
+        account: options.account.clone(),
+    };
+    if let Some(grants) = crate::elsewhere::try_device(engine, way, &asked).await {
+        return grants.map(LoginReport::signed_in);
+    }
+    let paste = matches!(way, Way::Paste | Way::DeviceOrPaste);
     let sign_in = |redirect_uri: String| async move {
-        let opener: Box<dyn Opener> = if options.headless_authorize {
+        let opener: Box<dyn Opener> = if paste {
+            Box::new(crate::elsewhere::PasteUrl)
+        } else if options.headless_authorize {
             let flows = engine.flows();
             let clock = engine.clock();
             let deliver = Arc::new(move |url: String| {
@@ -359,9 +376,12 @@ pub async fn sign_in_report(
             timeout,
             account: options.account.clone(),
         };
-        Ok(engine
-            .sign_in_with(&request, overrides, opener.as_ref(), &NoProgress)
-            .await)
+        let login = engine.sign_in_with(&request, overrides, opener.as_ref(), &NoProgress);
+        if paste {
+            Ok(crate::elsewhere::with_pastes(engine.flows(), engine.clock(), login).await)
+        } else {
+            Ok(login.await)
+        }
     };
     sign_in_via_loopback(engine.flows(), engine.clock(), timeout, sign_in)
         .await

@@ -12,6 +12,7 @@ mod cli;
 mod commands;
 mod connect;
 mod context;
+mod elsewhere;
 mod idle;
 mod login_report;
 mod opener;
@@ -93,6 +94,9 @@ pub(crate) fn with_hint(code: &str, message: String) -> String {
         }
         "not_granted" => {
             "run `mcp-passport login <the server's URL>`, or `mcp-passport add-servers <issuer>`"
+        }
+        "device_flow_not_offered" => {
+            "sign in with --paste instead: open the printed URL anywhere and paste back the address the browser lands on"
         }
         _ => return message,
     };

@@ -8,8 +8,9 @@
 use crate::broker_client::{self, AdminAnswer};
 use crate::cli::{Cli, SignInOptions};
 use crate::commands::Failure;
+use crate::elsewhere::Way;
 use passport_broker::admin_api::{
-    LoginBody, LoginResult, LogoutBody, OpenWith, RevokeState, Target,
+    LoginBody, LoginLine, LoginResult, LogoutBody, OpenWith, RevokeState, Target,
 };
 use passport_core::engine::LoginTarget;
 
@@ -32,12 +33,13 @@ pub async fn login(
         Ok(p) => p,
         Err(e) => return Some(Err(e)),
     };
-    let open = if options.headless_authorize {
-        OpenWith::Headless
-    } else if options.no_browser {
-        OpenWith::Print
-    } else {
-        OpenWith::Browser
+    let open = match crate::elsewhere::way(options) {
+        Way::Device => OpenWith::Device,
+        Way::Paste => OpenWith::Paste,
+        Way::DeviceOrPaste => OpenWith::DeviceOrPaste,
+        Way::Here if options.headless_authorize => OpenWith::Headless,
+        Way::Here if options.no_browser => OpenWith::Print,
+        Way::Here => OpenWith::Browser,
     };
     let body = LoginBody {
         target: match target {
@@ -55,14 +57,25 @@ pub async fn login(
         },
         account: options.account.clone(),
     };
-    let asked = broker_client::admin_login(&paths.endpoint_file(), &body, |url| match open {
-        OpenWith::Print => eprintln!("Open this URL in your browser to sign in:\n  {url}"),
-        OpenWith::Browser => eprintln!(
+    let endpoint_file = paths.endpoint_file();
+    let login = broker_client::admin_login(&endpoint_file, &body, |shown| match (shown, open) {
+        (LoginLine::Device(code), _) => eprintln!("{}", crate::elsewhere::device_shown_text(code)),
+        (LoginLine::Open(url), OpenWith::Print) => {
+            eprintln!("Open this URL in your browser to sign in:\n  {url}")
+        }
+        (LoginLine::Open(url), OpenWith::Browser) => eprintln!(
             "Opening your browser to sign in (through the running broker). If it does not open, visit:\n  {url}"
         ),
-        OpenWith::Headless => {}
-    })
-    .await;
+        (LoginLine::Open(url), OpenWith::Paste | OpenWith::DeviceOrPaste) => {
+            eprintln!("{}", crate::elsewhere::paste_text(url))
+        }
+        _ => {}
+    });
+    let asked = if matches!(open, OpenWith::Paste | OpenWith::DeviceOrPaste) {
+        crate::elsewhere::with_broker_pastes(&endpoint_file, login).await
+    } else {
+        login.await
+    };
     answer(asked)
 }
 

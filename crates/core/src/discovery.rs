@@ -212,6 +212,10 @@ pub fn check_as_metadata_allowing(
         ("registration", metadata.registration_endpoint.as_ref()),
         ("revocation", metadata.revocation_endpoint.as_ref()),
         (
+            "device authorization",
+            metadata.device_authorization_endpoint.as_ref(),
+        ),
+        (
             "server catalog",
             metadata.mcp_server_catalog_endpoint.as_ref(),
         ),
@@ -632,6 +636,7 @@ mod tests {
             token_endpoint_auth_methods_supported: None,
             resource_indicators_supported: None,
             mcp_server_catalog_endpoint: None,
+            device_authorization_endpoint: None,
         }
     }
 
@@ -646,12 +651,14 @@ mod tests {
             ("authorization", "https://localhost/authorize"),
             ("registration", "https://[fe80::1]/register"),
             ("revocation", "https://metadata.google.internal/revoke"),
+            ("device", "https://169.254.169.254/device"),
         ] {
             let mut m = as_metadata("https://as.example");
             match field {
                 "token" => m.token_endpoint = bad.into(),
                 "authorization" => m.authorization_endpoint = bad.into(),
                 "registration" => m.registration_endpoint = Some(bad.into()),
+                "device" => m.device_authorization_endpoint = Some(bad.into()),
                 _ => m.revocation_endpoint = Some(bad.into()),
             }
             assert!(

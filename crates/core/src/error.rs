@@ -16,6 +16,9 @@ pub enum EngineError {
     /// Discovery of a server or authorization server failed.
     #[error(transparent)]
     Discovery(#[from] DiscoveryError),
+    /// A sign-in with a code on another device failed.
+    #[error(transparent)]
+    Device(#[from] crate::device::DeviceError),
     /// Client registration failed.
     #[error(transparent)]
     Registration(#[from] RegistrationError),
@@ -87,6 +90,17 @@ impl EngineError {
                 "redirect_uri_refused"
             }
             EngineError::Registration(_) => "registration_failed",
+            EngineError::Device(crate::device::DeviceError::NotOffered { .. }) => {
+                "device_flow_not_offered"
+            }
+            EngineError::Device(crate::device::DeviceError::Declined) => "access_denied",
+            EngineError::Device(
+                crate::device::DeviceError::Expired | crate::device::DeviceError::TimedOut(_),
+            ) => "timed_out",
+            EngineError::Device(crate::device::DeviceError::Token(TokenError::InvalidGrant(_))) => {
+                "sign_in_needed"
+            }
+            EngineError::Device(_) => "token_request_failed",
             EngineError::Token(TokenError::InvalidGrant(_)) => "sign_in_needed",
             EngineError::Token(e) if e.is_transient() => "unreachable",
             EngineError::Token(_) => "token_request_failed",

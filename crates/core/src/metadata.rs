@@ -53,6 +53,9 @@ pub struct AsMetadata {
     /// RFC 8707 support, when the AS says so.
     #[serde(default)]
     pub resource_indicators_supported: Option<bool>,
+    /// RFC 8628 device authorization, for sign-ins from a machine without a browser.
+    #[serde(default)]
+    pub device_authorization_endpoint: Option<String>,
     /// The Multi-Server catalog (reference AS extension).
     #[serde(default)]
     pub mcp_server_catalog_endpoint: Option<String>,

@@ -284,10 +284,16 @@ async fn dynamic(
             issuer: issuer.to_string(),
         });
     }
+    // The device grant is asked for where the AS offers it, so a later
+    // sign-in from a remote shell can use the same registration.
+    let mut grant_types = vec!["authorization_code", "refresh_token"];
+    if metadata.device_authorization_endpoint.is_some() {
+        grant_types.push(crate::device::GRANT_TYPE);
+    }
     let body = json!({
         "client_name": client_name,
         "redirect_uris": redirect_uris,
-        "grant_types": ["authorization_code", "refresh_token"],
+        "grant_types": grant_types,
         "response_types": ["code"],
         "token_endpoint_auth_method": "none",
     });
@@ -395,6 +401,7 @@ mod tests {
                 .map(|m| m.iter().map(|s| (*s).to_string()).collect()),
             resource_indicators_supported: None,
             mcp_server_catalog_endpoint: None,
+            device_authorization_endpoint: None,
         }
     }
 

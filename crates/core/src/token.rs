@@ -350,6 +350,7 @@ mod tests {
             token_endpoint_auth_methods_supported: None,
             resource_indicators_supported: None,
             mcp_server_catalog_endpoint: None,
+            device_authorization_endpoint: None,
         };
         let record = ClientRecord {
             issuer,

@@ -7,7 +7,7 @@ use crate::crypto::{digest, now};
 use crate::db::{self, ClientRow, Store};
 use crate::jwt::TokenSigner;
 use crate::state::AsState;
-use crate::{account, authorize, clients, consent, metadata, revoke, token};
+use crate::{account, authorize, clients, consent, device, metadata, revoke, token};
 use axum::Router;
 use axum::extract::Request;
 use axum::middleware::{self, Next};
@@ -86,6 +86,8 @@ pub fn open_state(config: AsConfig) -> Result<AsState, StartError> {
         sessions: Default::default(),
         pending: Default::default(),
         codes: Default::default(),
+        devices: Default::default(),
+        device_misses: Default::default(),
         http,
         token_requests: Default::default(),
         _temp_dir: temp,
@@ -106,6 +108,8 @@ pub fn app(state: Arc<AsState>) -> Router {
         .route("/login", post(consent::login))
         .route("/authorize/decision", post(consent::decide))
         .route("/token", post(token::token))
+        .route("/device_authorization", post(device::authorize))
+        .route("/device", get(device::page).post(device::enter))
         .route("/register", post(clients::register))
         .route("/revoke", post(revoke::revoke))
         .route("/introspect", post(revoke::introspect))

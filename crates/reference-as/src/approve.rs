@@ -64,6 +64,20 @@ fn picker(html: &str) -> Vec<(String, bool)> {
 
 /// Runs the approval; returns the final redirect URL it delivered.
 pub async fn approve(a: &Approval) -> Result<String, String> {
+    let (client, location) = final_redirect(a).await?;
+    deliver(&client, a, &location).await
+}
+
+/// The same person with the browser on another machine than the
+/// application: the final redirect to the application's loopback cannot
+/// load there, so it is not requested; returns the address the browser
+/// shows, for the person to paste.
+pub async fn approve_elsewhere(a: &Approval) -> Result<String, String> {
+    Ok(final_redirect(a).await?.1)
+}
+
+/// Signs in and approves; the browser and the final redirect's address.
+async fn final_redirect(a: &Approval) -> Result<(reqwest::Client, String), String> {
     let url = Url::parse(&a.url).map_err(|e| format!("not a URL: {e}"))?;
     let origin = url.origin().ascii_serialization();
     let client = browser(&url).build().map_err(|e| e.to_string())?;
@@ -74,7 +88,8 @@ pub async fn approve(a: &Approval) -> Result<String, String> {
         .await
         .map_err(fail("authorize"))?;
     if let Some(location) = first.headers().get(LOCATION) {
-        return deliver(&client, a, location.to_str().map_err(|e| e.to_string())?).await;
+        let location = location.to_str().map_err(|e| e.to_string())?.to_string();
+        return Ok((client, location));
     }
     let html = first.text().await.map_err(fail("authorize page"))?;
     let consent = if html.contains("action=\"/login\"") {
@@ -147,8 +162,114 @@ pub async fn approve(a: &Approval) -> Result<String, String> {
     let location = decision
         .headers()
         .get(LOCATION)
-        .ok_or_else(|| format!("approval answered {} without a redirect", decision.status()))?;
-    deliver(&client, a, location.to_str().map_err(|e| e.to_string())?).await
+        .ok_or_else(|| format!("approval answered {} without a redirect", decision.status()))?
+        .to_str()
+        .map_err(|e| e.to_string())?
+        .to_string();
+    Ok((client, location))
+}
+
+/// A person at a device code's verification page (RFC 8628): opens
+/// `a.url` (the `verification_uri_complete`), signs in, submits the code the
+/// page shows, and approves on the consent page (ticking `a.servers`, or
+/// every server of a picker).
+pub async fn approve_device(a: &Approval) -> Result<(), String> {
+    let url = Url::parse(&a.url).map_err(|e| format!("not a URL: {e}"))?;
+    let origin = url.origin().ascii_serialization();
+    let client = browser(&url).build().map_err(|e| e.to_string())?;
+    let fail = |what: &'static str| move |e: reqwest::Error| format!("{what}: {}", e.without_url());
+    let get = |target: Url| {
+        let request = client.get(target);
+        async move {
+            request
+                .send()
+                .await
+                .map_err(fail("device page"))?
+                .text()
+                .await
+                .map_err(fail("device page"))
+        }
+    };
+    let mut html = get(url.clone()).await?;
+    if html.contains("action=\"/login\"") {
+        let form = [
+            ("username", a.user.0.clone()),
+            ("password", a.user.1.clone()),
+            (
+                "csrf",
+                hidden(&html, "csrf").ok_or("sign-in form without csrf")?,
+            ),
+            (
+                "return_to",
+                hidden(&html, "return_to").ok_or("sign-in form without return_to")?,
+            ),
+        ];
+        let login = client
+            .post(format!("{origin}/login"))
+            .form(&form)
+            .send()
+            .await
+            .map_err(fail("sign-in"))?;
+        if !login.status().is_redirection() {
+            return Err(format!(
+                "sign-in as {} refused ({})",
+                a.user.0,
+                login.status()
+            ));
+        }
+        html = get(url.clone()).await?;
+    }
+    let code = [
+        (
+            "csrf",
+            hidden(&html, "csrf").ok_or("code page without csrf")?,
+        ),
+        (
+            "user_code",
+            hidden(&html, "user_code").ok_or("code page without a code")?,
+        ),
+    ];
+    let consent = client
+        .post(format!("{origin}/device"))
+        .form(&code)
+        .send()
+        .await
+        .map_err(fail("code"))?
+        .text()
+        .await
+        .map_err(fail("consent page"))?;
+    let mut form = vec![
+        (
+            "csrf".to_string(),
+            hidden(&consent, "csrf").ok_or("the code was not accepted")?,
+        ),
+        (
+            "request".to_string(),
+            hidden(&consent, "request").ok_or("consent page without request")?,
+        ),
+        ("decision".to_string(), "approve".to_string()),
+    ];
+    let boxes = picker(&consent);
+    let chosen: Vec<String> = if a.servers.is_empty() {
+        boxes.into_iter().map(|(id, _)| id).collect()
+    } else {
+        a.servers.clone()
+    };
+    form.extend(chosen.into_iter().map(|id| ("server".to_string(), id)));
+    let done = client
+        .post(format!("{origin}/authorize/decision"))
+        .form(&form)
+        .send()
+        .await
+        .map_err(fail("approval"))?
+        .text()
+        .await
+        .map_err(fail("approval page"))?;
+    if done.contains("Device connected") {
+        Ok(())
+    } else {
+        Err("the approval was not accepted".into())
+    }
 }
 
 async fn deliver(client: &reqwest::Client, a: &Approval, location: &str) -> Result<String, String> {

@@ -179,7 +179,30 @@ pub async fn validate(
             "code_challenge is not an S256 challenge",
         ));
     }
-    let scope = Scope::parse(single(params, "scope").ok().flatten().unwrap_or(""));
+    let (plain, mode) = scope_and_mode(state, params).map_err(|(e, d)| refuse(e, &d))?;
+    Ok(AuthRequest {
+        client_id: client.client_id,
+        client_name: client.name,
+        redirect_uri: redirect_uri.to_string(),
+        state: client_state,
+        code_challenge: challenge.to_string(),
+        scope: plain,
+        mode,
+    })
+}
+
+/// The plain scopes and the mode a request's `scope` and `resource`
+/// parameters ask for (authorization and device requests alike), or the
+/// OAuth error code and description.
+pub fn scope_and_mode(
+    state: &AsState,
+    params: &[(String, String)],
+) -> Result<(Vec<String>, Mode), (&'static str, String)> {
+    let refuse = |e: &'static str, d: &str| (e, d.to_string());
+    let scope = match single(params, "scope") {
+        Ok(s) => Scope::parse(s.unwrap_or("")),
+        Err(()) => return Err(refuse("invalid_request", "scope is repeated")),
+    };
     if let Some(unknown) = scope.unknown().first() {
         return Err(refuse("invalid_scope", &format!("unknown scope {unknown}")));
     }
@@ -225,15 +248,7 @@ pub async fn validate(
     {
         plain.extend(DEFAULT.iter().map(|s| s.to_string()));
     }
-    Ok(AuthRequest {
-        client_id: client.client_id,
-        client_name: client.name,
-        redirect_uri: redirect_uri.to_string(),
-        state: client_state,
-        code_challenge: challenge.to_string(),
-        scope: plain,
-        mode,
-    })
+    Ok((plain, mode))
 }
 
 /// `GET /authorize`.

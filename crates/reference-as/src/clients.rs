@@ -193,13 +193,15 @@ pub async fn register(
     let grant_types = reg
         .grant_types
         .unwrap_or_else(|| vec!["authorization_code".into()]);
-    if grant_types
-        .iter()
-        .any(|g| !matches!(g.as_str(), "authorization_code" | "refresh_token"))
-    {
+    if grant_types.iter().any(|g| {
+        !matches!(
+            g.as_str(),
+            "authorization_code" | "refresh_token" | crate::device::GRANT_TYPE
+        )
+    }) {
         return Err(OAuthError::invalid_client_metadata(
             "invalid_client_metadata",
-            "grant_types may only hold authorization_code and refresh_token",
+            "grant_types may only hold authorization_code, refresh_token and the device code grant",
         ));
     }
     if reg

@@ -61,6 +61,15 @@ pub struct AsConfig {
     pub state_dir: Option<PathBuf>,
     /// Whether Client ID Metadata Documents may be fetched over http from loopback hosts.
     pub allow_loopback_cimd: bool,
+    /// The polling interval announced with a device code, in seconds (RFC 8628).
+    pub device_interval: u64,
+    /// The interval actually enforced, when it differs from the announced one
+    /// (a test makes the AS answer `slow_down` to a client that keeps to the announced one).
+    pub device_enforced_interval: Option<u64>,
+    /// How long a device code lives, in seconds.
+    pub device_code_lifetime: i64,
+    /// Whether the device grant is offered (advertised and answered).
+    pub device_flow: bool,
 }
 
 impl AsConfig {
@@ -77,6 +86,10 @@ impl AsConfig {
             refresh_grace: 0,
             state_dir: None,
             allow_loopback_cimd: true,
+            device_interval: 5,
+            device_enforced_interval: None,
+            device_code_lifetime: 600,
+            device_flow: true,
         }
     }
 

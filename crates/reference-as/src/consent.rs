@@ -25,6 +25,27 @@ pub fn show(
     request: AuthRequest,
     error: Option<&str>,
 ) -> Response {
+    show_pending(state, current, request, error, None)
+}
+
+/// The consent page for a device code (its digest in `device`): the answer
+/// goes to the device code, not to a redirect URI.
+pub fn show_for_device(
+    state: &AsState,
+    current: &Current,
+    request: AuthRequest,
+    device: String,
+) -> Response {
+    show_pending(state, current, request, None, Some(device))
+}
+
+fn show_pending(
+    state: &AsState,
+    current: &Current,
+    request: AuthRequest,
+    error: Option<&str>,
+    device: Option<String>,
+) -> Response {
     let id = random_token();
     let now = now();
     {
@@ -36,6 +57,7 @@ pub fn show(
                 request: request.clone(),
                 session: current.id.clone(),
                 expires: now + CONSENT_LIFETIME,
+                device,
             },
         );
     }
@@ -89,7 +111,10 @@ pub struct Login {
 
 /// Where a sign-in may continue: only this AS's own authorize and account pages.
 fn safe_return(path: &str) -> Option<&str> {
-    let ok = (path.starts_with("/authorize?") || path == "/account")
+    let ok = (path.starts_with("/authorize?")
+        || path == "/account"
+        || path == "/device"
+        || path.starts_with("/device?"))
         && !path.contains('\\')
         && !path.starts_with("//");
     ok.then_some(path)
@@ -161,11 +186,14 @@ pub async fn decide(
             "This request was already answered or has expired. Start again from the application.",
         );
     };
-    let request = pending.request;
+    let (request, device) = (pending.request, pending.device);
     let issuer = &state.config.issuer;
     let client_state: Vec<(&str, String)> =
         request.state.iter().map(|s| ("state", s.clone())).collect();
     if field("decision") != "approve" {
+        if let Some(device) = &device {
+            return crate::device::decided(&state, device, crate::device::Answer::Denied);
+        }
         let mut pairs = vec![
             ("error", "access_denied".to_string()),
             ("error_description", "the user denied access".to_string()),
@@ -196,12 +224,17 @@ pub async fn decide(
             session: session_state(&state, &headers),
             set_cookie: None,
         };
-        return show(
+        return show_pending(
             &state,
             &current,
             request,
             Some("Choose at least one server, or Deny."),
+            device,
         );
+    }
+    if let Some(device) = &device {
+        let answer = crate::device::Answer::Approved { user, servers };
+        return crate::device::decided(&state, device, answer);
     }
     let code = random_token();
     crate::secrets_log::record("code", &code);

@@ -36,6 +36,14 @@ pub struct DemoConfig {
     /// The secret of the `sample-servers` introspection credential; `None`
     /// makes a random one (tests that introspect themselves set it).
     pub resource_server_secret: Option<String>,
+    /// The device code polling interval announced, seconds.
+    pub device_interval: u64,
+    /// The interval enforced, when tests want `slow_down` from a client that keeps to the announced one.
+    pub device_enforced_interval: Option<u64>,
+    /// How long device codes live, seconds.
+    pub device_code_lifetime: i64,
+    /// Whether the AS offers the device grant (off: an AS like most, for paste-back).
+    pub device_flow: bool,
 }
 
 impl Default for DemoConfig {
@@ -49,6 +57,10 @@ impl Default for DemoConfig {
             users: vec![("demo".into(), "demo".into())],
             introspect: false,
             resource_server_secret: None,
+            device_interval: 5,
+            device_enforced_interval: None,
+            device_code_lifetime: 600,
+            device_flow: true,
         }
     }
 }
@@ -160,6 +172,10 @@ impl Demo {
         as_config.resource_servers = vec![credential];
         as_config.access_ttl = config.access_ttl;
         as_config.refresh_grace = config.refresh_grace;
+        as_config.device_interval = config.device_interval;
+        as_config.device_enforced_interval = config.device_enforced_interval;
+        as_config.device_code_lifetime = config.device_code_lifetime;
+        as_config.device_flow = config.device_flow;
         as_config.state_dir = config.state_dir;
         let state = std::sync::Arc::new(crate::open_state(as_config)?);
         let (stop_as, stopped) = oneshot::channel::<()>();
@@ -201,6 +217,15 @@ impl Demo {
         (
             self.state.token_requests.code.load(Relaxed),
             self.state.token_requests.refresh.load(Relaxed),
+        )
+    }
+
+    /// How many device code polls the token endpoint answered, and how many of them were `slow_down`.
+    pub fn device_polls(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (
+            self.state.token_requests.device.load(Relaxed),
+            self.state.token_requests.slow_down.load(Relaxed),
         )
     }
 

@@ -50,6 +50,10 @@ impl OAuthError {
     pub fn invalid_client_metadata(code: &'static str, d: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, code, d)
     }
+    /// The device grant's answers (RFC 8628 section 3.5) and other codes.
+    pub fn device(status: StatusCode, code: &'static str, d: impl Into<String>) -> Self {
+        Self::new(status, code, d)
+    }
     /// `server_error`; the detail is logged, not sent.
     pub fn server_error(detail: impl std::fmt::Display) -> Self {
         tracing::error!(%detail, "internal error");

@@ -181,6 +181,9 @@ pub fn consent(c: &Consent<'_>) -> Response {
 
 /// What the user is told about where the tokens go: scheme and host only.
 fn redirect_target(uri: &str) -> String {
+    if uri.is_empty() {
+        return "the device that showed you the code".into();
+    }
     match url::Url::parse(uri) {
         Ok(u) => match u.host_str() {
             Some(h) => format!("{}://{}", u.scheme(), h),

@@ -21,6 +21,7 @@ pub mod consent;
 pub mod crypto;
 pub mod db;
 pub mod demo;
+pub mod device;
 pub mod error;
 pub mod html;
 pub mod issue;

@@ -10,10 +10,11 @@ use std::sync::Arc;
 /// The RFC 8414 metadata document.
 pub fn document(state: &AsState) -> Value {
     let base = state.config.issuer.trim_end_matches('/');
-    json!({
+    let mut doc = json!({
         "issuer": state.config.issuer,
         "authorization_endpoint": format!("{base}/authorize"),
         "token_endpoint": format!("{base}/token"),
+        "device_authorization_endpoint": format!("{base}/device_authorization"),
         "registration_endpoint": format!("{base}/register"),
         "revocation_endpoint": format!("{base}/revoke"),
         "introspection_endpoint": format!("{base}/introspect"),
@@ -22,7 +23,7 @@ pub fn document(state: &AsState) -> Value {
         "scopes_supported": crate::scope::SUPPORTED,
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
-        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "grant_types_supported": ["authorization_code", "refresh_token", crate::device::GRANT_TYPE],
         "code_challenge_methods_supported": ["S256"],
         "token_endpoint_auth_methods_supported": ["none", "client_secret_basic", "client_secret_post"],
         "revocation_endpoint_auth_methods_supported": ["none", "client_secret_basic", "client_secret_post"],
@@ -32,7 +33,17 @@ pub fn document(state: &AsState) -> Value {
         "resource_indicators_supported": true,
         "access_token_signing_alg_values_supported": ["ES256"],
         "subject_types_supported": ["public"],
-    })
+    });
+    if !state.config.device_flow
+        && let Some(fields) = doc.as_object_mut()
+    {
+        fields.remove("device_authorization_endpoint");
+        fields.insert(
+            "grant_types_supported".into(),
+            json!(["authorization_code", "refresh_token"]),
+        );
+    }
+    doc
 }
 
 /// `GET /.well-known/oauth-authorization-server` (and `openid-configuration`).

@@ -62,6 +62,8 @@ pub struct PendingConsent {
     pub session: String,
     /// Unix time after which it is gone.
     pub expires: i64,
+    /// The digest of the device code it answers (RFC 8628), instead of a redirect.
+    pub device: Option<String>,
 }
 
 /// An issued authorization code (kept by digest).
@@ -94,6 +96,10 @@ pub struct AsState {
     pub pending: Mutex<HashMap<String, PendingConsent>>,
     /// Authorization codes by digest.
     pub codes: Mutex<HashMap<String, CodeRecord>>,
+    /// Device codes by digest (RFC 8628).
+    pub devices: Mutex<HashMap<String, crate::device::DeviceRecord>>,
+    /// Wrong user codes entered, by browser session (guessing is cut off).
+    pub device_misses: Mutex<HashMap<String, u32>>,
     /// Client for Client ID Metadata Documents (no redirects, short timeout).
     pub http: reqwest::Client,
     /// Requests answered by the token endpoint, by grant type (for operators and tests).
@@ -109,6 +115,10 @@ pub struct TokenCounters {
     pub code: std::sync::atomic::AtomicU64,
     /// `refresh_token` requests.
     pub refresh: std::sync::atomic::AtomicU64,
+    /// Device code polls.
+    pub device: std::sync::atomic::AtomicU64,
+    /// `slow_down` answers to device code polls.
+    pub slow_down: std::sync::atomic::AtomicU64,
 }
 
 /// Locks an in-memory table; a poisoned lock still holds usable data, so

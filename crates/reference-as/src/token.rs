@@ -67,6 +67,12 @@ pub async fn token(
                     .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 refresh(&state, &client, &form)
             }
+            crate::device::GRANT_TYPE => crate::device::token(
+                &state,
+                &client,
+                required(&form, "device_code")?,
+                &resources(&form),
+            ),
             other => Err(OAuthError::unsupported_grant_type(format!(
                 "grant_type {other} is not supported"
             ))),

@@ -132,6 +132,27 @@ impl Home {
             .unwrap()
     }
 
+    /// Starts a command as a person at a terminal would: standard input
+    /// and error piped; `env` set and `unset` removed.
+    pub fn spawn_at_terminal(
+        &self,
+        args: &[&str],
+        env: &[(&str, &str)],
+        unset: &[&str],
+    ) -> tokio::process::Child {
+        let mut command = self.command(args, None);
+        command.envs(env.iter().copied());
+        for name in unset {
+            command.env_remove(name);
+        }
+        command
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+
     /// Signs in at `issuer` and fails the test if that fails.
     pub async fn login(&self, issuer: &str) {
         let out = self.run(&["login", issuer], None).await;

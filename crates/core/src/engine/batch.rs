@@ -136,6 +136,28 @@ pub struct ServerResult {
 }
 
 impl LoginReport {
+    /// The report of a sign-in that stored these grants (each its own flow).
+    pub fn signed_in(grants: Vec<Grant>) -> Self {
+        let flows = grants
+            .into_iter()
+            .map(|grant| FlowReport {
+                target: FlowTarget {
+                    issuer: grant.issuer.clone(),
+                    servers: grant
+                        .servers
+                        .iter()
+                        .map(|s| TargetServer {
+                            id: s.id.clone(),
+                            name: s.name.clone(),
+                        })
+                        .collect(),
+                },
+                outcome: FlowOutcome::SignedIn(grant),
+            })
+            .collect();
+        Self { flows }
+    }
+
     /// Whether every flow signed in.
     pub fn all_signed_in(&self) -> bool {
         self.flows

@@ -97,7 +97,7 @@ impl Engine {
             .into_result()
     }
 
-    async fn ensure_client(
+    pub(super) async fn ensure_client(
         &self,
         plan: &Plan,
         request: &LoginRequest,
@@ -278,6 +278,18 @@ impl Engine {
             }
             other => other?,
         };
+        self.keep(plan, request, &client, tokens).await
+    }
+
+    /// Keeps what a sign-in's token request returned, whichever grant it
+    /// came by: the refresh token to the store first, then the grant.
+    pub(super) async fn keep(
+        &self,
+        plan: &Plan,
+        request: &LoginRequest,
+        client: &crate::model::ClientRecord,
+        tokens: crate::token::Tokens,
+    ) -> Result<Grant, EngineError> {
         crate::fault::point("login-after-code-exchange");
         let refresh = tokens.refresh_token.clone();
         if refresh.is_none() {

@@ -9,6 +9,7 @@
 mod accounts;
 mod batch;
 mod cache;
+mod device;
 mod login;
 mod multi_resource;
 mod plan;
@@ -21,6 +22,7 @@ pub use batch::{
     FlowOutcome, FlowReport, FlowTarget, LoginEvent, LoginObserver, LoginReport, NoProgress,
     ServerResult, ServerState, TargetServer,
 };
+pub use device::DevicePrompt;
 pub use login::{LoginRequest, LoginTarget, Opener};
 pub use revoke::RevokeOutcome;
 pub use step_up::StepUpNotice;

@@ -4,6 +4,8 @@
 
 // The harness: demo stack + form-driving browser.
 mod common;
+// RFC 8628: device codes, the code page, polling answers.
+mod device_flow;
 // The Multi-Server global flow, picker and token shape.
 mod global_flow;
 // PKCE, code reuse, redirect and request validation.
