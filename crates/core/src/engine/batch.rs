@@ -433,16 +433,25 @@ mod tests {
 
     #[tokio::test]
     async fn join_all_runs_together_and_keeps_order() {
-        let started = std::time::Instant::now();
+        // Run one after another, the first would end first; run together,
+        // they end in the order of their delays.
+        let ended = std::sync::Mutex::new(Vec::new());
         let futures = [300u64, 100, 200]
             .into_iter()
-            .map(|ms| async move {
-                tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
-                ms
+            .map(|ms| {
+                let ended = &ended;
+                async move {
+                    tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+                    ended.lock().unwrap_or_else(|e| e.into_inner()).push(ms);
+                    ms
+                }
             })
             .collect();
         assert_eq!(join_all(futures).await, vec![300, 100, 200]);
-        assert!(started.elapsed() < std::time::Duration::from_millis(550));
+        assert_eq!(
+            *ended.lock().unwrap_or_else(|e| e.into_inner()),
+            vec![100, 200, 300]
+        );
     }
 
     #[test]
