@@ -60,7 +60,7 @@ fn forbidden_ip(ip: IpAddr) -> bool {
 }
 
 fn check_common(raw: &str) -> Result<Url, UrlError> {
-    let url = Url::parse(raw).map_err(|_| UrlError::Malformed(raw.chars().take(200).collect()))?;
+    let url = Url::parse(raw).map_err(|_| UrlError::Malformed(crate::text::untrusted(raw, 200)))?;
     if !url.username().is_empty() || url.password().is_some() {
         return Err(UrlError::Userinfo(redact(&url)));
     }
@@ -110,7 +110,7 @@ pub fn check_browser_url(raw: &str) -> Result<Url, UrlError> {
         .chars()
         .any(|c| c.is_control() || c == ' ' || c == '`' || c == '"')
     {
-        return Err(UrlError::Malformed(raw.chars().take(200).collect()));
+        return Err(UrlError::Malformed(crate::text::untrusted(raw, 200)));
     }
     check_common(raw)
 }
@@ -170,6 +170,25 @@ mod tests {
             Err(UrlError::Scheme(_))
         ));
         assert!(check_endpoint("https://as.example/token", &remote).is_ok());
+    }
+
+    #[test]
+    fn a_refused_address_is_named_without_its_control_characters() {
+        for raw in [
+            "https://as.example/\u{1b}[2Jdevice",
+            "not a url \u{1b}]8;;evil\u{7}\u{202e}",
+        ] {
+            let message = match check_browser_url(raw) {
+                Err(e) => e.to_string(),
+                Ok(u) => panic!("accepted {u}"),
+            };
+            assert!(
+                !message.contains('\u{1b}')
+                    && !message.contains('\u{7}')
+                    && !message.contains('\u{202e}'),
+                "{message:?}"
+            );
+        }
     }
 
     #[test]
