@@ -58,6 +58,11 @@ function promptPanel(act, pendingReason) {
     const reason = pendingReason();
     setProp(go, "disabled", Boolean(reason) || go.dataset.busy === "1");
     setAttr(go, "title", reason || null);
+    // A new panel takes the focus once, so the keyboard answers it at once.
+    if (!v.shown) {
+      v.shown = true;
+      setTimeout(() => (client ? id : go).focus(), 0);
+    }
   };
   return v;
 }
