@@ -47,7 +47,7 @@ function promptPanel(act, pendingReason) {
     setProp(id, "required", client);
     if (client) {
       setText(title, `${p.issuer} needs an OAuth app of your own`);
-      setText(text, `${p.issuer} does not let MCP Passport register itself. Register an OAuth app there with the redirect address ${p.redirect_uri}${p.redirect_uri.startsWith("http://127.0.0.1") ? " (any port)" : ""}, then enter its client id, and its client secret if it has one (kept in your system keyring only).`);
+      setText(text, `${p.refused ? `${p.issuer} refused the client id or secret you gave: check them on the OAuth app's page. ` : ""}${p.issuer} does not let MCP Passport register itself. Register an OAuth app there with the redirect address ${p.redirect_uri}${p.redirect_uri.startsWith("http://127.0.0.1") ? " (any port)" : ""}, then enter its client id, and its client secret if it has one (kept in your system keyring only).`);
       setText(go, "Sign in with this client");
     } else {
       const hosts = p.hosts.join(", ");

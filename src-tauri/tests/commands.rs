@@ -599,6 +599,20 @@ async fn an_as_that_registers_no_client_asks_for_one_and_signs_in_with_it() {
         "client_id_needed"
     );
 
+    // A wrong secret: the AS refuses the client, and the panel asks again.
+    invoke(
+        &h,
+        "sign_in_with_client",
+        json!({"issuer": as_.issuer, "clientId": "gh-client", "clientSecret": "not-the-secret"}),
+    )
+    .unwrap();
+    let overview = sign_in_over(&h).await;
+    assert!(overview["accounts"].as_array().unwrap().is_empty());
+    let prompt = &overview["activity"]["prompts"][0];
+    assert_eq!(prompt["code"], "client_id_needed", "{overview}");
+    assert_eq!(prompt["refused"], json!(true));
+    assert!(!overview.to_string().contains("not-the-secret"));
+
     // The retry with the client registered there signs in; the secret is
     // in the store only, never in what the webview gets or the state file.
     invoke(

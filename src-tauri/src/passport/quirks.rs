@@ -15,6 +15,7 @@ use passport_core::engine::{FlowOutcome, LoginReport, LoginTarget};
 use passport_core::error::EngineError;
 use passport_core::registration::{ClientChoice, RegistrationError};
 use passport_core::secret::ClientSecret;
+use passport_core::token::TokenError;
 use serde::Serialize;
 use std::sync::Arc;
 
@@ -36,6 +37,9 @@ pub struct QuirkPrompt {
     pub servers: Vec<String>,
     /// The account label of the sign-in that failed.
     pub account: Option<String>,
+    /// The AS refused the client the user gave (`client_id_needed`): ask
+    /// to check the id and secret.
+    pub refused: bool,
 }
 
 impl QuirkPrompt {
@@ -76,12 +80,24 @@ pub(super) fn prompts(
         let FlowOutcome::Failed(e) = &flow.outcome else {
             continue;
         };
-        let (issuer, hosts, redirect_uri) = match e {
+        let given = matches!(attempt.client, Some(ClientChoice::Preregistered { .. }));
+        let (issuer, hosts, redirect_uri, refused) = match e {
             EngineError::Discovery(DiscoveryError::ForeignEndpoint { issuer, hosts, .. }) => {
-                (issuer, hosts.clone(), None)
+                (issuer, hosts.clone(), None, false)
             }
-            EngineError::Registration(RegistrationError::NoRegistration { issuer }) => {
-                (issuer, Vec::new(), Some(redirect_to_register(redirect)))
+            EngineError::Registration(RegistrationError::NoRegistration { issuer }) => (
+                issuer,
+                Vec::new(),
+                Some(redirect_to_register(redirect)),
+                false,
+            ),
+            // The client the user typed was refused (the engine has
+            // dropped it): ask again rather than start over.
+            EngineError::Token(TokenError::InvalidClient(_))
+                if given && !flow.target.issuer.is_empty() =>
+            {
+                let to_register = Some(redirect_to_register(redirect));
+                (&flow.target.issuer, Vec::new(), to_register, true)
             }
             _ => continue,
         };
@@ -89,7 +105,11 @@ pub(super) fn prompts(
             LoginTarget::Issuer(_) => Vec::new(),
             LoginTarget::Servers(_) => flow.target.servers.iter().map(|s| s.id.clone()).collect(),
         };
-        let code = e.code().to_string();
+        let code = if refused {
+            "client_id_needed".to_string()
+        } else {
+            e.code().to_string()
+        };
         match out
             .iter_mut()
             .find(|p| p.issuer == *issuer && p.code == code)
@@ -113,6 +133,7 @@ pub(super) fn prompts(
                 redirect_uri,
                 servers,
                 account: attempt.account.clone(),
+                refused,
             }),
         }
     }
