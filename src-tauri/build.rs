@@ -5,6 +5,9 @@ fn main() {
     let commands = &[
         "overview",
         "sign_in",
+        "sign_in_with_client",
+        "allow_endpoint_hosts",
+        "dismiss_prompt",
         "add_servers",
         "approve_step_up",
         "cancel_sign_in",

@@ -8,6 +8,7 @@
 
 import { el, setAttr, setData, setProp, setText, syncList } from "./dom.js";
 import { showCountdowns } from "./countdown.js";
+import { renderPrompts } from "./prompts.js";
 
 const { invoke } = window.__TAURI__.core;
 const { listen } = window.__TAURI__.event;
@@ -293,10 +294,11 @@ function renderSignInRows(rows) {
 }
 
 function render(o) {
-  if (wasSigningIn && !o.activity.signing_in && !o.activity.error) $("target").value = "";
+  if (wasSigningIn && !o.activity.signing_in && !o.activity.error) $("target").value = $("account").value = "";
   wasSigningIn = Boolean(o.activity.signing_in);
   overview = o;
   renderSignInRows(o.activity.sign_in_rows || []);
+  renderPrompts($("prompts"), o.activity.prompts || [], act, pendingReason);
   skew = Date.parse(o.now) - Date.now();
   const signedIn = o.accounts.length > 0;
   setProp($("welcome"), "hidden", signedIn);
@@ -337,7 +339,7 @@ async function refresh(focusInput) {
 $("sign-in-form").addEventListener("submit", async (ev) => {
   ev.preventDefault();
   try {
-    await invoke("sign_in", { target: $("target").value });
+    await invoke("sign_in", { target: $("target").value, account: $("account").value || null });
   } catch (e) {
     if (!(e && e.code)) showBanner("error", String(e));
   }

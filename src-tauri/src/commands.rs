@@ -17,8 +17,35 @@ pub fn overview<R: Runtime>(app: AppHandle<R>, passport: Ctl<'_>) -> Overview {
 
 /// Starts a sign-in to an issuer or MCP server URL(s).
 #[tauri::command]
-pub async fn sign_in(passport: Ctl<'_>, target: String) -> Result<(), UiError> {
-    passport.sign_in(&target)
+pub async fn sign_in(
+    passport: Ctl<'_>,
+    target: String,
+    account: Option<String>,
+) -> Result<(), UiError> {
+    passport.sign_in_as(&target, account.as_deref())
+}
+
+/// Signs in again to `issuer` with the OAuth app the user registered there.
+#[tauri::command]
+pub async fn sign_in_with_client(
+    passport: Ctl<'_>,
+    issuer: String,
+    client_id: String,
+    client_secret: Option<String>,
+) -> Result<(), UiError> {
+    passport.sign_in_with_client(&issuer, &client_id, client_secret.as_deref())
+}
+
+/// Allows the endpoint hosts `issuer` named, for that issuer, and signs in again.
+#[tauri::command]
+pub async fn allow_endpoint_hosts(passport: Ctl<'_>, issuer: String) -> Result<(), UiError> {
+    passport.allow_endpoint_hosts(&issuer)
+}
+
+/// Drops what a failed sign-in to `issuer` asked; changes nothing else.
+#[tauri::command]
+pub async fn dismiss_prompt(passport: Ctl<'_>, issuer: String) -> Result<(), UiError> {
+    passport.dismiss_prompt(&issuer)
 }
 
 /// Re-opens the server picker of `issuer` with the current servers checked.
@@ -93,6 +120,9 @@ pub fn handler<R: Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + Send + 
     tauri::generate_handler![
         overview,
         sign_in,
+        sign_in_with_client,
+        allow_endpoint_hosts,
+        dismiss_prompt,
         add_servers,
         approve_step_up,
         cancel_sign_in,

@@ -525,3 +525,211 @@ async fn a_server_that_needs_more_access_shows_it_notifies_once_and_approve_gran
     h.passport.shutdown().await;
     h.demo.shutdown().await;
 }
+
+/// Waits until no sign-in is pending; returns the overview.
+async fn sign_in_over(h: &Harness) -> Value {
+    for _ in 0..150 {
+        let overview = invoke(h, "overview", json!({})).unwrap();
+        if overview["activity"]["signing_in"].is_null() {
+            return overview;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!(
+        "the sign-in never ended: {:?}",
+        invoke(h, "overview", json!({}))
+    );
+}
+
+fn state_text(h: &Harness) -> String {
+    std::fs::read_to_string(h._home.path().join("state.json")).unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_as_that_registers_no_client_asks_for_one_and_signs_in_with_it() {
+    use reference_as::quirky::{Behaviour, start};
+    let h = harness().await;
+    let (as_, urls, _) = start(
+        Behaviour {
+            preregistered_only: Some(("gh-client", "gh-secret")),
+            ..Behaviour::default()
+        },
+        1,
+    )
+    .await
+    .unwrap();
+    invoke(&h, "sign_in", json!({"target": urls[0]})).unwrap();
+    let overview = sign_in_over(&h).await;
+    let prompts = overview["activity"]["prompts"].as_array().unwrap();
+    assert_eq!(prompts.len(), 1, "{overview}");
+    assert_eq!(prompts[0]["code"], "client_id_needed");
+    assert_eq!(prompts[0]["issuer"], json!(as_.issuer));
+    assert_eq!(prompts[0]["redirect_uri"], "http://127.0.0.1/callback");
+    assert!(overview["accounts"].as_array().unwrap().is_empty());
+
+    // A client id that is empty or carries control characters is refused,
+    // says what to do, and changes nothing (the secret is not kept).
+    let before = state_text(&h);
+    for bad in ["", "   ", "gh-\u{1b}[2Jclient", "gh client"] {
+        let err = invoke(
+            &h,
+            "sign_in_with_client",
+            json!({"issuer": as_.issuer, "clientId": bad, "clientSecret": "gh-secret"}),
+        )
+        .unwrap_err();
+        assert_eq!(err["code"], "bad_client_id", "{bad:?}: {err}");
+        assert!(err["message"].as_str().unwrap().contains("client id"));
+    }
+    let err = invoke(
+        &h,
+        "sign_in_with_client",
+        json!({"issuer": "http://127.0.0.1:1", "clientId": "gh-client"}),
+    )
+    .unwrap_err();
+    assert_eq!(err["code"], "no_prompt");
+    let key = StoreKey::ClientSecret {
+        issuer: as_.issuer.clone(),
+    };
+    assert!(h.store.get(&key).unwrap().is_none());
+    assert_eq!(state_text(&h), before);
+    assert!(as_.seen.lock().unwrap().authorize.is_empty());
+    let overview = invoke(&h, "overview", json!({})).unwrap();
+    assert_eq!(
+        overview["activity"]["prompts"][0]["code"],
+        "client_id_needed"
+    );
+
+    // A wrong secret: the AS refuses the client, and the panel asks again.
+    invoke(
+        &h,
+        "sign_in_with_client",
+        json!({"issuer": as_.issuer, "clientId": "gh-client", "clientSecret": "not-the-secret"}),
+    )
+    .unwrap();
+    let overview = sign_in_over(&h).await;
+    assert!(overview["accounts"].as_array().unwrap().is_empty());
+    let prompt = &overview["activity"]["prompts"][0];
+    assert_eq!(prompt["code"], "client_id_needed", "{overview}");
+    assert_eq!(prompt["refused"], json!(true));
+    assert!(!overview.to_string().contains("not-the-secret"));
+
+    // The retry with the client registered there signs in; the secret is
+    // in the store only, never in what the webview gets or the state file.
+    invoke(
+        &h,
+        "sign_in_with_client",
+        json!({"issuer": as_.issuer, "clientId": " gh-client ", "clientSecret": "gh-secret"}),
+    )
+    .unwrap();
+    let overview = sign_in_ended(&h).await;
+    assert_eq!(
+        overview["accounts"][0]["issuer"],
+        json!(as_.issuer),
+        "{overview}"
+    );
+    assert!(overview["activity"]["error"].is_null(), "{overview}");
+    assert_eq!(overview["activity"]["prompts"], json!([]));
+    assert_eq!(h.store.get(&key).unwrap().as_deref(), Some("gh-secret"));
+    let token = as_.seen.lock().unwrap().token.clone();
+    assert!(!token.is_empty());
+    let shown = invoke(&h, "overview", json!({})).unwrap().to_string();
+    assert!(!shown.contains("gh-secret"), "no secret in the overview");
+    assert!(
+        !state_text(&h).contains("gh-secret"),
+        "no secret in the state file"
+    );
+    assert!(
+        state_text(&h).contains("gh-client"),
+        "the client is remembered"
+    );
+    h.passport.shutdown().await;
+    h.demo.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn endpoint_hosts_are_allowed_for_their_issuer_only_when_the_user_says_so() {
+    use reference_as::quirky::{Behaviour, start};
+    let h = harness().await;
+    let (as_, urls, other_host) = start(
+        Behaviour {
+            token_elsewhere: true,
+            ..Behaviour::default()
+        },
+        1,
+    )
+    .await
+    .unwrap();
+    invoke(&h, "sign_in", json!({"target": urls[0]})).unwrap();
+    let overview = sign_in_over(&h).await;
+    let prompt = &overview["activity"]["prompts"][0];
+    assert_eq!(prompt["code"], "endpoint_host_unconfirmed", "{overview}");
+    assert_eq!(prompt["issuer"], json!(as_.issuer));
+    assert_eq!(prompt["hosts"], json!([other_host]));
+
+    // Cancel changes nothing: the prompt goes, no host is remembered.
+    let before = state_text(&h);
+    invoke(&h, "dismiss_prompt", json!({"issuer": as_.issuer})).unwrap();
+    let overview = invoke(&h, "overview", json!({})).unwrap();
+    assert_eq!(overview["activity"]["prompts"], json!([]));
+    assert_eq!(state_text(&h), before);
+    assert!(!before.contains(&other_host));
+    let err = invoke(&h, "allow_endpoint_hosts", json!({"issuer": as_.issuer})).unwrap_err();
+    assert_eq!(err["code"], "no_prompt", "nothing to allow once dismissed");
+    assert_eq!(state_text(&h), before);
+
+    // Asked again and allowed: remembered for that issuer, and signed in.
+    invoke(&h, "sign_in", json!({"target": urls[0]})).unwrap();
+    let overview = sign_in_over(&h).await;
+    assert_eq!(
+        overview["activity"]["prompts"][0]["code"],
+        "endpoint_host_unconfirmed"
+    );
+    assert!(as_.seen.lock().unwrap().authorize.is_empty());
+    invoke(&h, "allow_endpoint_hosts", json!({"issuer": as_.issuer})).unwrap();
+    let overview = sign_in_ended(&h).await;
+    assert_eq!(
+        overview["accounts"][0]["issuer"],
+        json!(as_.issuer),
+        "{overview}"
+    );
+    assert_eq!(as_.seen.lock().unwrap().token.len(), 1);
+    let state: Value = serde_json::from_str(&state_text(&h)).unwrap();
+    assert_eq!(
+        state["providers"][&as_.issuer]["endpoint_hosts"],
+        json!([other_host])
+    );
+    h.passport.shutdown().await;
+    h.demo.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_account_label_beside_the_address_names_the_account() {
+    use reference_as::quirky::{Behaviour, start};
+    let h = harness().await;
+    let (as_, urls, _) = start(Behaviour::default(), 1).await.unwrap();
+    let err = invoke(
+        &h,
+        "sign_in",
+        json!({"target": urls[0], "account": "work/../x"}),
+    )
+    .unwrap_err();
+    assert_eq!(err["code"], "bad_account");
+    assert!(
+        as_.seen.lock().unwrap().authorize.is_empty(),
+        "nothing started"
+    );
+    invoke(
+        &h,
+        "sign_in",
+        json!({"target": urls[0], "account": " work "}),
+    )
+    .unwrap();
+    let overview = sign_in_ended(&h).await;
+    assert_eq!(overview["accounts"][0]["account"], "work", "{overview}");
+    assert_eq!(
+        h.passport.engine().grants()[0].account.as_deref(),
+        Some("work")
+    );
+    h.passport.shutdown().await;
+    h.demo.shutdown().await;
+}

@@ -12,6 +12,7 @@ mod gui {
     pub mod accounts;
     pub mod clients;
     pub mod harness;
+    pub mod quirks;
     pub mod sign_in;
     pub mod status_notifier;
     pub mod step_up;

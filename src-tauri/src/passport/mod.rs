@@ -5,6 +5,7 @@
 
 mod actions;
 mod clients;
+mod quirks;
 mod services;
 mod sign_in;
 mod sign_in_rows;
@@ -26,6 +27,7 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 pub use clients::ClientSetup;
+pub use quirks::QuirkPrompt;
 pub use services::BrokerView;
 pub use sign_in::Activity;
 pub use sign_in_rows::{RowState, SignInRow};

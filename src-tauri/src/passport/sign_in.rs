@@ -5,6 +5,7 @@
 //! (`sign_in_rows`: waiting for the browser, signed in, failed and why) and
 //! then what happened.
 
+use super::quirks::{self, Attempt, QuirkPrompt};
 use super::sign_in_rows::{self, RowState, Rows, SignInRow};
 use super::{Event, Passport, lock};
 use crate::error::UiError;
@@ -40,6 +41,8 @@ pub struct Activity {
     pub error: Option<UiError>,
     /// One row per server of the sign-in under way, or of the last one.
     pub sign_in_rows: Vec<SignInRow>,
+    /// What the last sign-in needs from the user to go on, per issuer.
+    pub prompts: Vec<QuirkPrompt>,
 }
 
 /// What the user typed: an issuer, or MCP server URLs.
@@ -77,7 +80,24 @@ impl Passport {
     /// Starts a sign-in to what the user typed. Returns at once; progress
     /// and the outcome arrive as [`Event::Changed`].
     pub fn sign_in(self: &Arc<Self>, target: &str) -> Result<(), UiError> {
-        let started = parse_target(target).and_then(|t| self.begin(t, Vec::new()));
+        self.sign_in_as(target, None)
+    }
+
+    /// Starts a sign-in like [`Passport::sign_in`] under the account label
+    /// the user chose (`None` or empty: the default rule).
+    pub fn sign_in_as(
+        self: &Arc<Self>,
+        target: &str,
+        account: Option<&str>,
+    ) -> Result<(), UiError> {
+        let started = quirks::check_account(account).and_then(|account| {
+            let target = parse_target(target)?;
+            let attempt = Attempt {
+                account,
+                client: None,
+            };
+            self.begin_with(target, Vec::new(), attempt)
+        });
         self.refused(started)
     }
 
@@ -159,6 +179,15 @@ impl Passport {
         target: LoginTarget,
         servers: Vec<String>,
     ) -> Result<(), UiError> {
+        self.begin_with(target, servers, Attempt::default())
+    }
+
+    pub(super) fn begin_with(
+        self: &Arc<Self>,
+        target: LoginTarget,
+        servers: Vec<String>,
+        attempt: Attempt,
+    ) -> Result<(), UiError> {
         let mut signing = lock(&self.signing);
         if signing.as_ref().is_some_and(|t| !t.is_finished()) {
             return Err(UiError::new(
@@ -172,21 +201,27 @@ impl Passport {
             activity.message = None;
             activity.error = None;
             activity.sign_in_rows.clear();
+            activity.prompts.clear();
         }
         let me = Arc::clone(self);
         *signing = Some(tokio::spawn(async move {
-            let result = me.run(target, servers).await;
-            me.finish(result);
+            let result = me.run(&target, servers, &attempt).await;
+            me.finish(result, &target, &attempt);
         }));
         drop(signing);
         self.emit(Event::Changed);
         Ok(())
     }
 
-    async fn run(&self, target: LoginTarget, servers: Vec<String>) -> Result<LoginReport, UiError> {
+    async fn run(
+        &self,
+        target: &LoginTarget,
+        servers: Vec<String>,
+        attempt: &Attempt,
+    ) -> Result<LoginReport, UiError> {
         let report = match &self.settings.redirect {
             Redirect::Scheme(uri) => {
-                let mut report = self.login(&target, &servers, uri.clone()).await;
+                let mut report = self.login(target, &servers, attempt, uri.clone()).await;
                 // Only a refused redirect URI falls back: any other
                 // registration failure would fail the same way on loopback.
                 let (refused, kept): (Vec<_>, Vec<_>) = report.flows.drain(..).partition(|f| {
@@ -200,7 +235,7 @@ impl Passport {
                 report.flows = kept;
                 if !refused.is_empty() {
                     tracing::info!("the AS refused the app's scheme; using a loopback redirect");
-                    let retry = match &target {
+                    let retry = match target {
                         LoginTarget::Issuer(_) => target.clone(),
                         LoginTarget::Servers(_) => LoginTarget::Servers(
                             refused
@@ -209,12 +244,12 @@ impl Passport {
                                 .collect(),
                         ),
                     };
-                    let again = self.login_loopback(&retry, &servers).await?;
+                    let again = self.login_loopback(&retry, &servers, attempt).await?;
                     report.flows.extend(again.flows);
                 }
                 report
             }
-            Redirect::Loopback => self.login_loopback(&target, &servers).await?,
+            Redirect::Loopback => self.login_loopback(target, &servers, attempt).await?,
         };
         // Fetch each server's token now, so the dashboard shows expiries at once.
         for grant in report.grants() {
@@ -232,16 +267,17 @@ impl Passport {
         &self,
         target: &LoginTarget,
         servers: &[String],
+        attempt: &Attempt,
         redirect_uri: String,
     ) -> LoginReport {
         let request = LoginRequest {
             target: target.clone(),
             servers: servers.to_vec(),
-            client: None,
+            client: attempt.client.clone(),
             redirect_uri,
             scope: None,
             timeout: SIGN_IN_TIMEOUT,
-            account: None,
+            account: attempt.account.clone(),
         };
         self.engine
             .sign_in(&request, self.opener.as_ref(), &Rows(self))
@@ -252,12 +288,13 @@ impl Passport {
         &self,
         target: &LoginTarget,
         servers: &[String],
+        attempt: &Attempt,
     ) -> Result<LoginReport, UiError> {
         sign_in_via_loopback(
             self.engine.flows(),
             self.engine.clock(),
             SIGN_IN_TIMEOUT,
-            |redirect_uri| self.login(target, servers, redirect_uri),
+            |redirect_uri| self.login(target, servers, attempt, redirect_uri),
         )
         .await
         .map_err(|e| {
@@ -265,13 +302,23 @@ impl Passport {
         })
     }
 
-    fn finish(&self, result: Result<LoginReport, UiError>) {
+    fn finish(
+        &self,
+        result: Result<LoginReport, UiError>,
+        target: &LoginTarget,
+        attempt: &Attempt,
+    ) {
         let signed_in = result
             .as_ref()
             .is_ok_and(|report| !report.grants().is_empty());
+        let prompts = result.as_ref().map_or_else(
+            |_| Vec::new(),
+            |report| quirks::prompts(report, target, attempt, &self.settings.redirect),
+        );
         {
             let mut activity = lock(&self.activity);
             activity.signing_in = None;
+            activity.prompts = prompts;
             match result.and_then(|report| sign_in_rows::summary(&report)) {
                 Ok(message) => activity.message = Some(message),
                 Err(e) => activity.error = Some(e),
