@@ -3,7 +3,8 @@
 #   - the Debian packages for the desktop app and for the test session (Xvfb, D-Bus,
 #     gnome-keyring);
 #   - Node.js 22 under target/tools/node22 (for the MCP conformance suite);
-#   - the npm packages of tests/sdk-client, tests/conformance, tests/oidc-provider and
+#   - the npm packages of tests/sdk-client, tests/conformance, tests/oidc-provider,
+#     tests/real-clients (MCP clients people use: Gemini CLI, Qwen Code) and
 #     tools/tauri-cli (the Tauri command line, for scripts/package.sh);
 #   - tauri-driver (the WebDriver server the desktop app's GUI tests talk to).
 # Safe to run again: prints nothing when everything is already there.
@@ -141,5 +142,6 @@ if [[ $system_only == false ]]; then
   install_npm_packages tests/sdk-client
   install_npm_packages tests/conformance
   install_npm_packages tests/oidc-provider
+  install_npm_packages tests/real-clients
   install_npm_packages tools/tauri-cli
 fi

@@ -16,6 +16,9 @@ const CLIENTS: &[(&str, &str, &str)] = &[
     ("windsurf", "mcpServers", "windsurf.json"),
     ("zed", "context_servers", "zed.json"),
     ("claude-desktop", "mcpServers", "claude-desktop.json"),
+    ("gemini", "mcpServers", "gemini.json"),
+    ("qwen", "mcpServers", "qwen.json"),
+    ("lm-studio", "mcpServers", "lm-studio.json"),
 ];
 
 const PROXY_GITHUB: &str = "http://127.0.0.1:8755/v1/mcp/github-mcp";
@@ -190,7 +193,9 @@ fn expected(client: &str, id: &str, key: &str) -> Value {
     let auth = json!({"Authorization": format!("Bearer {key}")});
     match client {
         "claude-code" | "vscode" => json!({"type": "http", "url": proxy, "headers": auth}),
-        "cursor" | "zed" => json!({"url": proxy, "headers": auth}),
+        "cursor" | "zed" | "lm-studio" => json!({"url": proxy, "headers": auth}),
+        // `url` would be SSE there.
+        "gemini" | "qwen" => json!({"httpUrl": proxy, "headers": auth}),
         "windsurf" => json!({"serverUrl": proxy, "headers": auth}),
         "claude-desktop" => {
             let exe = std::fs::canonicalize(env!("CARGO_BIN_EXE_mcp-passport")).unwrap();

@@ -17,7 +17,9 @@ mod claude_code;
 mod claude_desktop;
 mod cursor;
 mod files;
+mod gemini;
 pub mod jsonedit;
+mod lm_studio;
 pub mod preview;
 mod vscode;
 mod windsurf;
@@ -83,17 +85,26 @@ pub enum ClientKind {
     Zed,
     /// Claude Desktop (`claude_desktop_config.json`, through `mcp-passport stdio`).
     ClaudeDesktop,
+    /// Gemini CLI (`~/.gemini/settings.json`, `httpUrl`).
+    Gemini,
+    /// Qwen Code (`~/.qwen/settings.json`, `httpUrl`).
+    Qwen,
+    /// LM Studio (`~/.lmstudio/mcp.json`).
+    LmStudio,
 }
 
 impl ClientKind {
     /// Every supported client, in display order.
-    pub const ALL: [ClientKind; 6] = [
+    pub const ALL: [ClientKind; 9] = [
         ClientKind::ClaudeCode,
         ClientKind::Cursor,
         ClientKind::Vscode,
         ClientKind::Windsurf,
         ClientKind::Zed,
         ClientKind::ClaudeDesktop,
+        ClientKind::Gemini,
+        ClientKind::Qwen,
+        ClientKind::LmStudio,
     ];
 
     /// The client's name in keys and on the command line (`claude-code`...).
@@ -148,6 +159,9 @@ fn client(kind: ClientKind) -> &'static Client {
         ClientKind::Windsurf => &windsurf::CLIENT,
         ClientKind::Zed => &zed::CLIENT,
         ClientKind::ClaudeDesktop => &claude_desktop::CLIENT,
+        ClientKind::Gemini => &gemini::CLIENT,
+        ClientKind::Qwen => &gemini::QWEN,
+        ClientKind::LmStudio => &lm_studio::CLIENT,
     }
 }
 

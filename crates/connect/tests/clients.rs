@@ -28,6 +28,9 @@ const CLIENTS: &[(ClientKind, &str, &str, &str)] = &[
         "claude-desktop.json",
         "    ",
     ),
+    (ClientKind::Gemini, "mcpServers", "gemini.json", "    "),
+    (ClientKind::Qwen, "mcpServers", "qwen.json", "    "),
+    (ClientKind::LmStudio, "mcpServers", "lm-studio.json", "    "),
 ];
 
 /// The fixture as is, with a byte order mark, with CRLF, and with both.
