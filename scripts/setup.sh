@@ -113,14 +113,22 @@ install_node22() {
 }
 
 # npm ci leaves node_modules/.package-lock.json: older than package-lock.json means stale.
+# With a second argument `install`, the lock is followed by `npm install --no-save`
+# instead: npm ci refuses a lock that lacks other platforms' optional packages, which
+# npm itself leaves out for some packages (Qwen Code's clipboard binaries).
 install_npm_packages() {
   local dir="$root/$1" marker="$root/$1/node_modules/.package-lock.json"
   if [[ -f $marker ]] && ! [[ $dir/package-lock.json -nt $marker ]]; then
     return 0
   fi
   echo "setup: installing the npm packages of $1" >&2
-  quietly "npm ci in $1" "Check that the npm registry is reachable, then run scripts/setup.sh again." \
-    npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error
+  if [[ ${2:-ci} == install ]]; then
+    quietly "npm install in $1" "Check that the npm registry is reachable, then run scripts/setup.sh again." \
+      npm install --prefix "$dir" --no-save --no-audit --no-fund --loglevel=error
+  else
+    quietly "npm ci in $1" "Check that the npm registry is reachable, then run scripts/setup.sh again." \
+      npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error
+  fi
 }
 
 # tauri-driver from crates.io into cargo's bin folder (about 30 s to build).
@@ -142,6 +150,6 @@ if [[ $system_only == false ]]; then
   install_npm_packages tests/sdk-client
   install_npm_packages tests/conformance
   install_npm_packages tests/oidc-provider
-  install_npm_packages tests/real-clients
+  install_npm_packages tests/real-clients install
   install_npm_packages tools/tauri-cli
 fi
