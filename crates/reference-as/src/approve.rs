@@ -62,6 +62,42 @@ fn picker(html: &str) -> Vec<(String, bool)> {
         .collect()
 }
 
+/// Fills the AS's sign-in form on `html` as `a.user` and submits it.
+async fn sign_in(
+    client: &reqwest::Client,
+    origin: &str,
+    a: &Approval,
+    html: &str,
+) -> Result<(), String> {
+    let form = [
+        ("username", a.user.0.clone()),
+        ("password", a.user.1.clone()),
+        (
+            "csrf",
+            hidden(html, "csrf").ok_or("sign-in form without csrf")?,
+        ),
+        (
+            "return_to",
+            hidden(html, "return_to").ok_or("sign-in form without return_to")?,
+        ),
+    ];
+    let login = client
+        .post(format!("{origin}/login"))
+        .form(&form)
+        .send()
+        .await
+        .map_err(|e| format!("sign-in: {}", e.without_url()))?;
+    if login.status().is_redirection() {
+        Ok(())
+    } else {
+        Err(format!(
+            "sign-in as {} refused ({})",
+            a.user.0,
+            login.status()
+        ))
+    }
+}
+
 /// Runs the approval; returns the final redirect URL it delivered.
 pub async fn approve(a: &Approval) -> Result<String, String> {
     let (client, location) = final_redirect(a).await?;
@@ -93,31 +129,7 @@ async fn final_redirect(a: &Approval) -> Result<(reqwest::Client, String), Strin
     }
     let html = first.text().await.map_err(fail("authorize page"))?;
     let consent = if html.contains("action=\"/login\"") {
-        let form = [
-            ("username", a.user.0.clone()),
-            ("password", a.user.1.clone()),
-            (
-                "csrf",
-                hidden(&html, "csrf").ok_or("sign-in form without csrf")?,
-            ),
-            (
-                "return_to",
-                hidden(&html, "return_to").ok_or("sign-in form without return_to")?,
-            ),
-        ];
-        let login = client
-            .post(format!("{origin}/login"))
-            .form(&form)
-            .send()
-            .await
-            .map_err(fail("sign-in"))?;
-        if !login.status().is_redirection() {
-            return Err(format!(
-                "sign-in as {} refused ({})",
-                a.user.0,
-                login.status()
-            ));
-        }
+        sign_in(&client, &origin, a, &html).await?;
         client
             .get(url.clone())
             .send()
@@ -192,31 +204,7 @@ pub async fn approve_device(a: &Approval) -> Result<(), String> {
     };
     let mut html = get(url.clone()).await?;
     if html.contains("action=\"/login\"") {
-        let form = [
-            ("username", a.user.0.clone()),
-            ("password", a.user.1.clone()),
-            (
-                "csrf",
-                hidden(&html, "csrf").ok_or("sign-in form without csrf")?,
-            ),
-            (
-                "return_to",
-                hidden(&html, "return_to").ok_or("sign-in form without return_to")?,
-            ),
-        ];
-        let login = client
-            .post(format!("{origin}/login"))
-            .form(&form)
-            .send()
-            .await
-            .map_err(fail("sign-in"))?;
-        if !login.status().is_redirection() {
-            return Err(format!(
-                "sign-in as {} refused ({})",
-                a.user.0,
-                login.status()
-            ));
-        }
+        sign_in(&client, &origin, a, &html).await?;
         html = get(url.clone()).await?;
     }
     let code = [
