@@ -263,6 +263,10 @@ pub fn set_members(
     prefix: &str,
     items: &[(String, Node)],
 ) -> Result<String, EditError> {
+    // A file the JSON reader refuses is refused here too, before any edit
+    // (serde_json reserves a key, "$serde_json::private::RawValue", that
+    // the syntax tree accepts).
+    parse(text)?;
     let stripped = remove_prefixed(text, name, prefix)?;
     let base_text = with_container(&stripped, name)?;
     if items.is_empty() {
@@ -294,6 +298,16 @@ pub fn set_members(
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn a_file_the_json_reader_refuses_is_refused_before_any_edit() {
+        // Found by the client_config fuzz target.
+        let text = "{\"figmamcpSe\u{15}ers\": {\"$serde_json::private::RawValue\": 1}}";
+        assert!(parse(text).is_err());
+        let items = vec![("passport-a".to_string(), Node::Json(Value::from("x")))];
+        let refused = set_members(text, "mcpServers", "passport-", &items);
+        assert!(refused.is_err(), "{refused:?}");
+    }
 
     fn item(key: &str) -> (String, Node) {
         (
