@@ -4,7 +4,8 @@
 #     gnome-keyring);
 #   - Node.js 22 under target/tools/node22 (for the MCP conformance suite);
 #   - the npm packages of tests/sdk-client, tests/conformance, tests/oidc-provider,
-#     tests/real-clients (MCP clients people use: Gemini CLI, Qwen Code) and
+#     tests/real-clients (MCP clients people use: Claude Code, Gemini CLI, Qwen Code,
+#     Codex CLI, opencode, the MCP Inspector) and
 #     tools/tauri-cli (the Tauri command line, for scripts/package.sh);
 #   - tauri-driver (the WebDriver server the desktop app's GUI tests talk to).
 # Safe to run again: prints nothing when everything is already there.

@@ -1,178 +1,222 @@
 //! MCP clients people use, installed from npm (tests/real-clients, pinned),
 //! read what `connect` writes: after a sign-in on the demo stack and with a
-//! broker running, `connect <client>` then the client's own `mcp list`
-//! reports every `passport-*` entry connected (it opens an MCP session
-//! through the broker's proxy with the client's key); after `disconnect`
-//! the client lists no passport entry and the file is byte-identical to
-//! before `connect`. The clients run with their own home directory, whose
-//! settings (the fixtures) turn their usage statistics off: they have no
-//! account and talk only to loopback addresses.
+//! broker running, `connect <client>` then the client's own command that
+//! connects to its MCP servers (`mcp list`) reports every `passport-*`
+//! entry connected (it opens an MCP session through the broker's proxy
+//! with the client's key); after `disconnect` the client lists no passport
+//! entry and the file is byte-identical to before `connect`. The MCP
+//! Inspector CLI lists and calls tools through the proxy with a client's
+//! key, and is refused once that key is revoked. The clients run with
+//! their own home directory, no account, and only loopback addresses
+//! (support::clients).
 //!
 //! Needs the real keyring: run under scripts/desktop-session.sh.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod support;
 
-use std::path::{Path, PathBuf};
-use support::home::Home;
-use support::stack::Stack;
+use support::clients::{SignedIn, User, fixture};
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
+const SERVERS: [&str; 2] = ["github-mcp", "slack-mcp"];
 
-/// One client: its `connect` name, its executable in tests/real-clients,
-/// its settings folder under the home directory, and its fixture.
-struct RealClient {
-    name: &'static str,
-    bin: &'static str,
-    folder: &'static str,
-}
-
-const CLIENTS: &[RealClient] = &[
-    RealClient {
-        name: "gemini",
-        bin: "gemini",
-        folder: ".gemini",
-    },
-    RealClient {
-        name: "qwen",
-        bin: "qwen",
-        folder: ".qwen",
-    },
-];
-
-/// Runs `<client> mcp list` as a person would in `work`, with `user` as
-/// the home directory; returns what it printed (stdout and stderr).
-async fn mcp_list(client: &RealClient, user: &Path, work: &Path) -> String {
-    let root = root();
-    let bin = root
-        .join("tests/real-clients/node_modules/.bin")
-        .join(client.bin);
-    let node = root.join("target/tools/node22/bin");
-    assert!(
-        bin.exists() && node.join("node").exists(),
-        "{} or Node.js 22 is not installed: run scripts/setup.sh",
-        bin.display()
-    );
-    let path = format!(
-        "{}:{}",
-        node.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    let out = tokio::time::timeout(
-        std::time::Duration::from_secs(120),
-        tokio::process::Command::new(&bin)
-            .args(["mcp", "list"])
-            .current_dir(work)
-            .env("HOME", user)
-            .env("PATH", path)
-            .env("NO_PROXY", "127.0.0.1,localhost")
-            .env_remove("HTTP_PROXY")
-            .env_remove("HTTPS_PROXY")
-            .env_remove("http_proxy")
-            .env_remove("https_proxy")
-            .stdin(std::process::Stdio::null())
-            .kill_on_drop(true)
-            .output(),
-    )
-    .await
-    .expect("mcp list finished")
-    .unwrap();
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-async fn ok(home: &Home, args: &[&str]) -> String {
-    let out = home.run(args, None).await;
-    assert!(
-        out.status.success(),
-        "mcp-passport {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+/// The line of `listed` that names `passport-<id>`, or a failure showing
+/// all of it.
+fn entry_line<'a>(client: &str, listed: &'a str, id: &str) -> &'a str {
+    let entry = format!("passport-{id}:");
+    listed
+        .lines()
+        .find(|l| l.contains(&entry))
+        .unwrap_or_else(|| panic!("{client}: no {entry} line:\n{listed}"))
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn gemini_and_qwen_list_every_passport_entry_connected_and_nothing_after_disconnect() {
-    let stack = Stack::start(&["github-mcp", "slack-mcp"], 3600, 0).await;
-    let home = Home::new("real-clients", "github-mcp,slack-mcp");
-    home.login(&stack.issuer()).await;
-    let mut broker = home.spawn_broker(None);
-    home.endpoint(&mut broker).await;
-
-    let user = tempfile::tempdir().unwrap();
-    let work = user.path().join("project");
-    std::fs::create_dir_all(&work).unwrap();
+    let passport = SignedIn::start("real-clients", &SERVERS).await;
+    let user = User::new();
     // The person trusts their project folder (Gemini CLI loads no MCP
     // server in an untrusted one).
-    std::fs::create_dir_all(user.path().join(".gemini")).unwrap();
-    std::fs::write(
-        user.path().join(".gemini/trustedFolders.json"),
-        serde_json::json!({ work.to_str().unwrap(): "TRUST_FOLDER" }).to_string(),
-    )
-    .unwrap();
-    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/clients");
+    user.write(
+        ".gemini/trustedFolders.json",
+        serde_json::json!({ user.work.to_str().unwrap(): "TRUST_FOLDER" })
+            .to_string()
+            .as_bytes(),
+    );
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/clients");
 
-    for client in CLIENTS {
-        let config = user.path().join(client.folder).join("settings.json");
-        std::fs::create_dir_all(config.parent().unwrap()).unwrap();
-        std::fs::write(
-            &config,
-            std::fs::read(fixtures.join(format!("{}.json", client.name))).unwrap(),
-        )
-        .unwrap();
+    for (client, folder) in [("gemini", ".gemini"), ("qwen", ".qwen")] {
+        let config = user.write(
+            &format!("{folder}/settings.json"),
+            &std::fs::read(fixtures.join(format!("{client}.json"))).unwrap(),
+        );
         // The person has run their client before: it may have rewritten its
         // own settings (Qwen Code adds "$version" on its first run).
-        let before = mcp_list(client, user.path(), &work).await;
-        assert!(!before.contains("passport-"), "{}: {before}", client.name);
+        let (_, before) = user.run(client, &["mcp", "list"]).await;
+        assert!(!before.contains("passport-"), "{client}: {before}");
         let original = std::fs::read(&config).unwrap();
 
-        ok(
-            &home,
-            &["connect", client.name, "--config", config.to_str().unwrap()],
-        )
-        .await;
-        let listed = mcp_list(client, user.path(), &work).await;
-        for id in ["github-mcp", "slack-mcp"] {
-            let entry = format!("passport-{id}");
-            let line = listed
-                .lines()
-                .find(|l| l.contains(&format!("{entry}:")))
-                .unwrap_or_else(|| panic!("{}: no {entry} line:\n{listed}", client.name));
+        passport.connect(client, &config).await;
+        let (_, listed) = user.run(client, &["mcp", "list"]).await;
+        for id in SERVERS {
+            let line = entry_line(client, &listed, id);
             assert!(
-                line.contains("/v1/mcp/") && line.ends_with("Connected"),
-                "{}: {line}\n{listed}",
-                client.name
+                line.contains(&format!("/v1/mcp/{id}")) && line.ends_with("Connected"),
+                "{client}: {line}\n{listed}"
             );
         }
-        println!("{} mcp list after connect:\n{listed}", client.name);
+        println!("{client} mcp list after connect:\n{listed}");
 
-        ok(
-            &home,
-            &[
-                "disconnect",
-                client.name,
-                "--config",
-                config.to_str().unwrap(),
-            ],
-        )
-        .await;
-        let listed = mcp_list(client, user.path(), &work).await;
-        assert!(!listed.contains("passport-"), "{}: {listed}", client.name);
+        passport.disconnect(client, &config).await;
+        let (_, listed) = user.run(client, &["mcp", "list"]).await;
+        assert!(!listed.contains("passport-"), "{client}: {listed}");
         assert_eq!(
             std::fs::read(&config).unwrap(),
             original,
-            "{}: the file is as it was before connect",
-            client.name
+            "{client}: the file is as it was before connect"
         );
     }
-    let _ = broker.kill().await;
-    stack.shutdown().await;
+    passport.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn claude_code_lists_every_passport_entry_connected_and_nothing_after_disconnect() {
+    let passport = SignedIn::start("real-claude", &SERVERS).await;
+    let user = User::new();
+    let config = user.write(".claude.json", &fixture("claude.json"));
+    // Claude Code adds its own keys (first start, ids) on its first run;
+    // the file as it left it is the person's file.
+    let (_, before) = user.run("claude", &["mcp", "list"]).await;
+    assert!(
+        before.contains("team-wiki:") && !before.contains("passport-"),
+        "{before}"
+    );
+    let original = std::fs::read(&config).unwrap();
+
+    passport.connect("claude-code", &config).await;
+    let (ok, listed) = user.run("claude", &["mcp", "list"]).await;
+    assert!(ok, "claude mcp list failed:\n{listed}");
+    for id in SERVERS {
+        let line = entry_line("claude", &listed, id);
+        assert!(
+            line.contains(&format!("/v1/mcp/{id} (HTTP)")) && line.ends_with("✔ Connected"),
+            "{line}\n{listed}"
+        );
+    }
+    // The person's own entries are still there, as they were.
+    assert!(
+        listed.contains("team-wiki: http://127.0.0.1:9/mcp"),
+        "{listed}"
+    );
+    println!("claude mcp list after connect:\n{listed}");
+
+    passport.disconnect("claude-code", &config).await;
+    let (_, listed) = user.run("claude", &["mcp", "list"]).await;
+    assert!(
+        listed.contains("team-wiki:") && !listed.contains("passport-"),
+        "{listed}"
+    );
+    assert_eq!(
+        std::fs::read(&config).unwrap(),
+        original,
+        "~/.claude.json is as it was before connect"
+    );
+    passport.stop().await;
+}
+
+/// Runs the MCP Inspector CLI against `url` with `key`: whether it
+/// succeeded, its stdout (the JSON answer) and its stderr.
+async fn inspector(user: &User, url: &str, key: &str, method: &[&str]) -> (bool, String, String) {
+    let header = format!("Authorization: Bearer {key}");
+    let mut args = vec![
+        "--cli",
+        url,
+        "--transport",
+        "http",
+        "--header",
+        header.as_str(),
+        "--method",
+    ];
+    args.extend_from_slice(method);
+    user.output("mcp-inspector", &args).await
+}
+
+/// The JSON a tool answered with in its first text content.
+fn tool_text(called: &str) -> serde_json::Value {
+    let result: serde_json::Value = serde_json::from_str(called).unwrap();
+    assert_ne!(result["isError"], serde_json::json!(true), "{called}");
+    serde_json::from_str(result["content"][0]["text"].as_str().unwrap()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mcp_inspector_lists_and_calls_tools_through_the_proxy_with_a_client_key() {
+    let passport = SignedIn::start("real-inspector", &SERVERS).await;
+    let user = User::new();
+    // A client key and the proxy's URL, as `connect` hands them to a
+    // client: Cursor's format holds the key in `headers`.
+    let config = user.write(".cursor/mcp.json", b"{}\n");
+    passport.connect("cursor", &config).await;
+    let written: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&config).unwrap()).unwrap();
+    let entry = &written["mcpServers"]["passport-github-mcp"];
+    let url = entry["url"].as_str().unwrap().to_string();
+    let key = entry["headers"]["Authorization"]
+        .as_str()
+        .unwrap()
+        .strip_prefix("Bearer ")
+        .unwrap()
+        .to_string();
+    assert!(url.ends_with("/v1/mcp/github-mcp"), "{url}");
+
+    let (ok, listed, err) = inspector(&user, &url, &key, &["tools/list"]).await;
+    assert!(ok, "tools/list failed:\n{listed}{err}");
+    let tools: serde_json::Value = serde_json::from_str(&listed).unwrap();
+    let names: Vec<&str> = tools["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|t| t["name"].as_str())
+        .collect();
+    for tool in ["whoami", "list_issues", "create_issue"] {
+        assert!(names.contains(&tool), "no {tool} in {names:?}");
+    }
+    println!("mcp-inspector tools/list: {names:?} {err}");
+
+    // A call with arguments reaches the server with the person's token.
+    let args = [
+        "tools/call",
+        "--tool-name",
+        "list_issues",
+        "--tool-arg",
+        "state=open",
+    ];
+    let (ok, called, err) = inspector(&user, &url, &key, &args).await;
+    assert!(ok, "tools/call failed:\n{called}{err}");
+    let issues = tool_text(&called);
+    assert!(
+        issues
+            .as_array()
+            .is_some_and(|a| !a.is_empty() && a.iter().all(|i| i["state"] == "open")),
+        "{issues}"
+    );
+    let args = ["tools/call", "--tool-name", "whoami"];
+    let (ok, called, err) = inspector(&user, &url, &key, &args).await;
+    assert!(ok, "whoami failed:\n{called}{err}");
+    let claims = tool_text(&called);
+    assert_eq!(claims["server"], "github-mcp", "{claims}");
+    // The token the proxy put in is the person's, for this server only.
+    assert_eq!(claims["aud"], "github-mcp", "{claims}");
+    assert_eq!(claims["sub"], "demo", "{claims}");
+    println!("mcp-inspector tools/call whoami:\n{called}");
+
+    // Once the client is disconnected its key is revoked: refused.
+    passport.disconnect("cursor", &config).await;
+    let (ok, listed, refused) = inspector(&user, &url, &key, &["tools/list"]).await;
+    // The broker answers 401; the Inspector, with no terminal to sign in
+    // from, stops there.
+    assert!(
+        !ok && !listed.contains("list_issues")
+            && format!("{listed}{refused}").contains("auth_required"),
+        "{listed}{refused}"
+    );
+    println!("mcp-inspector tools/list with the revoked key:\n{listed}{refused}");
+    passport.stop().await;
 }
