@@ -15,19 +15,9 @@
 
 mod support;
 
-use support::clients::{SignedIn, User, fixture};
+use support::clients::{SignedIn, User, entry_line, fixture};
 
 const SERVERS: [&str; 2] = ["github-mcp", "slack-mcp"];
-
-/// The line of `listed` that names `passport-<id>`, or a failure showing
-/// all of it.
-fn entry_line<'a>(client: &str, listed: &'a str, id: &str) -> &'a str {
-    let entry = format!("passport-{id}:");
-    listed
-        .lines()
-        .find(|l| l.contains(&entry))
-        .unwrap_or_else(|| panic!("{client}: no {entry} line:\n{listed}"))
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn gemini_and_qwen_list_every_passport_entry_connected_and_nothing_after_disconnect() {

@@ -133,6 +133,16 @@ impl User {
     }
 }
 
+/// The line of a client's `mcp list` output that names `passport-<id>`,
+/// or a failure showing all of it.
+pub fn entry_line<'a>(client: &str, listed: &'a str, id: &str) -> &'a str {
+    let entry = format!("passport-{id}:");
+    listed
+        .lines()
+        .find(|l| l.contains(&entry))
+        .unwrap_or_else(|| panic!("{client}: no {entry} line:\n{listed}"))
+}
+
 /// `text` without ANSI escape sequences (colours, cursor moves).
 pub fn strip_ansi(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
