@@ -1,4 +1,4 @@
-//! `connect codex` and `connect goose` end to end: after a sign-in on the
+//! `connect codex`, `goose` and `continue` end to end: after a sign-in on the
 //! demo stack and with a broker running, the real binary writes each
 //! client's documented config (the fixtures of `passport-connect`); a real
 //! parser of the format (the `toml` crate, a serde_yaml-family reader, as
@@ -79,7 +79,7 @@ async fn tools(url: &str, header: &str) -> Result<Vec<String>, String> {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn codex_and_goose_entries_reach_every_server_and_disconnect_restores_the_files() {
+async fn codex_goose_and_continue_entries_reach_every_server_and_disconnect_restores_the_files() {
     let stack = Stack::start(&SERVERS, 3600, 0).await;
     let home = Home::new("connect-formats", &SERVERS.join(","));
     home.login(&stack.issuer()).await;
@@ -134,6 +134,54 @@ async fn codex_and_goose_entries_reach_every_server_and_disconnect_restores_the_
             "{client}: a revoked key opens no session"
         );
     }
+
+    // Continue: one block file per server in its mcpServers folder, next
+    // to the user's own blocks.
+    let folder = user.path().join(".continue/mcpServers");
+    std::fs::create_dir_all(&folder).unwrap();
+    let theirs = std::fs::read(fixture("continue/mcpServers/playwright-mcp.yaml")).unwrap();
+    std::fs::write(folder.join("playwright-mcp.yaml"), &theirs).unwrap();
+    let path = folder.to_str().unwrap();
+    ok(&home, &["connect", "continue", "--config", path]).await;
+    let mut found = Vec::new();
+    for id in SERVERS {
+        let text = std::fs::read_to_string(folder.join(format!("passport-{id}.yaml"))).unwrap();
+        let block: Value = serde_norway::from_str(&text).unwrap();
+        assert_eq!(block["schema"], "v1", "{block}");
+        let server = &block["mcpServers"][0];
+        assert_eq!(server["type"], "streamable-http", "{server}");
+        let url = server["url"].as_str().unwrap().to_string();
+        assert_eq!(url, format!("http://127.0.0.1:{port}/v1/mcp/{id}"));
+        let header = server["requestOptions"]["headers"]["Authorization"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        found.push((url, header));
+    }
+    for (url, header) in &found {
+        let names = tools(url, header).await.unwrap();
+        assert!(
+            names.iter().any(|n| n == "whoami"),
+            "continue {url}: {names:?}"
+        );
+    }
+    println!("continue: {} entries answered tools/list", found.len());
+    ok(&home, &["disconnect", "continue", "--config", path]).await;
+    let left: Vec<_> = std::fs::read_dir(&folder)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(
+        left,
+        ["playwright-mcp.yaml"],
+        "only the user's block is left"
+    );
+    assert_eq!(
+        std::fs::read(folder.join("playwright-mcp.yaml")).unwrap(),
+        theirs
+    );
+    assert!(tools(&found[0].0, &found[0].1).await.is_err());
+
     let _ = broker.kill().await;
     stack.shutdown().await;
 }

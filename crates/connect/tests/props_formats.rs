@@ -413,6 +413,13 @@ proptest! {
         prop_assert_eq!(&tomledit::set_members(&new, "mcp_servers", PREFIX, &items).unwrap(), &new);
         if file.final_break {
             prop_assert!(one_insertion(&original, &new), "{original:?}\n{new:?}");
+            // The user adds a table of their own after ours, in the file's breaks.
+            let nl = if new.contains("\r\n") { "\r\n" } else { "\n" };
+            let mine = format!("[mcp_servers.zz_mine]{nl}url = \"https://example.com\"{nl}");
+            prop_assert_eq!(
+                tomledit::remove_prefixed(&format!("{new}{mine}"), "mcp_servers", PREFIX).unwrap(),
+                format!("{original}{mine}")
+            );
         }
     }
 }
