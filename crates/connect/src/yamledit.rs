@@ -251,6 +251,12 @@ impl<'t> Doc<'t> {
 /// The text with every entry of the top-level mapping `name` whose key
 /// starts with `prefix` removed; every other byte is kept.
 pub fn remove_prefixed(text: &str, name: &str, prefix: &str) -> Result<String, EditError> {
+    remove(text, name, prefix, false)
+}
+
+/// [`remove_prefixed`], keeping the key line when `keep_header` (so that
+/// connecting again writes our entries where they were).
+fn remove(text: &str, name: &str, prefix: &str, keep_header: bool) -> Result<String, EditError> {
     let doc = Doc::open(text, name)?;
     let ours = doc.ours(prefix);
     if ours.is_empty() {
@@ -277,6 +283,7 @@ pub fn remove_prefixed(text: &str, name: &str, prefix: &str) -> Result<String, E
     let block_empty = doc.block.clone().all(|i| gone(i) || quiet(doc.lines[i]));
     if let Some((h, Header::Bare)) = doc.header
         && block_empty
+        && !keep_header
         && let Some(pos) = kept_index.iter().position(|&i| i == h)
     {
         kept.remove(pos);
@@ -372,10 +379,12 @@ pub fn set_members(
     prefix: &str,
     items: &[Rendered],
 ) -> Result<String, EditError> {
-    let stripped = remove_prefixed(text, name, prefix)?;
+    // What taking our entries out again gives back.
+    let mut base = remove_prefixed(text, name, prefix)?;
     if items.is_empty() {
-        return Ok(stripped);
+        return Ok(base);
     }
+    let stripped = remove(text, name, prefix, true)?;
     let doc = Doc::open(&stripped, name)?;
     let nl = doc.newline();
     let n = doc.entry_indent().unwrap_or(2);
@@ -384,8 +393,6 @@ pub fn set_members(
         .map(|(key, fields)| entry(key, fields, n, nl))
         .collect();
     let mut lines: Vec<String> = doc.lines.iter().map(|l| (*l).to_string()).collect();
-    // What taking our entries out again gives back.
-    let mut base = stripped.clone();
     match &doc.header {
         None => {
             // Before the first key: after leading comments, blanks and `---`.

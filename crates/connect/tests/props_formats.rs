@@ -423,3 +423,80 @@ proptest! {
         }
     }
 }
+
+// ---- Any text ----
+
+/// Lines from a YAML-ish alphabet: keys, indentation, comments, quotes,
+/// flow brackets, document markers, tabs and CRs.
+fn yamlish() -> impl Strategy<Value = String> {
+    let line = prop_oneof![
+        Just("extensions:".to_string()),
+        Just("extensions: {}".to_string()),
+        Just("  passport-a:".to_string()),
+        Just("    uri: x".to_string()),
+        Just("  dev:".to_string()),
+        Just("---".to_string()),
+        "[ a-z:#'\"{}\\[\\],|>&*!\t\r-]{0,12}",
+    ];
+    (prop::collection::vec(line, 0..8), prop::bool::ANY).prop_map(|(lines, end)| {
+        let mut text = lines.join("\n");
+        if end {
+            text.push('\n');
+        }
+        text
+    })
+}
+
+fn tomlish() -> impl Strategy<Value = String> {
+    let line = prop_oneof![
+        Just("[mcp_servers]".to_string()),
+        Just("[mcp_servers.passport-a]".to_string()),
+        Just("[mcp_servers.x]".to_string()),
+        Just("mcp_servers.y.url = 'u'".to_string()),
+        Just("url = \"u\"".to_string()),
+        "[ a-z=#'\"{}\\[\\],.\t\r-]{0,12}",
+    ];
+    (prop::collection::vec(line, 0..8), prop::bool::ANY).prop_map(|(lines, end)| {
+        let mut text = lines.join("\n");
+        if end {
+            text.push('\n');
+        }
+        text
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2048))]
+
+    /// Any text is either refused, or connected so that a reader sees the
+    /// user's part unchanged plus exactly our entries, connecting again
+    /// changes nothing, and disconnecting leaves what the user had.
+    #[test]
+    fn any_yaml_text_is_refused_or_edited_soundly(text in yamlish()) {
+        let items = items(&["a".to_string(), "b".to_string()], "headers");
+        let Ok(new) = yamledit::set_members(&text, "extensions", PREFIX, &items) else {
+            return Ok(());
+        };
+        let read = yaml_value(&new);
+        prop_assert_eq!(ours(&read, "extensions"), expected(&items));
+        prop_assert_eq!(theirs(read, "extensions"), theirs(yaml_value(&text), "extensions"));
+        prop_assert_eq!(&yamledit::set_members(&new, "extensions", PREFIX, &items).unwrap(), &new);
+        let back = yamledit::remove_prefixed(&new, "extensions", PREFIX).unwrap();
+        prop_assert_eq!(theirs(yaml_value(&back), "extensions"), theirs(yaml_value(&text), "extensions"));
+        prop_assert_eq!(ours(&yaml_value(&back), "extensions"), json!({}));
+    }
+
+    #[test]
+    fn any_toml_text_is_refused_or_edited_soundly(text in tomlish()) {
+        let items = items(&["a".to_string(), "b".to_string()], "http_headers");
+        let Ok(new) = tomledit::set_members(&text, "mcp_servers", PREFIX, &items) else {
+            return Ok(());
+        };
+        let read = toml_json(&new);
+        prop_assert_eq!(ours(&read, "mcp_servers"), expected(&items));
+        prop_assert_eq!(theirs(read, "mcp_servers"), theirs(toml_json(&text), "mcp_servers"));
+        prop_assert_eq!(&tomledit::set_members(&new, "mcp_servers", PREFIX, &items).unwrap(), &new);
+        let back = tomledit::remove_prefixed(&new, "mcp_servers", PREFIX).unwrap();
+        prop_assert_eq!(&back, &tomledit::remove_prefixed(&text, "mcp_servers", PREFIX).unwrap());
+    }
+}
