@@ -20,10 +20,20 @@ fn err<T>(message: impl Into<String>) -> Result<T, EditError> {
 
 fn open(text: &str) -> Result<DocumentMut, EditError> {
     text.parse::<DocumentMut>().or_else(|e| {
-        // The library's message names the line and column and shows the line.
+        // Where, not the line itself: it may hold a key.
+        let at = e.span().map_or(0, |s| s.start).min(text.len());
+        let before = text.get(..at).unwrap_or_default();
+        let line = before.matches('\n').count() + 1;
+        let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        let what: String = e
+            .message()
+            .trim_end()
+            .replace('\n', "; ")
+            .chars()
+            .filter(|c| !c.is_control())
+            .collect();
         err(format!(
-            "not valid TOML: {}",
-            e.to_string().trim_end().replace('\n', " ")
+            "not valid TOML: {what} on line {line}, column {column}"
         ))
     })
 }
@@ -293,5 +303,12 @@ mod tests {
         assert!(e.unwrap_err().0.contains("not written as tables"));
         let e = set_members("a = [\n", "mcp_servers", "passport-", &items());
         assert!(e.unwrap_err().0.starts_with("not valid TOML"));
+        // The message says where, without the line (it may hold a key).
+        let broken = "a = 1\n[mcp_servers.x]\nhttp_headers = { A = \"Bearer mpk_s\" \n";
+        let e = set_members(broken, "mcp_servers", "passport-", &items())
+            .unwrap_err()
+            .0;
+        assert!(e.contains("on line 3, column"), "{e}");
+        assert!(!e.contains("mpk_s") && !e.contains('\n'), "{e}");
     }
 }
