@@ -16,11 +16,14 @@
 mod claude_code;
 mod claude_desktop;
 mod cursor;
+pub mod detect;
 mod files;
+pub mod follow;
 mod gemini;
 pub mod jsonedit;
 mod lm_studio;
 pub mod preview;
+pub mod record;
 mod vscode;
 mod windsurf;
 mod zed;
