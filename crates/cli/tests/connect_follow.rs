@@ -200,6 +200,44 @@ async fn connected_clients_follow_revoke_and_add_servers_and_a_hand_edit_is_left
     assert_eq!(read(&cursor), edited);
 }
 
+#[tokio::test]
+async fn a_revoke_and_a_login_run_by_the_broker_are_followed_too() {
+    let demo = Demo::start(DemoConfig::default()).await.unwrap();
+    let issuer = demo.info().issuer.clone();
+    let home = Home::new("follow-broker", "github-mcp,slack-mcp");
+    let mut broker = home.spawn_broker(None);
+    let (port, _) = home.endpoint(&mut broker).await;
+    ok(&home, &["login", &issuer]).await;
+    let cursor = home.dir.path().join("configs/cursor.json");
+    ok(
+        &home,
+        &["connect", "cursor", "--config", cursor.to_str().unwrap()],
+    )
+    .await;
+    let before = read(&cursor);
+    assert!(
+        before.contains(&format!("http://127.0.0.1:{port}/v1/mcp/slack-mcp")),
+        "{before}"
+    );
+
+    let revoked = ok(&home, &["revoke", "slack-mcp"]).await;
+    assert!(revoked.contains("Cursor: removed slack-mcp"), "{revoked}");
+    one_stretch_removed(&before, &read(&cursor), "passport-slack-mcp");
+
+    let json = ok(
+        &home,
+        &["add-servers", &issuer, "--servers", "slack-mcp", "--json"],
+    )
+    .await;
+    serde_json::from_str::<Value>(json.trim()).expect("--json output stays one document");
+    assert_eq!(
+        entries(&cursor),
+        ["passport-github-mcp", "passport-slack-mcp"]
+    );
+    let _ = home.stop_broker().await;
+    let _ = broker.wait().await;
+}
+
 /// A home with a granted server (written directly: no sign-in needed).
 fn signed_in_home() -> tempfile::TempDir {
     let home = tempfile::tempdir().unwrap();

@@ -220,6 +220,12 @@ fn rewrite(
         change.servers = Vec::new();
         return Ok(change);
     }
+    if kind == ClientKind::ClaudeDesktop && f.exe.is_empty() {
+        return Err(ConnectError::other(
+            "cli_missing",
+            "Claude Desktop's entries run the mcp-passport command, which was not found; install it, then connect Claude Desktop again",
+        ));
+    }
     let request = Request {
         kind,
         config: Some(config),
