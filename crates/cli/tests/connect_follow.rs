@@ -310,13 +310,48 @@ fn connect_all_previews_every_detected_client_then_connects_each() {
     );
     assert!(files.iter().all(|f| !f.exists()));
 
-    let done = run(&["connect", "--all", "--yes"]);
-    let text = String::from_utf8_lossy(&done.stdout);
+    // At a terminal (util-linux `script` gives it one): "n" changes nothing, "y" connects.
+    let at_terminal = |answer: &str| {
+        let mut child = std::process::Command::new("script")
+            .args([
+                "-qec",
+                &format!("'{}' connect --all", env!("CARGO_BIN_EXE_mcp-passport")),
+                "/dev/null",
+            ])
+            .env("MCP_PASSPORT_HOME", passport.path())
+            .env(
+                "MCP_PASSPORT_KEYRING_SERVICE",
+                "io.github.mcppassport.connect-all-test",
+            )
+            .env("HOME", &home)
+            .env("XDG_CONFIG_HOME", &config)
+            .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write as _;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(answer.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let declined = at_terminal("n\n");
+    let text = String::from_utf8_lossy(&declined.stdout);
+    assert!(declined.status.success(), "{text}");
     assert!(
-        done.status.success(),
-        "{text}{}",
-        String::from_utf8_lossy(&done.stderr)
+        text.contains("Connect these 3 client(s)") && text.contains("[y/N]"),
+        "{text}"
     );
+    assert!(text.contains("Nothing was changed."), "{text}");
+    assert!(files.iter().all(|f| !f.exists()));
+
+    let done = at_terminal("y\n");
+    let text = String::from_utf8_lossy(&done.stdout);
+    assert!(done.status.success(), "{text}");
     for (f, name) in files.iter().zip(["Claude Code", "Cursor", "Gemini CLI"]) {
         assert!(
             text.contains(&format!("Connected {name} to 1 server(s)")),
@@ -332,4 +367,17 @@ fn connect_all_previews_every_detected_client_then_connects_each() {
     let records: Value =
         serde_json::from_str(&read(&passport.path().join("clients.json"))).unwrap();
     assert_eq!(records.as_array().unwrap().len(), 3, "{records}");
+
+    // --yes: no question, the same three.
+    let again = run(&["connect", "--all", "--yes"]);
+    let text = String::from_utf8_lossy(&again.stdout);
+    assert!(
+        again.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    assert!(
+        !text.contains("[y/N]") && text.matches("Connected ").count() == 3,
+        "{text}"
+    );
 }
