@@ -7,7 +7,7 @@
 //! ones (the clients' usual places come from them).
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use passport_app::passport::Passport;
+use passport_app::passport::{Event, Passport};
 use passport_app::settings::{Redirect, Settings};
 use passport_core::engine::Opener;
 use passport_core::store::MemoryStore;
@@ -100,11 +100,13 @@ async fn inside(home: &Path) {
         demo: false,
         hidden: true,
     };
+    let events = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = Arc::clone(&events);
     let passport = Passport::open(
         settings,
         Arc::new(MemoryStore::new()),
         Arc::new(Approver),
-        Arc::new(|_| {}),
+        Arc::new(move |e| sink.lock().unwrap().push(e)),
     )
     .unwrap();
     passport.start().await;
@@ -192,6 +194,21 @@ async fn inside(home: &Path) {
         .collect();
     assert_eq!(names, ["passport-github-mcp"]);
     assert_eq!(std::fs::read_to_string(&gemini).unwrap(), edited);
+    let notified: Vec<String> = events
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|e| match e {
+            Event::Notify { title, body } => Some(format!("{title}: {body}")),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        notified
+            .iter()
+            .any(|n| n.starts_with("Gemini CLI was not updated") && n.contains("changed by hand")),
+        "{notified:?}"
+    );
 
     passport.shutdown().await;
     demo.shutdown().await;

@@ -4,10 +4,10 @@
 //! keeping connected clients' entries on the granted servers after a
 //! sign-in, a revocation or a sign-out (`passport_connect::follow`).
 
-use super::Passport;
+use super::{Event, Passport};
 use crate::error::UiError;
 use passport_connect::detect::{Places, installed};
-use passport_connect::follow::{ClientState, Follow, connect_recorded, describe};
+use passport_connect::follow::{ClientState, Follow, Outcome, connect_recorded, describe};
 use passport_connect::record::Records;
 use passport_connect::{Change, ClientKind, Request};
 use serde::Serialize;
@@ -101,7 +101,8 @@ impl Passport {
 
     /// After servers were added or revoked: connected clients' entries
     /// follow the granted servers. A client edited by hand shows so on its
-    /// row; what changed is logged.
+    /// row, and a notification says it was left alone (or could not be
+    /// updated); what changed is logged.
     pub(super) fn follow_grants(&self) {
         let records = self.records();
         if records.list().map_or(true, |r| r.is_empty()) {
@@ -127,8 +128,17 @@ impl Passport {
         };
         match passport_connect::follow::follow(&follow) {
             Ok(followed) => {
-                for line in followed.iter().filter_map(|f| describe(f, false)) {
+                for f in &followed {
+                    let Some(line) = describe(f, false) else {
+                        continue;
+                    };
                     tracing::info!("{line}");
+                    if matches!(f.outcome, Outcome::EditedByHand | Outcome::Failed { .. }) {
+                        self.emit(Event::Notify {
+                            title: format!("{} was not updated", f.display),
+                            body: line,
+                        });
+                    }
                 }
             }
             Err(e) => tracing::warn!("connected clients were not updated: {e}"),
