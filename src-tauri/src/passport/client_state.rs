@@ -79,8 +79,10 @@ impl Passport {
             ))
         } else if failed.is_empty() {
             Ok(format!(
-                "Connected {}. Restart them to load their servers.",
-                done.join(", ")
+                "Connected {}. Restart {} to load {} servers.",
+                done.join(", "),
+                if done.len() == 1 { "it" } else { "each" },
+                if done.len() == 1 { "its" } else { "their" },
             ))
         } else {
             Err(UiError::new(
