@@ -165,7 +165,14 @@ pub enum Command {
     /// Write `passport-<id>` entries for the granted servers into an MCP client's config, with a key for that client.
     Connect {
         /// The client to configure.
-        client: crate::connect::ClientKind,
+        #[arg(required_unless_present = "all")]
+        client: Option<crate::connect::ClientKind>,
+        /// Every installed client found on this machine, after one preview of every file.
+        #[arg(long, conflicts_with_all = ["client", "config"])]
+        all: bool,
+        /// With --all: connect without asking (the preview is still printed).
+        #[arg(long, requires = "all")]
+        yes: bool,
         /// Only these server ids (comma-separated); the client's key is limited to them.
         #[arg(long, value_delimiter = ',')]
         servers: Vec<String>,

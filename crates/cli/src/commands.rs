@@ -96,7 +96,9 @@ pub async fn dispatch(cli: Cli) -> Result<(), Failure> {
                     None => break result,
                 }
             };
-            crate::login_report::finish(json, &result)?;
+            let finished = crate::login_report::finish(json, &result);
+            crate::connect_all::follow(&cli);
+            finished?;
         }
         Command::AddServers {
             issuer,
@@ -135,7 +137,9 @@ pub async fn dispatch(cli: Cli) -> Result<(), Failure> {
                     )
                 }
             };
-            crate::login_report::finish(json, &result)?;
+            let finished = crate::login_report::finish(json, &result);
+            crate::connect_all::follow(&cli);
+            finished?;
         }
         Command::Status => {
             let ctx = Context::open(&cli, false)?;
@@ -203,6 +207,7 @@ pub async fn dispatch(cli: Cli) -> Result<(), Failure> {
             } else {
                 println!("{message}");
             }
+            crate::connect_all::follow(&cli);
         }
         Command::Logout { issuer, account } => {
             let count =
@@ -239,6 +244,7 @@ pub async fn dispatch(cli: Cli) -> Result<(), Failure> {
             } else {
                 println!("Signed out of {count} grant(s).");
             }
+            crate::connect_all::follow(&cli);
         }
         Command::Check {
             url,

@@ -204,6 +204,12 @@ pub(super) fn preview_disconnect(
     })
 }
 
+/// The text of our files in `dir`, one after another (where a key is looked for).
+pub(super) fn our_text(dir: &Path) -> Result<Option<String>, ConnectError> {
+    let mine = ours(dir)?;
+    Ok((!mine.is_empty()).then(|| mine.into_iter().map(|(_, text)| text).collect()))
+}
+
 /// Deletes our files in `dir`, and no other.
 pub(super) fn remove(dir: &Path) -> Result<(), ConnectError> {
     for (path, _) in ours(dir)? {

@@ -18,13 +18,16 @@ mod claude_desktop;
 mod codex;
 mod continue_dev;
 mod cursor;
+pub mod detect;
 mod files;
+pub mod follow;
 mod format;
 mod gemini;
 mod goose;
 pub mod jsonedit;
 mod lm_studio;
 pub mod preview;
+pub mod record;
 pub mod tomledit;
 mod vscode;
 mod windsurf;
@@ -372,20 +375,33 @@ pub fn connect(request: &Request, keys: &Keys) -> Result<Change, ConnectError> {
     } else {
         String::new()
     };
-    if client.format == Format::YamlDir {
-        continue_dev::write(&change.config, &entries(request, &change.servers, &key))?;
-        return Ok(change);
-    }
-    let old = read_config(&change.config)?;
-    let (text, _) = render(
-        request,
-        &change.config,
-        old.as_deref(),
-        &change.servers,
-        &key,
-    )?;
-    save(&change.config, old.as_deref(), &text)?;
+    write_entries(request, &change.config, &change.servers, &key)?;
     Ok(change)
+}
+
+/// Writes exactly `servers`' entries, with `key`, into the client's file
+/// (backed up first) or folder.
+fn write_entries(
+    request: &Request,
+    config: &Path,
+    servers: &[String],
+    key: &str,
+) -> Result<(), ConnectError> {
+    if client(request.kind).format == Format::YamlDir {
+        return continue_dev::write(config, &entries(request, servers, key));
+    }
+    let old = read_config(config)?;
+    let (text, _) = render(request, config, old.as_deref(), servers, key)?;
+    save(config, old.as_deref(), &text)
+}
+
+/// The text that holds our entries: the client's file, or our files in its
+/// folder; `None` when there is none.
+fn our_text(kind: ClientKind, config: &Path) -> Result<Option<String>, ConnectError> {
+    if client(kind).format == Format::YamlDir {
+        return continue_dev::our_text(config);
+    }
+    read_config(config)
 }
 
 /// What disconnecting would remove; writes nothing.
@@ -430,14 +446,26 @@ pub fn disconnect(
     keys: &Keys,
 ) -> Result<Change, ConnectError> {
     let (mut change, old, new) = preview_disconnect(kind, config)?;
-    if client(kind).format == Format::YamlDir {
-        continue_dev::remove(&change.config)?;
-    }
-    if let (Some(old), Some(new)) = (&old, &new)
-        && old != new
-    {
-        save(&change.config, Some(old), new)?;
-    }
+    remove_entries(kind, &change.config, old.as_deref(), new.as_deref())?;
     change.revoked_keys = keys.revoke(client(kind).name).map_err(keys_error)?;
     Ok(change)
+}
+
+/// Removes our entries: the file's new text `new` written over `old`
+/// (from `preview_disconnect`), or our files deleted from the folder.
+fn remove_entries(
+    kind: ClientKind,
+    config: &Path,
+    old: Option<&str>,
+    new: Option<&str>,
+) -> Result<(), ConnectError> {
+    if client(kind).format == Format::YamlDir {
+        return continue_dev::remove(config);
+    }
+    if let (Some(old), Some(new)) = (old, new)
+        && old != new
+    {
+        save(config, Some(old), new)?;
+    }
+    Ok(())
 }
