@@ -15,6 +15,7 @@ mod context;
 mod elsewhere;
 mod idle;
 mod login_report;
+mod mcp_client;
 mod opener;
 mod quirks;
 mod remote;
