@@ -13,7 +13,7 @@ use crate::mcp_client::{self, ConnectError};
 use passport_core::engine::{Engine, LoginTarget};
 use passport_core::error::EngineError;
 use passport_core::step_up::StepUpState;
-use rmcp::model::CallToolRequestParams;
+use rmcp::model::{CallToolRequestParams, GetPromptRequestParams, ReadResourceRequestParams};
 use rmcp::service::ClientInitializeError;
 use rmcp::transport::streamable_http_client::{AuthRequiredError, InsufficientScopeError};
 use serde_json::{Value, json};
@@ -27,16 +27,27 @@ enum Outcome {
     NeedsScope(Option<String>),
 }
 
+/// What the check asks of the server beyond listing what it offers.
+pub struct Asks<'a> {
+    /// A tool to call.
+    pub call: Option<&'a str>,
+    /// Its arguments, a JSON object.
+    pub args: Option<&'a str>,
+    /// A resource to read (its URI).
+    pub read: Option<&'a str>,
+    /// A prompt to get (its name).
+    pub prompt: Option<&'a str>,
+}
+
 /// Runs the check and prints what it found.
 pub async fn check(
     engine: &Arc<Engine>,
     url: &str,
-    call: Option<&str>,
-    args: Option<&str>,
+    asks: &Asks<'_>,
     options: &SignInOptions,
     json: bool,
 ) -> Result<(), Failure> {
-    let arguments = match args {
+    let arguments = match asks.args {
         Some(text) => match serde_json::from_str::<Value>(text) {
             Ok(Value::Object(map)) => Some(map),
             _ => {
@@ -60,7 +71,7 @@ pub async fn check(
             Err(e) => return Err(e.into()),
         };
         let bearer = token.as_ref().map(|t| t.access_token.expose());
-        let outcome = session(url, bearer, call, arguments.clone()).await?;
+        let outcome = session(url, bearer, asks, arguments.clone()).await?;
         if let Outcome::NeedsScope(Some(asked)) = &outcome
             && let Some(notice) = engine.record_insufficient_scope(url, asked)?
         {
@@ -152,7 +163,7 @@ fn refusal(error: &ClientInitializeError) -> Option<Outcome> {
 async fn session(
     url: &str,
     token: Option<&str>,
-    call: Option<&str>,
+    asks: &Asks<'_>,
     arguments: Option<serde_json::Map<String, Value>>,
 ) -> Result<Outcome, Failure> {
     let client = match mcp_client::connect(url, token).await {
@@ -207,7 +218,7 @@ async fn session(
             }
         }
     }
-    if let Some(name) = call {
+    if let Some(name) = asks.call {
         let mut params = CallToolRequestParams::new(name.to_string());
         if let Some(map) = arguments {
             params = params.with_arguments(map);
@@ -225,6 +236,31 @@ async fn session(
             Err(e) => {
                 return auth_outcome(&e).ok_or_else(|| {
                     Failure::other("mcp_failed", format!("tools/call {name} failed: {e}"))
+                });
+            }
+        }
+    }
+    if let Some(uri) = asks.read {
+        match client
+            .read_resource(ReadResourceRequestParams::new(uri))
+            .await
+        {
+            Ok(result) => report["read"] = json!({"uri": uri, "contents": result.contents.len()}),
+            Err(e) => {
+                return auth_outcome(&e).ok_or_else(|| {
+                    Failure::other("mcp_failed", format!("resources/read {uri} failed: {e}"))
+                });
+            }
+        }
+    }
+    if let Some(name) = asks.prompt {
+        match client.get_prompt(GetPromptRequestParams::new(name)).await {
+            Ok(result) => {
+                report["prompt"] = json!({"name": name, "messages": result.messages.len()});
+            }
+            Err(e) => {
+                return auth_outcome(&e).ok_or_else(|| {
+                    Failure::other("mcp_failed", format!("prompts/get {name} failed: {e}"))
                 });
             }
         }
@@ -249,6 +285,20 @@ fn print_report(report: &Value) {
             let names: Vec<&str> = list.iter().filter_map(Value::as_str).collect();
             println!("{title} ({}): {}", names.len(), names.join(", "));
         }
+    }
+    if let Some(read) = report.get("read") {
+        println!(
+            "{} -> {} item(s)",
+            read["uri"].as_str().unwrap_or("?"),
+            read["contents"]
+        );
+    }
+    if let Some(prompt) = report.get("prompt") {
+        println!(
+            "prompt {} -> {} message(s)",
+            prompt["name"].as_str().unwrap_or("?"),
+            prompt["messages"]
+        );
     }
     if let Some(call) = report.get("call") {
         println!(
