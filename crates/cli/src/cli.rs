@@ -155,6 +155,12 @@ pub enum Command {
         /// The tool's arguments, as a JSON object.
         #[arg(long, requires = "call")]
         args: Option<String>,
+        /// A resource to read (its URI).
+        #[arg(long)]
+        read: Option<String>,
+        /// A prompt to get (its name).
+        #[arg(long)]
+        prompt: Option<String>,
         /// Sign in for this check only: keep nothing (no keyring item, no state file).
         #[arg(long)]
         ephemeral: bool,

@@ -250,6 +250,8 @@ pub async fn dispatch(cli: Cli) -> Result<(), Failure> {
             url,
             call,
             args,
+            read,
+            prompt,
             sign_in,
             ephemeral,
         } => {
@@ -258,15 +260,13 @@ pub async fn dispatch(cli: Cli) -> Result<(), Failure> {
             } else {
                 Context::open(&cli, true)?
             };
-            crate::check::check(
-                &ctx.engine,
-                url,
-                call.as_deref(),
-                args.as_deref(),
-                sign_in,
-                json,
-            )
-            .await?;
+            let asks = crate::check::Asks {
+                call: call.as_deref(),
+                args: args.as_deref(),
+                read: read.as_deref(),
+                prompt: prompt.as_deref(),
+            };
+            crate::check::check(&ctx.engine, url, &asks, sign_in, json).await?;
         }
     }
     Ok(())

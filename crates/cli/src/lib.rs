@@ -16,6 +16,7 @@ mod context;
 mod elsewhere;
 mod idle;
 mod login_report;
+mod mcp_client;
 mod opener;
 mod quirks;
 mod remote;
