@@ -17,6 +17,8 @@ fn main() {
         "connect_preview",
         "connect_client",
         "disconnect_client",
+        "connect_all_preview",
+        "connect_all",
         "set_autostart",
     ];
     let attributes = tauri_build::Attributes::new()

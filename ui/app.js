@@ -227,6 +227,37 @@ async function connectClient(button, setup) {
     "Connect", () => act(button, "connect_client", { client: setup.client }), detail);
 }
 
+// A client's state on its row: installed or not, connected with N servers, edited by hand since.
+function clientStateText(setup) {
+  const s = setup.state;
+  if (s.state === "connected") return `connected: ${s.servers.length} server(s)`;
+  if (s.state === "edited_by_hand") return "edited by hand since connected: left as it is (Connect… rewrites it)";
+  if (s.state === "not_connected") return "installed, not connected";
+  return "not installed";
+}
+
+// Every detected client in one step, after one confirmation listing every file.
+async function connectAll(button) {
+  let preview;
+  try {
+    preview = await invoke("connect_all_preview");
+  } catch (e) {
+    await refresh(false);
+    return;
+  }
+  if (!preview.ready.length) {
+    showBanner("error", preview.refused.length
+      ? `No detected client can be connected: ${preview.refused.map(([n, why]) => `${n}: ${why}`).join("; ")}`
+      : "No installed MCP client was found. Connect one from the list instead.");
+    return;
+  }
+  const files = preview.ready.map((c) => `${c.display}: ${c.config}\n${entries(c.after)}`).join("\n\n");
+  const refused = preview.refused.map(([n, why]) => `${n}: not connected: ${why}`).join("\n");
+  confirmThen(`Connect ${preview.ready.length} client(s)?`,
+    `MCP Passport will write its entries into each file below, with a key for each client alone. Other entries stay as they are, and each file is backed up first.`,
+    "Connect all", () => act(button, "connect_all", {}), refused ? `${files}\n\n${refused}` : files);
+}
+
 // One MCP client that MCP Passport can set up: Connect…, or Disconnect.
 function setupItem() {
   const v = {};
@@ -236,7 +267,7 @@ function setupItem() {
     type: "button",
     onclick: () => {
       const setup = v.item;
-      if (!setup.connected) { connectClient(button, setup); return; }
+      if (!setup.connected || setup.state.state === "edited_by_hand") { connectClient(button, setup); return; }
       confirmThen(`Disconnect ${setup.display}?`,
         `MCP Passport removes its entries from ${setup.display}'s settings and revokes ${setup.display}'s key, so it can no longer get tokens. Your other clients keep working.`,
         "Disconnect", () => act(button, "disconnect_client", { client: setup.client }));
@@ -247,10 +278,11 @@ function setupItem() {
     v.item = setup;
     setData(v.node, "client", setup.client);
     setText(display, setup.display);
-    setProp(state, "className", `state${setup.connected ? " on" : ""}`);
-    setText(state, setup.connected ? "connected" : "not connected");
-    setProp(button, "className", setup.connected ? "disconnect" : "connect");
-    setText(button, setup.connected ? "Disconnect" : "Connect…");
+    setProp(state, "className", `state${setup.connected ? " on" : ""}${setup.state.state === "edited_by_hand" ? " edited" : ""}`);
+    setText(state, clientStateText(setup));
+    const edited = setup.state.state === "edited_by_hand";
+    setProp(button, "className", setup.connected && !edited ? "disconnect" : "connect");
+    setText(button, setup.connected && !edited ? "Disconnect" : "Connect…");
     setButton(button, !setup.connected && !overview.accounts.length
       ? "Sign in first: a client is connected to the servers you granted" : "");
   };
@@ -345,6 +377,7 @@ $("sign-in-form").addEventListener("submit", async (ev) => {
   }
   await refresh(false);
 });
+$("connect-all").addEventListener("click", (ev) => connectAll(ev.currentTarget));
 $("use-demo").addEventListener("click", () => { $("target").value = overview.demo_issuer; $("sign-in").focus(); });
 $("cancel-sign-in").addEventListener("click", () => invoke("cancel_sign_in").catch(() => {}).then(() => refresh(false)));
 $("dismiss").addEventListener("click", () => {

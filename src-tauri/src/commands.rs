@@ -109,6 +109,20 @@ pub async fn disconnect_client(passport: Ctl<'_>, client: String) -> Result<Stri
     passport.disconnect_client(&client)
 }
 
+/// What connecting every installed client would change (nothing is written).
+#[tauri::command]
+pub async fn connect_all_preview(
+    passport: Ctl<'_>,
+) -> Result<crate::passport::AllPreview, UiError> {
+    Ok(passport.connect_all_preview())
+}
+
+/// Connects every installed client.
+#[tauri::command]
+pub async fn connect_all(passport: Ctl<'_>) -> Result<String, UiError> {
+    passport.connect_all()
+}
+
 /// Turns start-at-login on or off; returns the new setting.
 #[tauri::command]
 pub fn set_autostart<R: Runtime>(app: AppHandle<R>, enabled: bool) -> Result<bool, UiError> {
@@ -132,6 +146,8 @@ pub fn handler<R: Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + Send + 
         connect_preview,
         connect_client,
         disconnect_client,
+        connect_all_preview,
+        connect_all,
         set_autostart
     ]
 }

@@ -4,7 +4,8 @@
 //! well-behaved client is served at once; every response the broker writes
 //! says `Cache-Control: no-store`; and the proxy passes no hop-by-hop header
 //! either way, including those a `Connection` header names, to a real
-//! upstream that records what it receives.
+//! upstream that records what it receives; the MCP headers (version,
+//! method, name, `Mcp-Param-*`, session) pass unchanged both ways.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod support;
@@ -338,5 +339,141 @@ async fn the_proxy_passes_no_hop_by_hop_header_either_way() {
         assert!(!has_header(&head, hop), "{hop} reached the client: {head}");
     }
     assert!(has_header(&head, "x-up-end"), "{head}");
+    broker.shutdown().await;
+}
+
+/// The MCP headers a 2026-07-28 client sends on a POST (SEP-2243, SEP-2575).
+const MCP_HEADERS: [(&str, &str); 6] = [
+    ("MCP-Protocol-Version", "2026-07-28"),
+    ("Mcp-Method", "tools/call"),
+    ("Mcp-Name", "my-hyphenated-tool"),
+    ("Mcp-Param-Region", "us-west1"),
+    ("Mcp-Param-NonAscii", "=?base64?SGVsbG8sIOS4lueVjA==?="),
+    ("Mcp-Session-Id", "Session-A1b2"),
+];
+
+/// An upstream MCP server that records each request head it receives, as
+/// sent, and answers with every `mcp-*` header of the request echoed back.
+async fn echoing_upstream() -> (String, Arc<Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/mcp", listener.local_addr().unwrap());
+    let heads = Arc::new(Mutex::new(Vec::new()));
+    let record = Arc::clone(&heads);
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut stream, _)) = listener.accept().await else {
+                return;
+            };
+            let record = Arc::clone(&record);
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                loop {
+                    let Ok(n) = stream.read(&mut chunk).await else {
+                        return;
+                    };
+                    if n == 0 {
+                        return;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                    let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+                        continue;
+                    };
+                    let head = String::from_utf8_lossy(&buf[..end]).to_string();
+                    let length: usize = head
+                        .lines()
+                        .filter_map(|l| l.split_once(':'))
+                        .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
+                        .map_or(0, |(_, v)| v.trim().parse().unwrap());
+                    if buf.len() < end + 4 + length {
+                        continue;
+                    }
+                    buf.drain(..end + 4 + length);
+                    let echoed: String = head
+                        .lines()
+                        .filter(|l| l.to_lowercase().starts_with("mcp-"))
+                        .map(|l| format!("{l}\r\n"))
+                        .collect();
+                    record.lock().unwrap().push(head);
+                    let answer = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n{echoed}\
+                         Content-Length: 2\r\n\r\n{{}}"
+                    );
+                    if stream.write_all(answer.as_bytes()).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (url, heads)
+}
+
+/// The value of header `name` in a raw head, as written.
+fn header_value<'a>(head: &'a str, name: &str) -> Option<&'a str> {
+    head.lines()
+        .filter_map(|l| l.split_once(':'))
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.trim())
+}
+
+#[tokio::test]
+async fn the_proxy_passes_the_mcp_headers_unchanged_both_ways() {
+    let (upstream, heads) = echoing_upstream().await;
+    let dir = tempfile::tempdir().unwrap();
+    let broker = broker_before(&upstream, dir.path()).await;
+    let key = passport_broker::endpoint::read(&dir.path().join("run/endpoint.json"))
+        .unwrap()
+        .key;
+    let addr = broker.addr;
+    let body = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"my-hyphenated-tool","arguments":{"region":"us-west1","non_ascii":"Hello, 世界"}}}"#;
+    let mcp: String = MCP_HEADERS
+        .iter()
+        .map(|(n, v)| format!("{n}: {v}\r\n"))
+        .collect();
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(
+            format!(
+                "POST /v1/mcp/recorder HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {key}\r\n\
+                 Content-Type: application/json\r\nAccept: application/json, text/event-stream\r\n\
+                 {mcp}Content-Length: {}\r\n\r\n{body}",
+                body.len()
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while !answer.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut chunk))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(n > 0, "the broker closed without an answer");
+        answer.extend_from_slice(&chunk[..n]);
+    }
+    let answer = String::from_utf8_lossy(&answer).to_string();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let received = heads.lock().unwrap().clone();
+    assert_eq!(received.len(), 1, "{received:?}");
+    for (name, value) in MCP_HEADERS {
+        assert_eq!(
+            header_value(&received[0], name),
+            Some(value),
+            "{name} upstream: {}",
+            received[0]
+        );
+        assert_eq!(
+            header_value(&answer, name),
+            Some(value),
+            "{name} back: {answer}"
+        );
+    }
+    assert!(
+        header_value(&received[0], "authorization").is_some_and(|v| !v.contains(&key)),
+        "the upstream got the server's token, not the client's key"
+    );
     broker.shutdown().await;
 }

@@ -155,6 +155,12 @@ pub enum Command {
         /// The tool's arguments, as a JSON object.
         #[arg(long, requires = "call")]
         args: Option<String>,
+        /// A resource to read (its URI).
+        #[arg(long)]
+        read: Option<String>,
+        /// A prompt to get (its name).
+        #[arg(long)]
+        prompt: Option<String>,
         /// Sign in for this check only: keep nothing (no keyring item, no state file).
         #[arg(long)]
         ephemeral: bool,
@@ -165,7 +171,14 @@ pub enum Command {
     /// Write `passport-<id>` entries for the granted servers into an MCP client's config, with a key for that client.
     Connect {
         /// The client to configure.
-        client: crate::connect::ClientKind,
+        #[arg(required_unless_present = "all")]
+        client: Option<crate::connect::ClientKind>,
+        /// Every installed client found on this machine, after one preview of every file.
+        #[arg(long, conflicts_with_all = ["client", "config"])]
+        all: bool,
+        /// With --all: connect without asking (the preview is still printed).
+        #[arg(long, requires = "all")]
+        yes: bool,
         /// Only these server ids (comma-separated); the client's key is limited to them.
         #[arg(long, value_delimiter = ',')]
         servers: Vec<String>,

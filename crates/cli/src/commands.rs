@@ -96,7 +96,9 @@ pub async fn dispatch(cli: Cli) -> Result<(), Failure> {
                     None => break result,
                 }
             };
-            crate::login_report::finish(json, &result)?;
+            let finished = crate::login_report::finish(json, &result);
+            crate::connect_all::follow(&cli);
+            finished?;
         }
         Command::AddServers {
             issuer,
@@ -135,7 +137,9 @@ pub async fn dispatch(cli: Cli) -> Result<(), Failure> {
                     )
                 }
             };
-            crate::login_report::finish(json, &result)?;
+            let finished = crate::login_report::finish(json, &result);
+            crate::connect_all::follow(&cli);
+            finished?;
         }
         Command::Status => {
             let ctx = Context::open(&cli, false)?;
@@ -203,6 +207,7 @@ pub async fn dispatch(cli: Cli) -> Result<(), Failure> {
             } else {
                 println!("{message}");
             }
+            crate::connect_all::follow(&cli);
         }
         Command::Logout { issuer, account } => {
             let count =
@@ -239,11 +244,14 @@ pub async fn dispatch(cli: Cli) -> Result<(), Failure> {
             } else {
                 println!("Signed out of {count} grant(s).");
             }
+            crate::connect_all::follow(&cli);
         }
         Command::Check {
             url,
             call,
             args,
+            read,
+            prompt,
             sign_in,
             ephemeral,
         } => {
@@ -252,15 +260,13 @@ pub async fn dispatch(cli: Cli) -> Result<(), Failure> {
             } else {
                 Context::open(&cli, true)?
             };
-            crate::check::check(
-                &ctx.engine,
-                url,
-                call.as_deref(),
-                args.as_deref(),
-                sign_in,
-                json,
-            )
-            .await?;
+            let asks = crate::check::Asks {
+                call: call.as_deref(),
+                args: args.as_deref(),
+                read: read.as_deref(),
+                prompt: prompt.as_deref(),
+            };
+            crate::check::check(&ctx.engine, url, &asks, sign_in, json).await?;
         }
     }
     Ok(())

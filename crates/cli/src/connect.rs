@@ -18,16 +18,21 @@ impl From<ConnectError> for Failure {
 }
 
 /// The broker's port from its endpoint file, else the default.
-fn broker_port(paths: &Paths) -> u16 {
+pub(crate) fn broker_port(paths: &Paths) -> u16 {
     crate::broker_client::read_endpoint(&paths.endpoint_file())
         .map_or(passport_connect::DEFAULT_PORT, |e| e.port)
 }
 
-fn keys(paths: &Paths) -> Result<Keys, Failure> {
+/// What was written into which client's file.
+pub(crate) fn records(paths: &Paths) -> passport_connect::record::Records {
+    passport_connect::record::Records::in_home(&paths.home)
+}
+
+pub(crate) fn keys(paths: &Paths) -> Result<Keys, Failure> {
     Keys::open(paths.keys_file()).map_err(|e| Failure::other("keys", e.to_string()))
 }
 
-fn print_before(change: &Change) {
+pub(crate) fn print_before(change: &Change) {
     println!("Before:");
     if change.before.is_empty() {
         println!("  (no passport-* entries)");
@@ -44,9 +49,13 @@ pub fn connect(cli: &Cli) -> Result<(), Failure> {
         servers,
         dry_run,
         config,
+        ..
     } = &cli.command
     else {
         return Err(Failure::other("internal", "not a connect command"));
+    };
+    let Some(client) = client else {
+        return crate::connect_all::connect_all(cli);
     };
     let paths = crate::context::paths_for(cli)?;
     let ctx = Context::open(cli, false)?;
@@ -66,7 +75,7 @@ pub fn connect(cli: &Cli) -> Result<(), Failure> {
     let change = if *dry_run {
         passport_connect::preview_connect(&request)?
     } else {
-        passport_connect::connect(&request, &keys(&paths)?)?
+        passport_connect::follow::connect_recorded(&request, &keys(&paths)?, &records(&paths))?
     };
     report_connect(cli.json, &change, *dry_run);
     Ok(())
@@ -116,7 +125,12 @@ pub fn disconnect(cli: &Cli) -> Result<(), Failure> {
         passport_connect::preview_disconnect(*client, config)?.0
     } else {
         let paths = crate::context::paths_for(cli)?;
-        passport_connect::disconnect(*client, config, &keys(&paths)?)?
+        passport_connect::follow::disconnect_recorded(
+            *client,
+            config,
+            &keys(&paths)?,
+            &records(&paths),
+        )?
     };
     let (display, path, removed) = (change.display, &change.config, &change.servers);
     if cli.json {

@@ -4,6 +4,8 @@
 //! (started on demand). `disconnect claude-desktop` revokes the key: the
 //! running bridge's next request and a new bridge are refused.
 //!
+//! A client of MCP 2026-07-28 works through the bridge as well.
+//!
 //! Needs the real keyring: run under scripts/desktop-session.sh.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
@@ -172,6 +174,69 @@ async fn stdio_bridge_uses_claude_desktops_own_key_and_disconnect_cuts_it_off() 
         String::from_utf8_lossy(&out.stderr)
     );
 
+    home.stop_broker().await;
+    demo.shutdown().await;
+}
+
+/// A client of MCP 2026-07-28 (`server/discover`, `_meta` on every request)
+/// through the bridge: the bridge's transport puts `MCP-Protocol-Version`,
+/// `Mcp-Method` and `Mcp-Name` on each POST from the request itself, the
+/// proxy passes them on, and the sample server (which checks the version
+/// header against `_meta`) answers in 2026-07-28.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_2026_07_28_client_works_through_the_bridge() {
+    use rmcp::service::{ClientLifecycleMode, ClientServiceExt as _};
+    let demo = Demo::start(DemoConfig::default()).await.unwrap();
+    let home = Home::with_autostart("stdio2026", "slack-mcp");
+    home.login(&demo.info().issuer).await;
+    let config = home.dir.path().join("claude_desktop_config.json");
+    ok(
+        &home,
+        &[
+            "connect",
+            "claude-desktop",
+            "--config",
+            config.to_str().unwrap(),
+        ],
+    )
+    .await;
+    let written: Value = serde_json::from_str(&std::fs::read_to_string(&config).unwrap()).unwrap();
+    let entry = written["mcpServers"]["passport-slack-mcp"].clone();
+    let transport = rmcp::transport::TokioChildProcess::new(desktop_bridge(&home, &entry)).unwrap();
+    let client = rmcp::model::ClientConfig::default()
+        .serve_with_lifecycle(
+            transport,
+            ClientLifecycleMode::Discover {
+                preferred_versions: vec![rmcp::model::ProtocolVersion::V_2026_07_28],
+            },
+        )
+        .await
+        .expect("server/discover over the bridge");
+    assert_eq!(
+        client.peer_info().unwrap().protocol_version,
+        rmcp::model::ProtocolVersion::V_2026_07_28
+    );
+    let tools: Vec<String> = client
+        .list_all_tools()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.name.to_string())
+        .collect();
+    assert!(tools.contains(&"list_channels".to_string()), "{tools:?}");
+    let result = client
+        .call_tool(rmcp::model::CallToolRequestParams::new("whoami"))
+        .await
+        .unwrap();
+    let text: String = result
+        .content
+        .iter()
+        .filter_map(|c| c.as_text())
+        .map(|t| t.text.clone())
+        .collect();
+    let whoami: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(whoami["server"], "slack-mcp");
+    let _ = client.cancel().await;
     home.stop_broker().await;
     demo.shutdown().await;
 }

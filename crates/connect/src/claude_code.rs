@@ -18,4 +18,5 @@ pub(super) const CLIENT: Client = Client {
         ]
     },
     needs_key: true,
+    format: crate::format::Format::Json,
 };

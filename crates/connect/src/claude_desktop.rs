@@ -26,4 +26,5 @@ pub(super) const CLIENT: Client = Client {
         ]
     },
     needs_key: true,
+    format: crate::format::Format::Json,
 };

@@ -12,4 +12,5 @@ pub(super) const CLIENT: Client = Client {
     default_path: || dirs::home_dir().map(|h| h.join(".cursor").join("mcp.json")),
     entry: |e: &Entry| vec![("url", json!(e.proxy)), ("headers", bearer(e.key))],
     needs_key: true,
+    format: crate::format::Format::Json,
 };

@@ -13,6 +13,7 @@ pub(super) const CLIENT: Client = Client {
     default_path: || dirs::home_dir().map(|h| h.join(".gemini").join("settings.json")),
     entry: |e: &Entry| vec![("httpUrl", json!(e.proxy)), ("headers", bearer(e.key))],
     needs_key: true,
+    format: crate::format::Format::Json,
 };
 
 /// Qwen Code (built on Gemini CLI): `~/.qwen/settings.json`, the same format.
@@ -23,4 +24,5 @@ pub(super) const QWEN: Client = Client {
     default_path: || dirs::home_dir().map(|h| h.join(".qwen").join("settings.json")),
     entry: |e: &Entry| vec![("httpUrl", json!(e.proxy)), ("headers", bearer(e.key))],
     needs_key: true,
+    format: crate::format::Format::Json,
 };

@@ -15,26 +15,35 @@
 
 mod claude_code;
 mod claude_desktop;
+mod codex;
+mod continue_dev;
 mod cursor;
+pub mod detect;
 mod files;
+pub mod follow;
+mod format;
 mod gemini;
+mod goose;
 pub mod jsonedit;
 mod lm_studio;
 pub mod preview;
+pub mod record;
+pub mod tomledit;
 mod vscode;
 mod windsurf;
+pub mod yamledit;
 mod zed;
 
 use files::{read_config, save};
-use jsonedit::Node;
+use format::{Format, current_entries};
 use passport_broker::keys::Keys;
-use preview::{compact, current_entries};
+use preview::compact;
 use serde::Serialize;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 
 /// One entry: its name and members, in the order written.
-type Rendered = (String, Vec<(&'static str, Value)>);
+pub type Rendered = (String, Vec<(&'static str, Value)>);
 
 /// Port the broker listens on when no endpoint file says otherwise.
 pub use passport_broker::paths::DEFAULT_PORT;
@@ -91,11 +100,17 @@ pub enum ClientKind {
     Qwen,
     /// LM Studio (`~/.lmstudio/mcp.json`).
     LmStudio,
+    /// OpenAI Codex CLI (`~/.codex/config.toml`, TOML).
+    Codex,
+    /// Goose (`~/.config/goose/config.yaml`, YAML).
+    Goose,
+    /// Continue (one YAML file per server in `~/.continue/mcpServers/`).
+    Continue,
 }
 
 impl ClientKind {
     /// Every supported client, in display order.
-    pub const ALL: [ClientKind; 9] = [
+    pub const ALL: [ClientKind; 12] = [
         ClientKind::ClaudeCode,
         ClientKind::Cursor,
         ClientKind::Vscode,
@@ -105,6 +120,9 @@ impl ClientKind {
         ClientKind::Gemini,
         ClientKind::Qwen,
         ClientKind::LmStudio,
+        ClientKind::Codex,
+        ClientKind::Goose,
+        ClientKind::Continue,
     ];
 
     /// The client's name in keys and on the command line (`claude-code`...).
@@ -149,6 +167,8 @@ struct Client {
     entry: fn(&Entry) -> Vec<(&'static str, Value)>,
     /// Whether the entry carries a per-client key.
     needs_key: bool,
+    /// How the config is written.
+    format: Format,
 }
 
 fn client(kind: ClientKind) -> &'static Client {
@@ -162,6 +182,9 @@ fn client(kind: ClientKind) -> &'static Client {
         ClientKind::Gemini => &gemini::CLIENT,
         ClientKind::Qwen => &gemini::QWEN,
         ClientKind::LmStudio => &lm_studio::CLIENT,
+        ClientKind::Codex => &codex::CLIENT,
+        ClientKind::Goose => &goose::CLIENT,
+        ClientKind::Continue => &continue_dev::CLIENT,
     }
 }
 
@@ -268,16 +291,10 @@ fn chosen(request: &Request) -> Result<Vec<String>, ConnectError> {
     Ok(chosen)
 }
 
-/// The new file text with `key` in each entry, and the entries.
-fn render(
-    request: &Request,
-    path: &Path,
-    old: Option<&str>,
-    chosen: &[String],
-    key: &str,
-) -> Result<(String, Vec<Rendered>), ConnectError> {
+/// The entries for the chosen servers, with `key` in each.
+fn entries(request: &Request, chosen: &[String], key: &str) -> Vec<Rendered> {
     let client = client(request.kind);
-    let entries: Vec<Rendered> = chosen
+    chosen
         .iter()
         .map(|id| {
             let proxy = format!("http://127.0.0.1:{}/v1/mcp/{id}", request.port);
@@ -289,20 +306,20 @@ fn render(
             };
             (entry_name(id), (client.entry)(&entry))
         })
-        .collect();
-    let items: Vec<(String, Node)> = entries
-        .iter()
-        .map(|(name, fields)| {
-            let node = Node::Object(
-                fields
-                    .iter()
-                    .map(|(k, v)| ((*k).to_string(), Node::Json(v.clone())))
-                    .collect(),
-            );
-            (name.clone(), node)
-        })
-        .collect();
-    let text = jsonedit::set_members(old.unwrap_or(""), client.container, PREFIX, &items)
+        .collect()
+}
+
+/// The new file text with `key` in each entry, and the entries.
+fn render(
+    request: &Request,
+    path: &Path,
+    old: Option<&str>,
+    chosen: &[String],
+    key: &str,
+) -> Result<(String, Vec<Rendered>), ConnectError> {
+    let client = client(request.kind);
+    let entries = entries(request, chosen, key);
+    let text = format::set_members(client.format, old.unwrap_or(""), client.container, &entries)
         .map_err(|e| edit_error(path, e))?;
     Ok((text, entries))
 }
@@ -318,12 +335,17 @@ fn texts(entries: Vec<(String, Value)>) -> Vec<(String, String)> {
 pub fn preview_connect(request: &Request) -> Result<Change, ConnectError> {
     let path = config_path(request.kind, request.config)?;
     let chosen = chosen(request)?;
+    if client(request.kind).format == Format::YamlDir {
+        let entries = entries(request, &chosen, PLACEHOLDER);
+        return continue_dev::preview(request.kind, path, chosen, &entries);
+    }
     let old = read_config(&path)?;
     let (_, entries) = render(request, &path, old.as_deref(), &chosen, PLACEHOLDER)?;
     Ok(Change {
         client: request.kind,
         display: client(request.kind).display,
         before: texts(current_entries(
+            client(request.kind).format,
             old.as_deref(),
             client(request.kind).container,
         )),
@@ -353,16 +375,33 @@ pub fn connect(request: &Request, keys: &Keys) -> Result<Change, ConnectError> {
     } else {
         String::new()
     };
-    let old = read_config(&change.config)?;
-    let (text, _) = render(
-        request,
-        &change.config,
-        old.as_deref(),
-        &change.servers,
-        &key,
-    )?;
-    save(&change.config, old.as_deref(), &text)?;
+    write_entries(request, &change.config, &change.servers, &key)?;
     Ok(change)
+}
+
+/// Writes exactly `servers`' entries, with `key`, into the client's file
+/// (backed up first) or folder.
+fn write_entries(
+    request: &Request,
+    config: &Path,
+    servers: &[String],
+    key: &str,
+) -> Result<(), ConnectError> {
+    if client(request.kind).format == Format::YamlDir {
+        return continue_dev::write(config, &entries(request, servers, key));
+    }
+    let old = read_config(config)?;
+    let (text, _) = render(request, config, old.as_deref(), servers, key)?;
+    save(config, old.as_deref(), &text)
+}
+
+/// The text that holds our entries: the client's file, or our files in its
+/// folder; `None` when there is none.
+fn our_text(kind: ClientKind, config: &Path) -> Result<Option<String>, ConnectError> {
+    if client(kind).format == Format::YamlDir {
+        return continue_dev::our_text(config);
+    }
+    read_config(config)
 }
 
 /// What disconnecting would remove; writes nothing.
@@ -372,15 +411,18 @@ pub fn preview_disconnect(
 ) -> Result<(Change, Option<String>, Option<String>), ConnectError> {
     let client = client(kind);
     let path = config_path(kind, config)?;
+    if client.format == Format::YamlDir {
+        return Ok((continue_dev::preview_disconnect(kind, path)?, None, None));
+    }
     let old = read_config(&path)?;
-    let before = current_entries(old.as_deref(), client.container);
+    let before = current_entries(client.format, old.as_deref(), client.container);
     let servers = before
         .iter()
         .map(|(k, _)| k.trim_start_matches(PREFIX).to_string())
         .collect();
     let new = match &old {
         Some(text) => Some(
-            jsonedit::remove_prefixed(text, client.container, PREFIX)
+            format::remove_prefixed(client.format, text, client.container)
                 .map_err(|e| edit_error(&path, e))?,
         ),
         None => None,
@@ -404,11 +446,26 @@ pub fn disconnect(
     keys: &Keys,
 ) -> Result<Change, ConnectError> {
     let (mut change, old, new) = preview_disconnect(kind, config)?;
-    if let (Some(old), Some(new)) = (&old, &new)
-        && old != new
-    {
-        save(&change.config, Some(old), new)?;
-    }
+    remove_entries(kind, &change.config, old.as_deref(), new.as_deref())?;
     change.revoked_keys = keys.revoke(client(kind).name).map_err(keys_error)?;
     Ok(change)
+}
+
+/// Removes our entries: the file's new text `new` written over `old`
+/// (from `preview_disconnect`), or our files deleted from the folder.
+fn remove_entries(
+    kind: ClientKind,
+    config: &Path,
+    old: Option<&str>,
+    new: Option<&str>,
+) -> Result<(), ConnectError> {
+    if client(kind).format == Format::YamlDir {
+        return continue_dev::remove(config);
+    }
+    if let (Some(old), Some(new)) = (old, new)
+        && old != new
+    {
+        save(config, Some(old), new)?;
+    }
+    Ok(())
 }

@@ -14,4 +14,5 @@ pub(super) const CLIENT: Client = Client {
     },
     entry: |e: &Entry| vec![("serverUrl", json!(e.proxy)), ("headers", bearer(e.key))],
     needs_key: true,
+    format: crate::format::Format::Json,
 };

@@ -20,4 +20,5 @@ pub(super) const CLIENT: Client = Client {
     },
     entry: |e: &Entry| vec![("url", json!(e.proxy)), ("headers", bearer(e.key))],
     needs_key: true,
+    format: crate::format::Format::Json,
 };

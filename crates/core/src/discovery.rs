@@ -346,27 +346,69 @@ pub fn resource_metadata_urls(server: &Url) -> Vec<Url> {
     urls
 }
 
-/// The MCP `initialize` request sent without a token to provoke the 401.
-fn probe_request(server: &Url) -> Result<http::Request<Vec<u8>>, DiscoveryError> {
-    let probe = serde_json::json!({
-        "jsonrpc": "2.0", "id": 0, "method": "initialize",
-        "params": {
-            "protocolVersion": "2025-11-25", "capabilities": {},
-            "clientInfo": {"name": "mcp-passport", "version": env!("CARGO_PKG_VERSION")},
-        },
-    });
+/// The requests sent without a token to provoke the 401, in order: the
+/// MCP `initialize` of the revisions before 2026-07-28, then (when that one
+/// is let through, as servers may do for `initialize` alone) 2026-07-28's
+/// `server/discover` with its `_meta` and `MCP-Protocol-Version` header.
+fn probe_request(server: &Url, modern: bool) -> Result<http::Request<Vec<u8>>, DiscoveryError> {
+    let client_info =
+        serde_json::json!({"name": "mcp-passport", "version": env!("CARGO_PKG_VERSION")});
+    let (version, probe) = if modern {
+        let version = "2026-07-28";
+        let probe = serde_json::json!({
+            "jsonrpc": "2.0", "id": 0, "method": "server/discover",
+            "params": {"_meta": {
+                "io.modelcontextprotocol/protocolVersion": version,
+                "io.modelcontextprotocol/clientCapabilities": {},
+                "io.modelcontextprotocol/clientInfo": client_info,
+            }},
+        });
+        (version, probe)
+    } else {
+        let version = "2025-11-25";
+        let probe = serde_json::json!({
+            "jsonrpc": "2.0", "id": 0, "method": "initialize",
+            "params": {"protocolVersion": version, "capabilities": {}, "clientInfo": client_info},
+        });
+        (version, probe)
+    };
+    let method = if modern {
+        "server/discover"
+    } else {
+        "initialize"
+    };
     http::Request::post(server.as_str())
         .header(http::header::ACCEPT, "application/json, text/event-stream")
         .header(http::header::CONTENT_TYPE, "application/json")
+        .header("mcp-protocol-version", version)
+        .header("mcp-method", method)
         .body(probe.to_string().into_bytes())
         .map_err(|_| UrlError::Malformed(url_policy::redact(server)).into())
+}
+
+/// Sends a probe; the Bearer challenge of a 401, if one came.
+async fn probe(
+    http: &HttpClient,
+    server: &Url,
+    modern: bool,
+) -> Result<Option<BearerChallenge>, DiscoveryError> {
+    match http.send(probe_request(server, modern)?).await {
+        Ok(r) if r.status == http::StatusCode::UNAUTHORIZED => Ok(r
+            .headers
+            .get_all(http::header::WWW_AUTHENTICATE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find_map(parse_www_authenticate)),
+        Ok(_) | Err(HttpError::Redirect { .. }) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Discovers the authorization server of an MCP server (MCP authorization
 /// spec, "Protected Resource Metadata Discovery Requirements").
 ///
-/// Sends an MCP `initialize` without a token; the `resource_metadata` of a
-/// 401's Bearer challenge (allowed by [`url_policy::check_endpoint`] against
+/// Sends an MCP `initialize` without a token (then a `server/discover` when
+/// that drew no 401); the `resource_metadata` of a 401's Bearer challenge (allowed by [`url_policy::check_endpoint`] against
 /// the server URL) is tried first, then [`resource_metadata_urls`]. The
 /// metadata's `resource` must be `server_url` exactly (SECURITY 20); a
 /// document from the root well-known URL may instead name the server's
@@ -390,15 +432,9 @@ pub async fn discover_server_allowing(
     extra_hosts: &(dyn Fn(&str) -> Vec<String> + Sync),
 ) -> Result<ServerDiscovery, DiscoveryError> {
     let server = url_policy::check_user_url(server_url)?;
-    let challenge = match http.send(probe_request(&server)?).await {
-        Ok(r) if r.status == http::StatusCode::UNAUTHORIZED => r
-            .headers
-            .get_all(http::header::WWW_AUTHENTICATE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .find_map(parse_www_authenticate),
-        Ok(_) | Err(HttpError::Redirect { .. }) => None,
-        Err(e) => return Err(e.into()),
+    let challenge = match probe(http, &server, false).await? {
+        Some(challenge) => Some(challenge),
+        None => probe(http, &server, true).await?,
     };
     let mut candidates = Vec::new();
     if let Some(url) = challenge

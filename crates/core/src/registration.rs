@@ -290,7 +290,10 @@ async fn dynamic(
     if metadata.device_authorization_endpoint.is_some() {
         grant_types.push(crate::device::GRANT_TYPE);
     }
+    // A desktop client: `native` (OpenID Connect Dynamic Client Registration,
+    // MCP SEP-837); its redirects are loopback or the app's own scheme.
     let body = json!({
+        "application_type": "native",
         "client_name": client_name,
         "redirect_uris": redirect_uris,
         "grant_types": grant_types,

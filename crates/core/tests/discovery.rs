@@ -991,6 +991,62 @@ async fn the_probe_is_an_mcp_initialize_accepting_json_and_sse() {
 }
 
 #[tokio::test]
+async fn a_server_that_lets_initialize_through_is_probed_with_a_2026_07_28_discover() {
+    let seen: Arc<Mutex<Vec<(HeaderMap, Value)>>> = Arc::default();
+    let keep = seen.clone();
+    let (base, _) = server_claiming(|base| format!("{base}/mcp")).await;
+    // As MCP 2026-07-28 servers may: `initialize` needs no token (and is
+    // refused without the version header), everything else answers 401.
+    let probe = serve(move |_| {
+        let header = format!(r#"Bearer resource_metadata="{base}/prm", scope="mcp:basic""#);
+        Router::new().route(
+            "/mcp",
+            post(move |headers: HeaderMap, body: axum::body::Bytes| {
+                let keep = keep.clone();
+                let header = header.clone();
+                async move {
+                    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                    let initialize = body["method"] == "initialize";
+                    keep.lock().unwrap().push((headers, body));
+                    if initialize {
+                        (
+                            StatusCode::BAD_REQUEST,
+                            [("www-authenticate", String::new())],
+                        )
+                    } else {
+                        (StatusCode::UNAUTHORIZED, [("www-authenticate", header)])
+                    }
+                }
+            }),
+        )
+    })
+    .await;
+    // The second probe's challenge is followed: its PRM names the other
+    // server, so discovery stops on the resource check (not "no metadata").
+    let err = discover_server(&http(), &format!("{probe}/mcp"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, DiscoveryError::ResourceMismatch { .. }),
+        "{err}"
+    );
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 2, "initialize, then server/discover");
+    assert_eq!(seen[0].1["method"], "initialize");
+    let (headers, body) = &seen[1];
+    assert_eq!(body["method"], "server/discover");
+    let meta = &body["params"]["_meta"];
+    assert_eq!(
+        meta["io.modelcontextprotocol/protocolVersion"],
+        "2026-07-28"
+    );
+    assert!(meta["io.modelcontextprotocol/clientCapabilities"].is_object());
+    assert_eq!(headers.get("mcp-protocol-version").unwrap(), "2026-07-28");
+    assert_eq!(headers.get("mcp-method").unwrap(), "server/discover");
+    assert!(headers.get("authorization").is_none());
+}
+
+#[tokio::test]
 async fn catalog_entries_the_url_policy_refuses_are_dropped_and_errors_surface() {
     let base = serve(|base| {
         let catalog = json!({"servers": [

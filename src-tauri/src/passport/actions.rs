@@ -23,6 +23,7 @@ impl Passport {
             Some(server),
         );
         let outcome = self.engine.revoke_server(server).await;
+        self.follow_grants();
         let result = outcome.map_err(UiError::from).map(|outcome| match outcome {
             RevokeOutcome::Narrowed => format!(
                 "{server} was removed from your sign-in and its tokens were revoked. Add it again with Add servers."
@@ -47,6 +48,7 @@ impl Passport {
             Some(label) => self.engine.sign_out_account(Some(issuer), label).await,
             None => self.engine.sign_out(issuer).await,
         };
+        self.follow_grants();
         let result = match signed_out {
             Ok(0) => Err(UiError::new(
                 "not_signed_in",

@@ -20,6 +20,10 @@ pub struct ClientSetup {
     pub connected: bool,
     /// Where its config lives.
     pub config: Option<PathBuf>,
+    /// Whether it is installed on this machine.
+    pub detected: bool,
+    /// Not installed, not connected, connected with N servers, or edited by hand since.
+    pub state: passport_connect::follow::ClientState,
 }
 
 impl From<ConnectError> for UiError {
@@ -43,7 +47,7 @@ fn kind(name: &str) -> Result<ClientKind, UiError> {
 
 /// The `mcp-passport` command beside this app, or on `PATH` (Claude
 /// Desktop starts it as its stdio bridge).
-fn cli_path() -> Option<PathBuf> {
+pub(super) fn cli_path() -> Option<PathBuf> {
     let name = if cfg!(windows) {
         "mcp-passport.exe"
     } else {
@@ -63,13 +67,17 @@ fn cli_path() -> Option<PathBuf> {
 }
 
 impl Passport {
-    /// The supported clients and whether each is connected.
+    /// The supported clients and whether each is connected, installed ones first.
     pub fn client_setups(&self) -> Vec<ClientSetup> {
-        ClientKind::ALL
+        let places = passport_connect::detect::Places::of_user();
+        let mut setups: Vec<ClientSetup> = ClientKind::ALL
             .iter()
             .map(|&k| {
                 let current = passport_connect::preview_disconnect(k, None).ok();
+                let (detected, state) = self.client_state(k, &places);
                 ClientSetup {
+                    detected,
+                    state,
                     client: k.name(),
                     display: k.display(),
                     connected: current
@@ -78,14 +86,16 @@ impl Passport {
                     config: current.map(|(c, _, _)| c.config),
                 }
             })
-            .collect()
+            .collect();
+        setups.sort_by_key(|s| !s.detected);
+        setups
     }
 
-    fn granted_ids(&self) -> Vec<String> {
+    pub(super) fn granted_ids(&self) -> Vec<String> {
         passport_core::account::addresses(&self.engine.grants())
     }
 
-    fn keys(&self) -> Result<Keys, UiError> {
+    pub(super) fn keys(&self) -> Result<Keys, UiError> {
         Keys::open(self.settings.paths.keys_file()).map_err(|e| {
             UiError::new(
                 "keys",
@@ -94,7 +104,7 @@ impl Passport {
         })
     }
 
-    fn with_request<T>(
+    pub(super) fn with_request<T>(
         &self,
         client: &str,
         f: impl FnOnce(&Request) -> Result<T, ConnectError>,
@@ -134,7 +144,9 @@ impl Passport {
     pub fn connect_client(&self, client: &str) -> Result<String, UiError> {
         let keys = self.keys()?;
         let result = self
-            .with_request(client, |r| passport_connect::connect(r, &keys))
+            .with_request(client, |r| {
+                passport_connect::follow::connect_recorded(r, &keys, &self.records())
+            })
             .map(|c| {
                 format!(
                     "Connected {} to {} server(s). Restart {} to load them. (Its config: {}; the old one was backed up.)",
@@ -151,7 +163,7 @@ impl Passport {
     pub fn disconnect_client(&self, client: &str) -> Result<String, UiError> {
         let result = kind(client).and_then(|k| {
             let keys = self.keys()?;
-            passport_connect::disconnect(k, None, &keys)
+            passport_connect::follow::disconnect_recorded(k, None, &keys, &self.records())
                 .map(|c| {
                     format!(
                         "Disconnected {}: removed {} server(s) and revoked its key.",

@@ -4,6 +4,7 @@
 //! one call here, so all of this is tested without a window.
 
 mod actions;
+mod client_state;
 mod clients;
 mod quirks;
 mod services;
@@ -26,6 +27,7 @@ use serde::Serialize;
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+pub use client_state::AllPreview;
 pub use clients::ClientSetup;
 pub use quirks::QuirkPrompt;
 pub use services::BrokerView;

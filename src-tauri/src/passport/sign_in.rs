@@ -311,6 +311,9 @@ impl Passport {
         let signed_in = result
             .as_ref()
             .is_ok_and(|report| !report.grants().is_empty());
+        if signed_in {
+            self.follow_grants();
+        }
         let prompts = result.as_ref().map_or_else(
             |_| Vec::new(),
             |report| quirks::prompts(report, target, attempt, &self.settings.redirect),
