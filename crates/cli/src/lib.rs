@@ -11,6 +11,7 @@ mod check;
 mod cli;
 mod commands;
 mod connect;
+mod connect_modes;
 mod context;
 mod elsewhere;
 mod idle;

@@ -15,12 +15,17 @@
 
 mod claude_code;
 mod claude_desktop;
+mod cline;
 mod cursor;
 mod files;
 mod gemini;
+pub mod helper;
+mod jetbrains;
 pub mod jsonedit;
 mod lm_studio;
+mod opencode;
 pub mod preview;
+pub mod print;
 mod vscode;
 mod windsurf;
 mod zed;
@@ -91,11 +96,20 @@ pub enum ClientKind {
     Qwen,
     /// LM Studio (`~/.lmstudio/mcp.json`).
     LmStudio,
+    /// opencode (`~/.config/opencode/opencode.json[c]`, `mcp`).
+    Opencode,
+    /// Cline in VS Code (`cline_mcp_settings.json` in VS Code's global storage).
+    Cline,
+    /// The Cline CLI (`~/.cline/data/settings/cline_mcp_settings.json`).
+    ClineCli,
+    /// JetBrains AI Assistant (settings in the IDE: `--print` only).
+    Jetbrains,
 }
 
 impl ClientKind {
-    /// Every supported client, in display order.
-    pub const ALL: [ClientKind; 9] = [
+    /// Every client with a config file to write, in display order (not
+    /// JetBrains AI Assistant, whose settings live in the IDE: see `print`).
+    pub const ALL: [ClientKind; 12] = [
         ClientKind::ClaudeCode,
         ClientKind::Cursor,
         ClientKind::Vscode,
@@ -105,6 +119,9 @@ impl ClientKind {
         ClientKind::Gemini,
         ClientKind::Qwen,
         ClientKind::LmStudio,
+        ClientKind::Opencode,
+        ClientKind::Cline,
+        ClientKind::ClineCli,
     ];
 
     /// The client's name in keys and on the command line (`claude-code`...).
@@ -162,6 +179,19 @@ fn client(kind: ClientKind) -> &'static Client {
         ClientKind::Gemini => &gemini::CLIENT,
         ClientKind::Qwen => &gemini::QWEN,
         ClientKind::LmStudio => &lm_studio::CLIENT,
+        ClientKind::Opencode => &opencode::CLIENT,
+        ClientKind::Cline => &cline::CLIENT,
+        ClientKind::ClineCli => &cline::CLI,
+        ClientKind::Jetbrains => &jetbrains::CLIENT,
+    }
+}
+
+/// The object holding the servers in this file's text: the client's
+/// `container`, or where the file already keeps them (opencode).
+fn container(kind: ClientKind, text: Option<&str>) -> &'static str {
+    match kind {
+        ClientKind::Opencode => opencode::container(text),
+        _ => client(kind).container,
     }
 }
 
@@ -211,6 +241,15 @@ pub fn config_path(kind: ClientKind, config: Option<&Path>) -> Result<PathBuf, C
     let client = client(kind);
     match config {
         Some(p) => Ok(p.to_path_buf()),
+        None if kind == ClientKind::Jetbrains => Err(ConnectError::other(
+            "print_only",
+            format!(
+                "{} keeps its MCP servers in the IDE (Settings | Tools | AI Assistant | \
+                 Model Context Protocol): run `mcp-passport connect --print {}` and paste \
+                 what it shows",
+                client.display, client.name
+            ),
+        )),
         None => (client.default_path)().ok_or_else(|| {
             ConnectError::other(
                 "no_config_path",
@@ -276,8 +315,18 @@ fn render(
     chosen: &[String],
     key: &str,
 ) -> Result<(String, Vec<Rendered>), ConnectError> {
+    write_entries(
+        request.kind,
+        path,
+        old,
+        render_entries(request, chosen, key),
+    )
+}
+
+/// One entry per chosen server, pointing at the proxy with `key`.
+fn render_entries(request: &Request, chosen: &[String], key: &str) -> Vec<Rendered> {
     let client = client(request.kind);
-    let entries: Vec<Rendered> = chosen
+    chosen
         .iter()
         .map(|id| {
             let proxy = format!("http://127.0.0.1:{}/v1/mcp/{id}", request.port);
@@ -289,8 +338,12 @@ fn render(
             };
             (entry_name(id), (client.entry)(&entry))
         })
-        .collect();
-    let items: Vec<(String, Node)> = entries
+        .collect()
+}
+
+/// The entries as values to write, members in order.
+fn nodes(entries: &[Rendered]) -> Vec<(String, Node)> {
+    entries
         .iter()
         .map(|(name, fields)| {
             let node = Node::Object(
@@ -301,8 +354,18 @@ fn render(
             );
             (name.clone(), node)
         })
-        .collect();
-    let text = jsonedit::set_members(old.unwrap_or(""), client.container, PREFIX, &items)
+        .collect()
+}
+
+/// The new file text with `entries` as our entries (every other byte kept).
+fn write_entries(
+    kind: ClientKind,
+    path: &Path,
+    old: Option<&str>,
+    entries: Vec<Rendered>,
+) -> Result<(String, Vec<Rendered>), ConnectError> {
+    let items = nodes(&entries);
+    let text = jsonedit::set_members(old.unwrap_or(""), container(kind, old), PREFIX, &items)
         .map_err(|e| edit_error(path, e))?;
     Ok((text, entries))
 }
@@ -325,7 +388,7 @@ pub fn preview_connect(request: &Request) -> Result<Change, ConnectError> {
         display: client(request.kind).display,
         before: texts(current_entries(
             old.as_deref(),
-            client(request.kind).container,
+            container(request.kind, old.as_deref()),
         )),
         after: entries
             .iter()
@@ -373,15 +436,15 @@ pub fn preview_disconnect(
     let client = client(kind);
     let path = config_path(kind, config)?;
     let old = read_config(&path)?;
-    let before = current_entries(old.as_deref(), client.container);
+    let container = container(kind, old.as_deref());
+    let before = current_entries(old.as_deref(), container);
     let servers = before
         .iter()
         .map(|(k, _)| k.trim_start_matches(PREFIX).to_string())
         .collect();
     let new = match &old {
         Some(text) => Some(
-            jsonedit::remove_prefixed(text, client.container, PREFIX)
-                .map_err(|e| edit_error(&path, e))?,
+            jsonedit::remove_prefixed(text, container, PREFIX).map_err(|e| edit_error(&path, e))?,
         ),
         None => None,
     };
@@ -403,6 +466,10 @@ pub fn disconnect(
     config: Option<&Path>,
     keys: &Keys,
 ) -> Result<Change, ConnectError> {
+    if kind == ClientKind::Jetbrains && config.is_none() {
+        // Its entries were pasted by hand: cutting it off is revoking its key.
+        return print::revoke(kind, keys);
+    }
     let (mut change, old, new) = preview_disconnect(kind, config)?;
     if let (Some(old), Some(new)) = (&old, &new)
         && old != new
