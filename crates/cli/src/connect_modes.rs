@@ -56,7 +56,7 @@ pub fn print(json: bool, request: &Request, keys: &Keys) -> Result<(), Failure> 
     if json {
         println!(
             "{}",
-            json!({"client": printed.client, "servers": printed.servers, "config": printed.text,
+            json!({"client": printed.client, "servers": printed.servers, "paste": printed.text,
                    "revoked_keys": printed.revoked_keys})
         );
         return Ok(());

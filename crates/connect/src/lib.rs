@@ -100,7 +100,7 @@ pub enum ClientKind {
     Opencode,
     /// Cline in VS Code (`cline_mcp_settings.json` in VS Code's global storage).
     Cline,
-    /// The Cline CLI (`~/.cline/data/settings/cline_mcp_settings.json`).
+    /// Cline CLI (`~/.cline/data/settings/cline_mcp_settings.json`).
     ClineCli,
     /// JetBrains AI Assistant (settings in the IDE: `--print` only).
     Jetbrains,
