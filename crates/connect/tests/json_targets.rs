@@ -368,3 +368,41 @@ fn print_shows_the_entries_with_a_new_key_and_writes_no_file() {
     let value = jsonedit::parse(&printed.text).unwrap();
     assert_eq!(value["mcp"]["passport-slack-mcp"]["type"], "remote");
 }
+
+#[test]
+fn opencode_nested_servers_keep_the_files_style_with_a_bom_and_crlf() {
+    let lf = fixture("opencode/opencode.jsonc");
+    let crlf = lf.replace('\n', "\r\n");
+    for (variant, original) in [
+        ("LF", lf.clone()),
+        ("BOM LF", format!("\u{feff}{lf}")),
+        ("CRLF", crlf.clone()),
+        ("BOM CRLF", format!("\u{feff}{crlf}")),
+    ] {
+        let home = Home::new();
+        let path = home.dir.path().join("opencode.jsonc");
+        std::fs::write(&path, &original).unwrap();
+        connect(&home.request(ClientKind::Opencode, Some(&path)), &home.keys).unwrap();
+        let connected = read(&path);
+        let newline = if variant.contains("CRLF") {
+            "\r\n"
+        } else {
+            "\n"
+        };
+        // Our entries sit with the user's, one level in, on lines of their own.
+        assert!(
+            connected.contains(&format!(
+                "{newline}      \"passport-github-mcp\": {{{newline}"
+            )),
+            "{variant}: {connected}"
+        );
+        if newline == "\r\n" {
+            assert!(!connected.replace("\r\n", "").contains('\n'), "{variant}");
+        }
+        assert_eq!(connected.starts_with('\u{feff}'), variant.contains("BOM"));
+        let value = jsonedit::parse(&connected).unwrap();
+        assert_eq!(at(&value, "mcp.servers").len(), 4, "{variant}");
+        disconnect(ClientKind::Opencode, Some(&path), &home.keys).unwrap();
+        assert_eq!(read(&path), original, "{variant}");
+    }
+}
