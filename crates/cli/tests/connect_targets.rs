@@ -3,7 +3,8 @@
 //! client (rmcp) opens a session with each entry's URL and headers and
 //! lists the tools, through the broker's proxy for opencode and the printed
 //! key, and straight at the server, with the headers the written helper
-//! command prints, for the helper (no broker running).
+//! command prints, for the helper (which answers alone, or through the
+//! broker it starts).
 //!
 //! Needs the real keyring: run under scripts/desktop-session.sh.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
@@ -184,15 +185,19 @@ async fn the_helper_entry_reaches_the_server_itself_with_the_headers_it_prints()
         assert_eq!(entry["url"], stack.resource(id), "the server itself");
         // Claude Code runs the helper through the shell, in its own
         // environment: the command finds the state and keyring by itself.
+        // For github-mcp no broker may start (the command answers alone);
+        // for slack-mcp it starts one and asks it, as it would for Claude Code.
         let helper = entry["headersHelper"].as_str().unwrap();
-        let run = tokio::process::Command::new("sh")
+        let mut command = tokio::process::Command::new("sh");
+        command
             .args(["-c", helper])
             .env_remove("MCP_PASSPORT_HOME")
             .env_remove("MCP_PASSPORT_KEYRING_SERVICE")
-            .env("MCP_PASSPORT_NO_AUTOSTART", "1")
-            .output()
-            .await
-            .unwrap();
+            .env_remove("MCP_PASSPORT_NO_AUTOSTART");
+        if id == "github-mcp" {
+            command.env("MCP_PASSPORT_NO_AUTOSTART", "1");
+        }
+        let run = command.output().await.unwrap();
         assert!(
             run.status.success(),
             "{helper}: {}",
@@ -224,6 +229,11 @@ async fn the_helper_entry_reaches_the_server_itself_with_the_headers_it_prints()
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(!cursor.exists());
+
+    assert!(
+        home.stop_broker().await.is_some(),
+        "the helper started a broker"
+    );
 
     ok(&home, &["disconnect", "claude-code", "--config", path], &[]).await;
     assert_eq!(std::fs::read(&config).unwrap(), original);
