@@ -5,7 +5,9 @@
 //! The VS Code extension keeps the file in VS Code's global storage
 //! (`<VS Code user folder>/globalStorage/saoudrizwan.claude-dev/settings/`);
 //! the Cline CLI keeps it under `~/.cline/data/settings/` (`$CLINE_DIR`
-//! instead of `~/.cline` when set).
+//! instead of `~/.cline` when set). Recent Cline releases share that second
+//! file between the CLI, VS Code and JetBrains: `cline-cli` is the one to
+//! connect then, so that one key serves the one file.
 
 use super::{Client, Entry, bearer};
 use serde_json::json;
