@@ -188,6 +188,12 @@ pub enum Command {
         /// The client's config file (default: its usual location).
         #[arg(long)]
         config: Option<PathBuf>,
+        /// Claude Code only: point each entry at the server itself, with `mcp-passport headers <id>` as its headersHelper (no local proxy, no key).
+        #[arg(long)]
+        helper: bool,
+        /// Print the JSON to paste into the client's settings (JetBrains AI Assistant, or any client), with a new key for it shown once; writes no file.
+        #[arg(long, conflicts_with_all = ["dry_run", "config", "helper"])]
+        print: bool,
     },
     /// Remove the `passport-*` entries from an MCP client's config and revoke its key.
     Disconnect {

@@ -12,6 +12,7 @@ mod cli;
 mod commands;
 mod connect;
 mod connect_all;
+mod connect_modes;
 mod context;
 mod elsewhere;
 mod idle;
