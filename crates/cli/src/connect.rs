@@ -18,12 +18,12 @@ impl From<ConnectError> for Failure {
 }
 
 /// The broker's port from its endpoint file, else the default.
-fn broker_port(paths: &Paths) -> u16 {
+pub(crate) fn broker_port(paths: &Paths) -> u16 {
     crate::broker_client::read_endpoint(&paths.endpoint_file())
         .map_or(passport_connect::DEFAULT_PORT, |e| e.port)
 }
 
-fn keys(paths: &Paths) -> Result<Keys, Failure> {
+pub(crate) fn keys(paths: &Paths) -> Result<Keys, Failure> {
     Keys::open(paths.keys_file()).map_err(|e| Failure::other("keys", e.to_string()))
 }
 
@@ -107,10 +107,14 @@ pub fn disconnect(cli: &Cli) -> Result<(), Failure> {
         client,
         dry_run,
         config,
+        restore,
     } = &cli.command
     else {
         return Err(Failure::other("internal", "not a disconnect command"));
     };
+    if *restore {
+        return crate::import::restore(cli, *client, config.as_deref(), *dry_run);
+    }
     let config: Option<&Path> = config.as_deref();
     let change = if *dry_run {
         passport_connect::preview_disconnect(*client, config)?.0

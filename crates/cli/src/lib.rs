@@ -14,6 +14,7 @@ mod connect;
 mod context;
 mod elsewhere;
 mod idle;
+mod import;
 mod login_report;
 mod opener;
 mod quirks;

@@ -188,6 +188,26 @@ pub fn parse(text: &str) -> Result<Value, EditError> {
 /// The text with every member of the top-level object `name` whose key
 /// starts with `prefix` removed; every other byte is kept.
 pub fn remove_prefixed(text: &str, name: &str, prefix: &str) -> Result<String, EditError> {
+    remove_where(text, name, prefix, &|key| key.starts_with(prefix))
+}
+
+/// The text with the members of the top-level object `name` whose keys
+/// are in `keys` removed; every other byte is kept.
+pub fn remove_members(text: &str, name: &str, keys: &[String]) -> Result<String, EditError> {
+    remove_where(text, name, &keys.join("\", \""), &|key| {
+        keys.iter().any(|k| k == key)
+    })
+}
+
+/// The text with the members of `name` whose key `matches` removed;
+/// `what` names them in the error.
+fn remove_where(
+    text: &str,
+    name: &str,
+    what: &str,
+    matches: &dyn Fn(&str) -> bool,
+) -> Result<String, EditError> {
+    let prefix = what;
     let doc = Doc::open(text, Some(name))?;
     let Some((range, _)) = doc.container else {
         return Ok(text.to_string());
@@ -196,7 +216,7 @@ pub fn remove_prefixed(text: &str, name: &str, prefix: &str) -> Result<String, E
     let mut changed = false;
     while let Some(i) = inside
         .iter()
-        .position(|p| matches!(&p.kind, Kind::Member(Some(key)) if key.starts_with(prefix)))
+        .position(|p| matches!(&p.kind, Kind::Member(Some(key)) if matches(key)))
     {
         let text = join(&members::removed(&inside, i));
         inside = object_pieces(&text).map_or_else(|| broken(name, prefix), Ok)?;

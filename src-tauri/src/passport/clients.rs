@@ -43,7 +43,7 @@ fn kind(name: &str) -> Result<ClientKind, UiError> {
 
 /// The `mcp-passport` command beside this app, or on `PATH` (Claude
 /// Desktop starts it as its stdio bridge).
-fn cli_path() -> Option<PathBuf> {
+pub(super) fn cli_path() -> Option<PathBuf> {
     let name = if cfg!(windows) {
         "mcp-passport.exe"
     } else {
@@ -85,7 +85,7 @@ impl Passport {
         passport_core::account::addresses(&self.engine.grants())
     }
 
-    fn keys(&self) -> Result<Keys, UiError> {
+    pub(super) fn keys(&self) -> Result<Keys, UiError> {
         Keys::open(self.settings.paths.keys_file()).map_err(|e| {
             UiError::new(
                 "keys",

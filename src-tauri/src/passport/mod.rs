@@ -5,6 +5,7 @@
 
 mod actions;
 mod clients;
+mod import;
 mod quirks;
 mod services;
 mod sign_in;
