@@ -673,6 +673,27 @@ mod tests {
     }
 
     #[test]
+    fn a_server_known_by_its_url_gets_a_readable_name_and_an_encoded_proxy_path() {
+        let id = "http://127.0.0.1:4444/mcp";
+        assert_eq!(crate::entry_name(id), "passport-127-0-0-1-4444-mcp");
+        assert_eq!(
+            crate::entry_name("github-mcp@work"),
+            "passport-github-mcp-work"
+        );
+        let proxy = crate::proxy_url(8755, id);
+        assert_eq!(
+            proxy,
+            "http://127.0.0.1:8755/v1/mcp/http%3A%2F%2F127.0.0.1%3A4444%2Fmcp"
+        );
+        assert_eq!(
+            crate::proxy_url(8755, "github-mcp"),
+            "http://127.0.0.1:8755/v1/mcp/github-mcp"
+        );
+        let text = json!({"mcpServers": {"passport-x": {"url": proxy}}}).to_string();
+        assert_eq!(our_servers(ClientKind::Cursor, &text), vec![id.to_string()]);
+    }
+
+    #[test]
     fn our_entries_name_their_servers_by_url_or_stdio_argument() {
         let text = r#"{"mcpServers": {
             "passport-a": {"url": "http://127.0.0.1:1/v1/mcp/github-mcp"},

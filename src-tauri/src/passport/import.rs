@@ -11,6 +11,7 @@ use crate::error::UiError;
 use passport_connect::ClientKind;
 use passport_connect::import::{self, Found, Repoint};
 use passport_core::engine::LoginTarget;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,14 +19,27 @@ impl Passport {
     /// The remote MCP servers in the clients' usual config files (names,
     /// addresses and files only; nothing from an entry's headers).
     pub fn import_scan(&self) -> Found {
-        import::scan(&import::config_files(&[]))
+        self.import_scan_in(&import::config_files(&[]))
+    }
+
+    /// [`Passport::import_scan`] over these config files.
+    pub fn import_scan_in(&self, files: &[(ClientKind, PathBuf)]) -> Found {
+        import::scan(files)
     }
 
     /// Signs in to every server [`Passport::import_scan`] finds, then
     /// repoints the clients' entries for those that signed in. Returns once
     /// the sign-in has started; the outcome reaches the banner.
     pub fn import_start(self: &Arc<Self>) -> Result<(), UiError> {
-        let found = self.import_scan();
+        self.import_start_in(import::config_files(&[]))
+    }
+
+    /// [`Passport::import_start`] over these config files.
+    pub fn import_start_in(
+        self: &Arc<Self>,
+        files: Vec<(ClientKind, PathBuf)>,
+    ) -> Result<(), UiError> {
+        let found = self.import_scan_in(&files);
         if found.servers.is_empty() {
             return self.refused(Err(UiError::new(
                 "nothing_to_import",
