@@ -19,12 +19,13 @@ use std::path::{Path, PathBuf};
 use support::home::{Home, target_bin};
 use support::stack::Stack;
 
-const SECRETS: [&str; 5] = [
+const SECRETS: [&str; 6] = [
     "fixture-secret-claude-github-0001",
     "fixture-secret-cursor-github-0002",
     "fixture-secret-vscode-linear-0003",
     "fixture-secret-gemini-notion-0004",
     "fixture-secret-gemini-legacy-0005",
+    "fixture-secret-cursor-query-0006",
 ];
 
 /// The client, its fixture, where it lives under the home, its servers
@@ -53,7 +54,7 @@ const CLIENTS: [Client; 4] = [
         at: ".cursor/mcp.json",
         container: "mcpServers",
         replaced: &[("github", "github-mcp"), ("slack", "slack-mcp")],
-        kept: &["sqlite"],
+        kept: &["sqlite", "keyed"],
     },
     Client {
         name: "vscode",
@@ -220,8 +221,29 @@ async fn one_import_signs_in_once_per_as_repoints_four_clients_and_restore_gives
         out.contains("Gemini CLI \"legacy\"") && out.contains("SSE"),
         "{out}"
     );
+    assert!(out.contains("Cursor \"keyed\""), "{out}");
     unchanged();
     assert!(!opened.exists(), "a dry run opened no sign-in");
+
+    // --config CLIENT=PATH reads that file instead of the client's usual one.
+    let elsewhere = user.path().join("no-such.json");
+    let arg = format!("cursor={}", elsewhere.display());
+    let moved = home
+        .run_with(&["import", "--dry-run", "--config", &arg], None, &env)
+        .await;
+    let moved_out = text(&moved.stdout);
+    assert_eq!(moved.status.code(), Some(0), "{}", text(&moved.stderr));
+    assert!(!moved_out.contains("Cursor"), "{moved_out}");
+    assert!(moved_out.contains("Found 4 remote"), "{moved_out}");
+    let bad = home
+        .run_with(&["import", "--dry-run", "--config", "nope=/x"], None, &env)
+        .await;
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        text(&bad.stderr).contains("unknown client"),
+        "{}",
+        text(&bad.stderr)
+    );
 
     // Without --yes and without a terminal it refuses, changing nothing.
     let refused = home.run_with(&["import"], None, &env).await;

@@ -137,17 +137,20 @@ fn classify(kind: ClientKind, name: &str, entry: &Value) -> Kind {
     let Some((text, sse)) = named_url(kind, entry) else {
         return Kind::Other;
     };
+    // The address itself is never echoed: it may carry a key.
     let url = match url::Url::parse(text.trim()) {
         Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => u,
-        _ => {
-            return Kind::Skip(format!(
-                "its address is not an http(s) URL: {}",
-                passport_core::text::untrusted(&text, 120)
-            ));
-        }
+        _ => return Kind::Skip("its address is not an http(s) URL".to_string()),
     };
     if is_broker(&url) {
         return Kind::Other;
+    }
+    if !url.username().is_empty() || url.password().is_some() || url.query().is_some() {
+        return Kind::Skip(
+            "its address carries a user name, password or query parameters (often a key), \
+             which MCP Passport does not copy"
+                .to_string(),
+        );
     }
     if sse {
         return Kind::Skip(
@@ -648,6 +651,16 @@ mod tests {
             kind_of(ClientKind::Cursor, json!({"url": "file:///etc/passwd"})),
             Kind::Skip(_)
         ));
+        for keyed in [
+            "https://a.example/mcp?api_key=fixture-secret",
+            "https://user:fixture-secret@a.example/mcp",
+        ] {
+            let skip = kind_of(ClientKind::Cursor, json!({ "url": keyed }));
+            assert!(
+                matches!(&skip, Kind::Skip(r) if !r.contains("fixture-secret")),
+                "{skip:?}"
+            );
+        }
         assert_eq!(
             kind_of(
                 ClientKind::Cursor,
