@@ -64,9 +64,20 @@ pub async fn run(cli: &Cli) -> Result<(), Failure> {
         return Ok(());
     }
     confirm(*yes)?;
-    let result = sign_in_all(cli, &found, sign_in).await?;
+    // A server already granted needs no sign-in.
+    let before = Context::open(cli, false)?.engine.grants();
+    let to_sign_in: Vec<String> = found
+        .urls()
+        .into_iter()
+        .filter(|url| import::address_of(url, &before, &before).is_none())
+        .collect();
+    let result = if to_sign_in.is_empty() {
+        LoginResult::default()
+    } else {
+        sign_in_all(cli, to_sign_in, sign_in).await?
+    };
     let grants = Context::open(cli, false)?.engine.grants();
-    let plan = import::plan(&found, &result.grants, &grants);
+    let plan = import::plan(&found, &grants, &grants);
     let paths = crate::context::paths_for(cli)?;
     let keys = keys(&paths)?;
     let exe = std::env::current_exe()
@@ -160,10 +171,10 @@ fn confirm(yes: bool) -> Result<(), Failure> {
 /// One sign-in for every server found: through the running broker, else here.
 async fn sign_in_all(
     cli: &Cli,
-    found: &Found,
+    urls: Vec<String>,
     sign_in: &SignInOptions,
 ) -> Result<LoginResult, Failure> {
-    let target = LoginTarget::Servers(found.urls());
+    let target = LoginTarget::Servers(urls);
     match crate::remote::login(cli, &target, &[], sign_in).await {
         Some(through_broker) => through_broker,
         None => {

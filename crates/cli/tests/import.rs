@@ -394,6 +394,33 @@ async fn one_import_signs_in_once_per_as_repoints_four_clients_and_restore_gives
         .unwrap();
     assert_eq!(cut.status(), 401, "Claude Code's key is revoked");
 
+    // Imported again with every server granted: no browser opens, and the
+    // entries point at the broker again; restoring still gives the bytes back.
+    let again = home.run_with(&["import", "--yes"], None, &env).await;
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again.stderr));
+    let log = std::fs::read_to_string(&opened).unwrap();
+    assert_eq!(log.lines().count(), 2, "no new sign-in: {log}");
+    for (c, (path, original)) in CLIENTS.iter().zip(&files) {
+        let now = std::fs::read_to_string(path).unwrap();
+        for (_, id) in c.replaced {
+            assert!(
+                now.contains(&format!("\"passport-{id}\"")),
+                "{}:\n{now}",
+                c.name
+            );
+        }
+        let config = path.to_str().unwrap();
+        let args = ["disconnect", c.name, "--restore", "--config", config];
+        let back = home.run_with(&args, None, &env).await;
+        assert_eq!(back.status.code(), Some(0), "{}", text(&back.stderr));
+        assert_eq!(
+            &std::fs::read_to_string(path).unwrap(),
+            original,
+            "{}",
+            c.name
+        );
+    }
+
     broker.start_kill().unwrap();
     let logs = broker.wait_with_output().await.unwrap();
     let logs = text(&logs.stderr);

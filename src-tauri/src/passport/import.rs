@@ -46,7 +46,17 @@ impl Passport {
                 "No remote MCP servers were found in your MCP clients' settings. Sign in with an address instead.",
             )));
         }
-        let target = LoginTarget::Servers(found.urls());
+        // A server already granted needs no sign-in.
+        let grants = self.engine.grants();
+        let to_sign_in: Vec<String> = found
+            .urls()
+            .into_iter()
+            .filter(|url| import::address_of(url, &grants, &grants).is_none())
+            .collect();
+        if to_sign_in.is_empty() {
+            return self.report(self.repoint_found(&found)).map(|_| ());
+        }
+        let target = LoginTarget::Servers(to_sign_in);
         let started = self.begin_with(target, Vec::new(), Attempt::default());
         self.refused(started)?;
         let me = Arc::clone(self);
