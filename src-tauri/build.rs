@@ -17,6 +17,8 @@ fn main() {
         "connect_preview",
         "connect_client",
         "disconnect_client",
+        "import_scan",
+        "import_start",
         "set_autostart",
     ];
     let attributes = tauri_build::Attributes::new()

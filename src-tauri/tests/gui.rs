@@ -11,6 +11,7 @@
 mod gui {
     pub mod accounts;
     pub mod clients;
+    pub mod first_run;
     pub mod harness;
     pub mod quirks;
     pub mod sign_in;
