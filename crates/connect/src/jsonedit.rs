@@ -207,7 +207,6 @@ fn remove_where(
     what: &str,
     matches: &dyn Fn(&str) -> bool,
 ) -> Result<String, EditError> {
-    let prefix = what;
     let doc = Doc::open(text, Some(name))?;
     let Some((range, _)) = doc.container else {
         return Ok(text.to_string());
@@ -219,21 +218,21 @@ fn remove_where(
         .position(|p| matches!(&p.kind, Kind::Member(Some(key)) if matches(key)))
     {
         let text = join(&members::removed(&inside, i));
-        inside = object_pieces(&text).map_or_else(|| broken(name, prefix), Ok)?;
+        inside = object_pieces(&text).map_or_else(|| broken(name, what), Ok)?;
         changed = true;
     }
     if !changed {
         return Ok(text.to_string());
     }
     let new = doc.splice(range, &join(&inside));
-    Doc::open(&new, Some(name)).or_else(|_| broken(name, prefix))?;
+    Doc::open(&new, Some(name)).or_else(|_| broken(name, what))?;
     Ok(new)
 }
 
-fn broken<T>(name: &str, prefix: &str) -> Result<T, EditError> {
+fn broken<T>(name: &str, what: &str) -> Result<T, EditError> {
     err(format!(
         "removing an entry from \"{name}\" would break the file; \
-         remove the \"{prefix}\" entries by hand"
+         remove the \"{what}\" entries by hand"
     ))
 }
 
