@@ -9,6 +9,7 @@
 import { el, setAttr, setData, setProp, setText, syncList } from "./dom.js";
 import { showCountdowns } from "./countdown.js";
 import { renderPrompts } from "./prompts.js";
+import { renderImport } from "./import.js";
 
 const { invoke } = window.__TAURI__.core;
 const { listen } = window.__TAURI__.event;
@@ -331,6 +332,7 @@ function render(o) {
   overview = o;
   renderSignInRows(o.activity.sign_in_rows || []);
   renderPrompts($("prompts"), o.activity.prompts || [], act, pendingReason);
+  renderImport($("import"), invoke, o, act, pendingReason);
   skew = Date.parse(o.now) - Date.now();
   const signedIn = o.accounts.length > 0;
   setProp($("welcome"), "hidden", signedIn);

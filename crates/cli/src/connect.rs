@@ -136,10 +136,14 @@ pub fn disconnect(cli: &Cli) -> Result<(), Failure> {
         client,
         dry_run,
         config,
+        restore,
     } = &cli.command
     else {
         return Err(Failure::other("internal", "not a disconnect command"));
     };
+    if *restore {
+        return crate::import::restore(cli, *client, config.as_deref(), *dry_run);
+    }
     let config: Option<&Path> = config.as_deref();
     let change = if *dry_run {
         passport_connect::preview_disconnect(*client, config)?.0

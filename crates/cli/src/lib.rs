@@ -16,6 +16,7 @@ mod connect_modes;
 mod context;
 mod elsewhere;
 mod idle;
+mod import;
 mod login_report;
 mod mcp_client;
 mod opener;

@@ -210,6 +210,25 @@ pub fn parse(text: &str) -> Result<Value, EditError> {
 /// dotted name such as `mcp.servers`, the nested one) whose key starts
 /// with `prefix` removed; every other byte is kept.
 pub fn remove_prefixed(text: &str, name: &str, prefix: &str) -> Result<String, EditError> {
+    remove_where(text, name, prefix, &|key| key.starts_with(prefix))
+}
+
+/// The text with the members of the top-level object `name` whose keys
+/// are in `keys` removed; every other byte is kept.
+pub fn remove_members(text: &str, name: &str, keys: &[String]) -> Result<String, EditError> {
+    remove_where(text, name, &keys.join("\", \""), &|key| {
+        keys.iter().any(|k| k == key)
+    })
+}
+
+/// The text with the members of `name` whose key `matches` removed;
+/// `what` names them in the error.
+fn remove_where(
+    text: &str,
+    name: &str,
+    what: &str,
+    matches: &dyn Fn(&str) -> bool,
+) -> Result<String, EditError> {
     let doc = Doc::open(text, Some(name))?;
     let Some((range, _)) = doc.container else {
         return Ok(text.to_string());
@@ -218,24 +237,24 @@ pub fn remove_prefixed(text: &str, name: &str, prefix: &str) -> Result<String, E
     let mut changed = false;
     while let Some(i) = inside
         .iter()
-        .position(|p| matches!(&p.kind, Kind::Member(Some(key)) if key.starts_with(prefix)))
+        .position(|p| matches!(&p.kind, Kind::Member(Some(key)) if matches(key)))
     {
         let text = join(&members::removed(&inside, i));
-        inside = object_pieces(&text).map_or_else(|| broken(name, prefix), Ok)?;
+        inside = object_pieces(&text).map_or_else(|| broken(name, what), Ok)?;
         changed = true;
     }
     if !changed {
         return Ok(text.to_string());
     }
     let new = doc.splice(range, &join(&inside));
-    Doc::open(&new, Some(name)).or_else(|_| broken(name, prefix))?;
+    Doc::open(&new, Some(name)).or_else(|_| broken(name, what))?;
     Ok(new)
 }
 
-fn broken<T>(name: &str, prefix: &str) -> Result<T, EditError> {
+fn broken<T>(name: &str, what: &str) -> Result<T, EditError> {
     err(format!(
         "removing an entry from \"{name}\" would break the file; \
-         remove the \"{prefix}\" entries by hand"
+         remove the \"{what}\" entries by hand"
     ))
 }
 

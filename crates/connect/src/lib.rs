@@ -27,6 +27,7 @@ mod gemini;
 mod goose;
 pub mod helper;
 mod jetbrains;
+pub mod import;
 pub mod jsonedit;
 mod lm_studio;
 mod opencode;
@@ -58,7 +59,37 @@ pub const PREFIX: &str = "passport-";
 /// The entry for a server address: `passport-<id>`, and for a second
 /// account's `<id>@<label>`, `passport-<id>-<label>`.
 pub fn entry_name(address: &str) -> String {
-    format!("{PREFIX}{}", address.replace('@', "-"))
+    if simple(address) {
+        return format!("{PREFIX}{}", address.replace('@', "-"));
+    }
+    // A server known by its URL (a per-server AS): its host, port and path.
+    let slug: Vec<&str> = address
+        .trim_start_matches("https://")
+        .trim_start_matches("http://")
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|s| !s.is_empty())
+        .collect();
+    format!("{PREFIX}{}", slug.join("-"))
+}
+
+/// Whether a server address goes into a name or a path as it is.
+fn simple(address: &str) -> bool {
+    address
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '@'))
+}
+
+/// The broker's proxy URL for a server address (percent-encoded when it
+/// is a URL itself).
+fn proxy_url(port: u16, address: &str) -> String {
+    if simple(address) {
+        format!("http://127.0.0.1:{port}/v1/mcp/{address}")
+    } else {
+        format!(
+            "http://127.0.0.1:{port}{}",
+            passport_broker::admin_api::proxy_path(address)
+        )
+    }
 }
 
 /// What a preview shows where a freshly minted key would go.
@@ -353,7 +384,7 @@ fn render_entries(request: &Request, chosen: &[String], key: &str) -> Vec<Render
     chosen
         .iter()
         .map(|id| {
-            let proxy = format!("http://127.0.0.1:{}/v1/mcp/{id}", request.port);
+            let proxy = proxy_url(request.port, id);
             let entry = Entry {
                 id,
                 proxy: &proxy,
