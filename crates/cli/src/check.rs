@@ -69,7 +69,25 @@ pub async fn check(
             }
             Err(e) => return Err(e.into()),
         };
-        let outcome = session(url, token.access_token.expose(), call, arguments.clone()).await?;
+        // A DPoP-bound token goes through a forwarder that signs each request.
+        let forwarder = if engine.dpop_bound(url) {
+            Some(
+                crate::dpop_forward::start(Arc::clone(engine), url, token.access_token.expose())
+                    .await
+                    .map_err(|e| Failure::other("mcp_failed", e))?,
+            )
+        } else {
+            None
+        };
+        let session_url = forwarder.as_ref().map_or(url, |f| f.url.as_str());
+        let outcome = session(
+            session_url,
+            token.access_token.expose(),
+            call,
+            arguments.clone(),
+        )
+        .await?;
+        drop(forwarder);
         if let Outcome::NeedsScope(Some(asked)) = &outcome
             && let Some(notice) = engine.record_insufficient_scope(url, asked)?
         {

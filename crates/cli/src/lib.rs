@@ -12,6 +12,7 @@ mod cli;
 mod commands;
 mod connect;
 mod context;
+mod dpop_forward;
 mod elsewhere;
 mod idle;
 mod login_report;

@@ -271,7 +271,9 @@ impl Engine {
                 reason,
             });
         };
-        let endpoint = TokenEndpoint::new(&self.http, &metadata, &client, secret.as_ref())?;
+        let dpop_key = self.dpop_key_for(&metadata)?;
+        let endpoint = TokenEndpoint::new(&self.http, &metadata, &client, secret.as_ref())?
+            .with_dpop(self.prover(dpop_key.as_deref()));
         let flow = if narrow_scope.is_some() {
             "narrow"
         } else {
