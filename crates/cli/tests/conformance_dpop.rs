@@ -18,7 +18,7 @@ fn root() -> PathBuf {
         .unwrap()
 }
 
-fn run_scenario(scenario: &str) {
+fn run_scenario(scenario: &str, expected: &[&str]) {
     let root = root();
     let node22 = root.join("target/tools/node22/bin");
     let suite = root.join("tests/conformance/node_modules/conformance-next/dist/index.js");
@@ -45,30 +45,54 @@ fn run_scenario(scenario: &str) {
         .env("MCP_PASSPORT_BIN", env!("CARGO_BIN_EXE_mcp-passport"))
         .output()
         .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    println!("{scenario}:\n{stdout}");
-    assert!(
-        output.status.success(),
-        "{scenario} failed:\n{stdout}\n{}",
+    // A single scenario reports on stderr; read both.
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
-    let failed = stdout
+    println!("{scenario}:\n{text}");
+    assert!(output.status.success(), "{scenario} failed:\n{text}");
+    let passed = text
         .lines()
-        .filter(|l| l.contains("FAILURE") || l.contains("WARNING") || l.starts_with("✗"))
-        .collect::<Vec<_>>();
-    assert!(failed.is_empty(), "{scenario}: {failed:?}\n{stdout}");
+        .find(|l| l.starts_with("Passed:"))
+        .unwrap_or_else(|| panic!("{scenario}: no Passed line in\n{text}"));
     assert!(
-        stdout.contains("Passed:") || stdout.contains("passed"),
-        "{scenario}: no summary in\n{stdout}"
+        passed.ends_with(", 0 failed, 0 warnings"),
+        "{scenario}: {passed}"
     );
+    assert!(text.contains("OVERALL: PASSED"), "{scenario}:\n{text}");
+    for check in expected {
+        assert!(
+            text.lines()
+                .any(|l| l.contains(&format!("[{check}")) && l.contains("SUCCESS")),
+            "{scenario}: {check} did not succeed:\n{text}"
+        );
+    }
 }
 
 #[test]
 fn conformance_auth_dpop_passes() {
-    run_scenario("auth/dpop");
+    run_scenario(
+        "auth/dpop",
+        &[
+            "sep-1932-client-token-request-proof",
+            "sep-1932-client-dpop-auth-scheme",
+            "sep-1932-client-fresh-proof",
+        ],
+    );
 }
 
 #[test]
 fn conformance_auth_dpop_nonce_passes() {
-    run_scenario("auth/dpop-nonce");
+    run_scenario(
+        "auth/dpop-nonce",
+        &[
+            "sep-1932-client-token-request-proof",
+            "sep-1932-client-dpop-auth-scheme",
+            "sep-1932-client-fresh-proof",
+            "sep-1932-client-as-nonce",
+            "sep-1932-client-rs-nonce",
+        ],
+    );
 }
