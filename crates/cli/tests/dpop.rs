@@ -8,7 +8,8 @@
 //! bound the grant to; a call through the broker's proxy succeeds (the
 //! server's nonce round trip); `/v1/token` refuses to hand the token out and
 //! says to use the proxy; and a copy of the token used without the key is
-//! refused by the sample server, as bearer or with another key's proof.
+//! refused by the sample server, as bearer or with another key's proof,
+//! and so is a copy of the refresh token at the AS.
 //!
 //! Needs the real keyring: run under scripts/desktop-session.sh.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
@@ -173,6 +174,60 @@ async fn a_bound_token_works_through_the_proxy_and_a_copy_of_it_alone_is_refused
     assert_eq!(answered.status(), 200, "with the server's nonce");
     let replayed = call(&resource, &format!("DPoP {own}"), Some(&again)).await;
     assert_eq!(replayed.status(), 401, "a proof is good once (jti)");
+
+    // The broker's first token came by refresh, with a proof (and the AS's nonce).
+    let (codes, refreshes) = demo.token_requests();
+    assert!(
+        codes == 1 && refreshes >= 1,
+        "codes {codes}, refreshes {refreshes}"
+    );
+
+    // A copy of the refresh token is worthless too: refused without a
+    // proof, and with another key's proof (after the AS's nonce).
+    let local = &state["grants"][0];
+    let refresh_token = keyring
+        .get(&StoreKey::RefreshToken {
+            grant_id: local["id"].as_str().unwrap().to_string(),
+        })
+        .unwrap()
+        .expect("the refresh token is in the keyring");
+    let token_url = format!("{issuer}/token");
+    let form = [
+        ("grant_type", "refresh_token"),
+        ("refresh_token", refresh_token.as_str()),
+        ("client_id", local["client_id"].as_str().unwrap()),
+    ];
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let bare = http.post(&token_url).form(&form).send().await.unwrap();
+    assert_eq!(bare.status(), 400);
+    let bare: Value = bare.json().await.unwrap();
+    assert_eq!(bare["error"], "invalid_grant", "{bare}");
+    let first = thief.proof("POST", &token_url, now(), None, None).unwrap();
+    let asked = http
+        .post(&token_url)
+        .header("dpop", first)
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    let nonce = asked.headers()["dpop-nonce"].to_str().unwrap().to_string();
+    let asked: Value = asked.json().await.unwrap();
+    assert_eq!(asked["error"], "use_dpop_nonce", "{asked}");
+    let proof = thief
+        .proof("POST", &token_url, now(), None, Some(&nonce))
+        .unwrap();
+    let other_key = http
+        .post(&token_url)
+        .header("dpop", proof)
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    let other_key: Value = other_key.json().await.unwrap();
+    assert_eq!(other_key["error"], "invalid_grant", "{other_key}");
+    // The grant still works through the proxy.
+    let through = call(&proxy, &format!("Bearer {}", endpoint.1), None).await;
+    assert_eq!(through.status(), 200);
 
     let _ = home.stop_broker().await;
     let _ = broker.kill().await;
