@@ -160,7 +160,6 @@ pub async fn proxy(
     );
     let mut retried = false;
     let mut nonce_retried = false;
-    let dpop = state.engine.dpop_bound(server);
     let response = loop {
         let token = match state.engine.token(server).await {
             Ok(t) => t,
@@ -170,6 +169,8 @@ pub async fn proxy(
                 return whole(json_response(status, body));
             }
         };
+        // Asked after the token: a refresh may have bound it (or unbound it).
+        let dpop = state.engine.dpop_bound(server);
         let (authorization, proof) = if dpop {
             match crate::dpop_proxy::sign(state, &parts.method, &url, token.access_token.expose()) {
                 Ok((authorization, proof)) => (authorization, Some(proof)),

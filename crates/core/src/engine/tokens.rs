@@ -221,6 +221,8 @@ impl Engine {
         self.update_grant(&grant.id, |g| {
             g.status = GrantStatus::Active;
             g.refreshed_at = Some(now);
+            // The AS may start or stop binding tokens (DPoP) at any refresh.
+            g.dpop_bound = tokens.dpop_bound;
             set_kind(g, server, kind);
             for s in g.servers.iter_mut().filter(|s| {
                 s.id == server || (kind == TokenKind::Shared && s.token_kind != TokenKind::Own)
