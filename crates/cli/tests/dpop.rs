@@ -74,8 +74,9 @@ async fn a_bound_token_works_through_the_proxy_and_a_copy_of_it_alone_is_refused
         .next()
         .expect("a grant at the AS");
     let bound = as_state
-        .dpop
-        .bound_key(&grant.id)
+        .store
+        .tx(|c| reference_as::db::dpop_binding(c, &grant.id))
+        .unwrap()
         .expect("the AS bound the grant to a key");
     let keyring = passport_keyring::KeyringStore::new(&home.service);
     let stored = keyring

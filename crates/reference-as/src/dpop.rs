@@ -30,12 +30,12 @@ const MAX_AGE: i64 = 60;
 /// How far `iat` may be in the future (clock skew), seconds.
 const MAX_SKEW: i64 = 5;
 
-/// Replay memory, the current nonce, and which key each grant is bound to.
+/// Replay memory and the current nonce (which key each grant is bound to
+/// is in the database, `db::dpop_binding`).
 #[derive(Debug)]
 pub struct DpopState {
     seen: Mutex<HashMap<String, i64>>,
     nonce: String,
-    bound: Mutex<HashMap<String, String>>,
 }
 
 impl Default for DpopState {
@@ -43,34 +43,22 @@ impl Default for DpopState {
         Self {
             seen: Mutex::default(),
             nonce: random_token(),
-            bound: Mutex::default(),
         }
     }
 }
 
-impl DpopState {
-    /// The `cnf.jkt` grant `grant_id` is bound to, if any.
-    pub fn bound_key(&self, grant_id: &str) -> Option<String> {
-        lock(&self.bound).get(grant_id).cloned()
-    }
-
-    /// Binds grant `grant_id` to the key with thumbprint `jkt`.
-    pub fn bind(&self, grant_id: &str, jkt: &str) {
-        lock(&self.bound).insert(grant_id.to_string(), jkt.to_string());
-    }
-
-    /// Refuses a refresh whose proof's key is not the one the grant is bound to.
-    pub fn check_binding(&self, grant_id: &str, jkt: Option<&str>) -> Result<(), OAuthError> {
-        match (self.bound_key(grant_id), jkt) {
-            (None, _) => Ok(()),
-            (Some(bound), Some(jkt)) if bound == jkt => Ok(()),
-            (Some(_), Some(_)) => Err(OAuthError::invalid_grant(
-                "the refresh token is bound to another DPoP key",
-            )),
-            (Some(_), None) => Err(OAuthError::invalid_grant(
-                "the refresh token is DPoP-bound: send a DPoP proof from its key",
-            )),
-        }
+/// Refuses a refresh whose proof's key is not the one the grant is bound
+/// to (`bound`, from the database).
+pub fn check_binding(bound: Option<String>, jkt: Option<&str>) -> Result<(), OAuthError> {
+    match (bound, jkt) {
+        (None, _) => Ok(()),
+        (Some(bound), Some(jkt)) if bound == jkt => Ok(()),
+        (Some(_), Some(_)) => Err(OAuthError::invalid_grant(
+            "the refresh token is bound to another DPoP key",
+        )),
+        (Some(_), None) => Err(OAuthError::invalid_grant(
+            "the refresh token is DPoP-bound: send a DPoP proof from its key",
+        )),
     }
 }
 

@@ -166,12 +166,12 @@ fn exchange_code(
     };
     let narrowed = resources_to_servers(state, &resources(form), &grant.servers)?;
     let mut audience = audience(&grant, narrowed, None);
-    if let Some(jkt) = jkt {
-        state.dpop.bind(&grant.id, jkt);
-        audience.jkt = Some(jkt.to_string());
-    }
+    audience.jkt = jkt.map(str::to_string);
     state.store.tx(|c| {
         db::insert_grant(c, &grant)?;
+        if let Some(jkt) = jkt {
+            db::bind_dpop(c, &grant.id, jkt)?;
+        }
         token_response(state, c, &grant, &audience)
     })
 }
@@ -224,7 +224,7 @@ fn refresh(
                     "the grant was revoked; sign in again",
                 )));
             }
-            if let Err(e) = state.dpop.check_binding(&grant.id, jkt) {
+            if let Err(e) = crate::dpop::check_binding(db::dpop_binding(c, &grant.id)?, jkt) {
                 return Ok(Err(e));
             }
             if let Some(spent_at) = row.spent_at {
