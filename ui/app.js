@@ -139,7 +139,7 @@ function serverRow(card) {
     setButton(approve, pendingReason(), `Sign in again to grant ${s.name} ${s.needs_scope || "more access"}`);
     setData(countdown, "expires", s.expires_at);
     if (!s.expires_at) setText(countdown, "—");
-    setText(token, TOKEN[s.token] || s.token);
+    setText(token, (TOKEN[s.token] || s.token) + (s.bound ? " · bound to this computer" : ""));
     setData(revoke, "server", s.id);
     setAttr(revoke, "aria-label", `Revoke ${s.name}`);
     setText(revoke, { revoked: "Revoke again", revoking: "Revoking…" }[s.status] || "Revoke");

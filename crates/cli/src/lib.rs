@@ -14,6 +14,7 @@ mod connect;
 mod connect_all;
 mod connect_modes;
 mod context;
+mod dpop_forward;
 mod elsewhere;
 mod idle;
 mod import;
