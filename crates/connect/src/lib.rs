@@ -15,9 +15,9 @@
 
 mod claude_code;
 mod claude_desktop;
+mod cline;
 mod codex;
 mod continue_dev;
-mod cline;
 mod cursor;
 pub mod detect;
 mod files;
@@ -26,23 +26,23 @@ mod format;
 mod gemini;
 mod goose;
 pub mod helper;
-mod jetbrains;
 pub mod import;
+mod jetbrains;
 pub mod jsonedit;
 mod lm_studio;
 mod opencode;
 pub mod preview;
+pub mod print;
 pub mod record;
 pub mod tomledit;
-pub mod print;
 mod vscode;
 mod windsurf;
 pub mod yamledit;
 mod zed;
 
-use jsonedit::Node;
 use files::{read_config, save};
 use format::{Format, current_entries};
+use jsonedit::Node;
 use passport_broker::keys::Keys;
 use preview::compact;
 use serde::Serialize;
@@ -425,7 +425,7 @@ fn write_entries(
         container(kind, old),
         &entries,
     )
-        .map_err(|e| edit_error(path, e))?;
+    .map_err(|e| edit_error(path, e))?;
     Ok((text, entries))
 }
 
