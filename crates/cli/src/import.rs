@@ -32,6 +32,13 @@ pub fn parse_config(s: &str) -> Result<(ClientKind, PathBuf), String> {
     if path.is_empty() {
         return Err("the PATH after = is empty".into());
     }
+    if !import::reads(kind) {
+        return Err(format!(
+            "import reads JSON config files only, and {}'s is not; run `mcp-passport connect {}` after the import",
+            kind.display(),
+            kind.name()
+        ));
+    }
     Ok((kind, PathBuf::from(path)))
 }
 

@@ -188,11 +188,18 @@ fn entries(kind: ClientKind, text: &str) -> Result<Vec<(String, Kind)>, String> 
         .collect())
 }
 
-/// The config file of each client: `overrides` first, else its usual
-/// place on this OS.
+/// Whether import reads this client's file (JSON files only, for now).
+pub fn reads(kind: ClientKind) -> bool {
+    client(kind).format == crate::format::Format::Json
+}
+
+/// The config file of each client whose file is JSON (TOML, YAML and
+/// folder clients are not read yet: `connect` them after the import):
+/// `overrides` first, else its usual place on this OS.
 pub fn config_files(overrides: &[(ClientKind, PathBuf)]) -> Vec<(ClientKind, PathBuf)> {
     ClientKind::ALL
         .into_iter()
+        .filter(|kind| reads(*kind))
         .filter_map(|kind| {
             let given = overrides.iter().find(|(k, _)| *k == kind);
             let path =
