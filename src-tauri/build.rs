@@ -19,6 +19,8 @@ fn main() {
         "disconnect_client",
         "connect_all_preview",
         "connect_all",
+        "import_scan",
+        "import_start",
         "set_autostart",
     ];
     let attributes = tauri_build::Attributes::new()

@@ -9,6 +9,7 @@
 import { el, setAttr, setData, setProp, setText, syncList } from "./dom.js";
 import { showCountdowns } from "./countdown.js";
 import { renderPrompts } from "./prompts.js";
+import { renderImport } from "./import.js";
 
 const { invoke } = window.__TAURI__.core;
 const { listen } = window.__TAURI__.event;
@@ -138,7 +139,7 @@ function serverRow(card) {
     setButton(approve, pendingReason(), `Sign in again to grant ${s.name} ${s.needs_scope || "more access"}`);
     setData(countdown, "expires", s.expires_at);
     if (!s.expires_at) setText(countdown, "—");
-    setText(token, TOKEN[s.token] || s.token);
+    setText(token, (TOKEN[s.token] || s.token) + (s.bound ? " · bound to this computer" : ""));
     setData(revoke, "server", s.id);
     setAttr(revoke, "aria-label", `Revoke ${s.name}`);
     setText(revoke, { revoked: "Revoke again", revoking: "Revoking…" }[s.status] || "Revoke");
@@ -331,6 +332,7 @@ function render(o) {
   overview = o;
   renderSignInRows(o.activity.sign_in_rows || []);
   renderPrompts($("prompts"), o.activity.prompts || [], act, pendingReason);
+  renderImport($("import"), invoke, o, act, pendingReason);
   skew = Date.parse(o.now) - Date.now();
   const signedIn = o.accounts.length > 0;
   setProp($("welcome"), "hidden", signedIn);

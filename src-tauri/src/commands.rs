@@ -123,6 +123,18 @@ pub async fn connect_all(passport: Ctl<'_>) -> Result<String, UiError> {
     passport.connect_all()
 }
 
+/// The remote MCP servers found in the MCP clients' settings (first run).
+#[tauri::command]
+pub async fn import_scan(passport: Ctl<'_>) -> Result<passport_connect::import::Found, UiError> {
+    Ok(passport.import_scan())
+}
+
+/// Signs in to every server found, then points the clients' entries at the broker.
+#[tauri::command]
+pub async fn import_start(passport: Ctl<'_>) -> Result<(), UiError> {
+    passport.import_start()
+}
+
 /// Turns start-at-login on or off; returns the new setting.
 #[tauri::command]
 pub fn set_autostart<R: Runtime>(app: AppHandle<R>, enabled: bool) -> Result<bool, UiError> {
@@ -148,6 +160,8 @@ pub fn handler<R: Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + Send + 
         disconnect_client,
         connect_all_preview,
         connect_all,
+        import_scan,
+        import_start,
         set_autostart
     ]
 }

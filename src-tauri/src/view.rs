@@ -29,6 +29,9 @@ pub struct ServerView {
     /// The scope it asked for and has not been granted (step-up), shown
     /// with `needs-more-access` or `scope-refused`.
     pub needs_scope: Option<String>,
+    /// Its tokens are DPoP-bound: "bound to this computer", usable only
+    /// through MCP Passport's proxy.
+    pub bound: bool,
 }
 
 /// One sign-in at one authorization server.
@@ -140,6 +143,7 @@ pub fn accounts(grants: &[Grant], now: DateTime<Utc>, busy: &Busy<'_>) -> Vec<Ac
                             TokenKind::Unknown => "unknown",
                         },
                         needs_scope,
+                        bound: grant.dpop_bound,
                     }
                 })
                 .collect();

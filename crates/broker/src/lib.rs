@@ -12,6 +12,7 @@ pub mod admin;
 pub mod admin_api;
 pub mod admin_elsewhere;
 pub mod audit;
+pub mod dpop_proxy;
 pub mod endpoint;
 pub mod guard;
 pub mod keys;

@@ -155,10 +155,11 @@ pub async fn proxy(
     };
     let headers = keep(
         parts.headers,
-        |n| n == header::AUTHORIZATION || n == header::COOKIE,
-        1,
+        |n| n == header::AUTHORIZATION || n == header::COOKIE || n == "dpop",
+        2,
     );
     let mut retried = false;
+    let mut nonce_retried = false;
     let response = loop {
         let token = match state.engine.token(server).await {
             Ok(t) => t,
@@ -168,17 +169,43 @@ pub async fn proxy(
                 return whole(json_response(status, body));
             }
         };
-        let Some(bearer) = bearer(token.access_token.expose()) else {
-            tracing::warn!(%server, "the server's token cannot be sent as a header");
-            audit(state, key, server, Outcome::Code("upstream_unreachable"));
-            return bad_gateway();
+        // Asked after the token: a refresh may have bound it (or unbound it).
+        let dpop = state.engine.dpop_bound(server);
+        let (authorization, proof) = if dpop {
+            match crate::dpop_proxy::sign(state, &parts.method, &url, token.access_token.expose()) {
+                Ok((authorization, proof)) => (authorization, Some(proof)),
+                Err(e) => {
+                    audit(state, key, server, Outcome::Code(e.code()));
+                    let (status, body) = error_body(&e);
+                    return whole(json_response(status, body));
+                }
+            }
+        } else {
+            let Some(bearer) = bearer(token.access_token.expose()) else {
+                tracing::warn!(%server, "the server's token cannot be sent as a header");
+                audit(state, key, server, Outcome::Code("upstream_unreachable"));
+                return bad_gateway();
+            };
+            (bearer, None)
         };
         let mut upstream = Request::new(body.clone());
         *upstream.method_mut() = parts.method.clone();
         *upstream.uri_mut() = uri.clone();
         *upstream.headers_mut() = headers.clone();
-        upstream.headers_mut().insert(header::AUTHORIZATION, bearer);
+        upstream
+            .headers_mut()
+            .insert(header::AUTHORIZATION, authorization);
+        if let Some(proof) = proof {
+            upstream.headers_mut().insert("dpop", proof);
+        }
         match state.upstream.send(upstream).await {
+            Ok(r)
+                if dpop
+                    && crate::dpop_proxy::asks_again(state, &url, r.status(), r.headers())
+                    && !nonce_retried =>
+            {
+                nonce_retried = true;
+            }
             Ok(r) if r.status() == StatusCode::UNAUTHORIZED && !retried => {
                 retried = true;
                 state.engine.invalidate(server);

@@ -53,6 +53,12 @@ pub async fn token(
     if !allowed(state, key, server) {
         return empty(StatusCode::FORBIDDEN);
     }
+    if let Some(refused) = crate::dpop_proxy::refuse_token(state, server) {
+        state
+            .audit
+            .note(key, server, Kind::Token, Outcome::Code("dpop_bound"));
+        return refused;
+    }
     match state.engine.token(server).await {
         Ok(t) => {
             state.audit.note(key, server, Kind::Token, Outcome::Ok);

@@ -70,8 +70,19 @@ pub async fn check(
             Err(EngineError::NotGranted(_) | EngineError::SignInNeeded { .. }) => None,
             Err(e) => return Err(e.into()),
         };
+        // A DPoP-bound token goes through a forwarder that signs each request.
+        let forwarder = match &token {
+            Some(t) if engine.dpop_bound(url) => Some(
+                crate::dpop_forward::start(Arc::clone(engine), url, t.access_token.expose())
+                    .await
+                    .map_err(|e| Failure::other("mcp_failed", e))?,
+            ),
+            _ => None,
+        };
+        let session_url = forwarder.as_ref().map_or(url, |f| f.url.as_str());
         let bearer = token.as_ref().map(|t| t.access_token.expose());
-        let outcome = session(url, bearer, asks, arguments.clone()).await?;
+        let outcome = session(session_url, bearer, asks, arguments.clone()).await?;
+        drop(forwarder);
         if let Outcome::NeedsScope(Some(asked)) = &outcome
             && let Some(notice) = engine.record_insufficient_scope(url, asked)?
         {

@@ -188,6 +188,12 @@ pub enum Command {
         /// The client's config file (default: its usual location).
         #[arg(long)]
         config: Option<PathBuf>,
+        /// Claude Code only: point each entry at the server itself, with `mcp-passport headers <id>` as its headersHelper (no local proxy, no key).
+        #[arg(long)]
+        helper: bool,
+        /// Print the JSON to paste into the client's settings (JetBrains AI Assistant, or any client), with a new key for it shown once; writes no file.
+        #[arg(long, conflicts_with_all = ["dry_run", "config", "helper"])]
+        print: bool,
     },
     /// Remove the `passport-*` entries from an MCP client's config and revoke its key.
     Disconnect {
@@ -196,9 +202,28 @@ pub enum Command {
         /// Show the change without writing anything or revoking.
         #[arg(long)]
         dry_run: bool,
+        /// Put the file back as it was before `import` (only if our entries are the only change since).
+        #[arg(long)]
+        restore: bool,
         /// The client's config file (default: its usual location).
         #[arg(long)]
         config: Option<PathBuf>,
+    },
+    /// Find the remote MCP servers your clients already use, sign in once per
+    /// authorization server, and point those entries at the broker.
+    Import {
+        /// Show what was found and what would change; sign in to nothing, write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Apply without asking.
+        #[arg(long, conflicts_with = "dry_run")]
+        yes: bool,
+        /// A client's config file instead of its usual place, `CLIENT=PATH` (repeatable).
+        #[arg(long = "config", value_name = "CLIENT=PATH", value_parser = crate::import::parse_config)]
+        configs: Vec<(crate::connect::ClientKind, PathBuf)>,
+        /// Sign-in options.
+        #[command(flatten)]
+        sign_in: SignInOptions,
     },
 }
 

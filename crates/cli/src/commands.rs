@@ -172,6 +172,7 @@ pub async fn dispatch(cli: Cli) -> Result<(), Failure> {
         Command::Clients => crate::serve::clients(&cli)?,
         Command::Connect { .. } => crate::connect::connect(&cli)?,
         Command::Disconnect { .. } => crate::connect::disconnect(&cli)?,
+        Command::Import { .. } => crate::import::run(&cli).await?,
         Command::Stdio { server } => crate::stdio::bridge(&cli, server).await?,
         Command::Revoke { server } => {
             let (state, reason) = match crate::remote::revoke(&cli, server).await {

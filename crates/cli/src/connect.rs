@@ -49,6 +49,8 @@ pub fn connect(cli: &Cli) -> Result<(), Failure> {
         servers,
         dry_run,
         config,
+        helper,
+        print,
         ..
     } = &cli.command
     else {
@@ -72,6 +74,24 @@ pub fn connect(cli: &Cli) -> Result<(), Failure> {
         port: broker_port(&paths),
         exe: &exe,
     };
+    if *print {
+        return crate::connect_modes::print(cli.json, &request, &keys(&paths)?);
+    }
+    if *helper {
+        let urls = crate::connect_modes::server_urls(&ctx.engine.grants());
+        let command = crate::connect_modes::helper_command(cli, &exe)?;
+        let helper = passport_connect::helper::Helper {
+            urls: &urls,
+            command: &command,
+        };
+        let change = if *dry_run {
+            passport_connect::helper::preview(&request, &helper)?
+        } else {
+            passport_connect::helper::connect(&request, &helper, &keys(&paths)?)?
+        };
+        report_connect(cli.json, &change, *dry_run);
+        return Ok(());
+    }
     let change = if *dry_run {
         passport_connect::preview_connect(&request)?
     } else {
@@ -116,10 +136,14 @@ pub fn disconnect(cli: &Cli) -> Result<(), Failure> {
         client,
         dry_run,
         config,
+        restore,
     } = &cli.command
     else {
         return Err(Failure::other("internal", "not a disconnect command"));
     };
+    if *restore {
+        return crate::import::restore(cli, *client, config.as_deref(), *dry_run);
+    }
     let config: Option<&Path> = config.as_deref();
     let change = if *dry_run {
         passport_connect::preview_disconnect(*client, config)?.0

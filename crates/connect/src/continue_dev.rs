@@ -63,7 +63,7 @@ fn file_for(dir: &Path, name: &str) -> Result<PathBuf, ConnectError> {
 }
 
 /// The file for one server.
-fn document(name: &str, fields: &[(&str, Value)]) -> String {
+pub(super) fn document(name: &str, fields: &[(&str, Value)]) -> String {
     let id = name.trim_start_matches(PREFIX);
     format!(
         "{MARK}; `mcp-passport disconnect continue` removes it.\n{}{}{}mcpServers:\n{}",

@@ -10,7 +10,7 @@
 //! Everything returns data; the command line and the app word it.
 
 use crate::record::{Record, Records, current_entries, entries_digest};
-use crate::{Change, ClientKind, ConnectError, Request, client, files, keys_error};
+use crate::{Change, ClientKind, ConnectError, Request, client, keys_error};
 use passport_broker::keys::Keys;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -246,7 +246,7 @@ fn rewrite(
         }
         None => String::new(),
     };
-    crate::write_entries(&request, config, servers, &key)?;
+    crate::write_chosen(&request, config, servers, &key)?;
     Ok(change)
 }
 

@@ -3,7 +3,7 @@
 //! Each edit keeps every byte that is not ours (see `jsonedit`, `tomledit`,
 //! `yamledit`); a file its reader refuses is refused before any change.
 
-use crate::jsonedit::{self, EditError, Node};
+use crate::jsonedit::{self, EditError};
 use crate::preview::redact;
 use crate::{PREFIX, Rendered, tomledit, yamledit};
 use serde_json::Value;
@@ -30,21 +30,7 @@ pub(crate) fn set_members(
     entries: &[Rendered],
 ) -> Result<String, EditError> {
     match format {
-        Format::Json => {
-            let items: Vec<(String, Node)> = entries
-                .iter()
-                .map(|(name, fields)| {
-                    let node = Node::Object(
-                        fields
-                            .iter()
-                            .map(|(k, v)| ((*k).to_string(), Node::Json(v.clone())))
-                            .collect(),
-                    );
-                    (name.clone(), node)
-                })
-                .collect();
-            jsonedit::set_members(text, container, PREFIX, &items)
-        }
+        Format::Json => jsonedit::set_members(text, container, PREFIX, &crate::nodes(entries)),
         Format::Toml => tomledit::set_members(text, container, PREFIX, entries),
         Format::Yaml => yamledit::set_members(text, container, PREFIX, entries),
         Format::YamlDir => Err(EditError("a folder is not one file".into())),
@@ -84,8 +70,10 @@ pub(crate) fn current_entries(
     let Ok(value) = value else {
         return Vec::new();
     };
-    value
-        .get(container)
+    // A dotted container (opencode's `mcp.servers`) is a path into nested objects.
+    container
+        .split('.')
+        .try_fold(&value, |v, key| v.get(key))
         .and_then(Value::as_object)
         .map(|o| {
             o.iter()

@@ -109,19 +109,10 @@ impl<'t> Doc<'t> {
             Some(ast::Value::Object(top)) => Some(top),
             Some(_) => return err("the top level is not a JSON object"),
         };
-        let mut container = None;
-        for prop in top.iter().flat_map(|t| &t.properties) {
-            let Some(name) = name.filter(|n| *n == prop.name.as_str()) else {
-                continue;
-            };
-            if container.is_some() {
-                return err(format!("\"{name}\" appears more than once; keep one"));
-            }
-            let ast::Value::Object(object) = &prop.value else {
-                return err(format!("\"{name}\" is not a JSON object"));
-            };
-            container = Some((object.range, prop.range));
-        }
+        let container = match (top, name) {
+            (Some(top), Some(name)) => find(top, name.split('.'))?,
+            _ => None,
+        };
         Ok(Self {
             bom,
             body,
@@ -168,6 +159,36 @@ impl<'t> Doc<'t> {
     }
 }
 
+/// The object at `path` (member names; a dotted container name is a path
+/// into nested objects) below `object`, and the member holding it.
+fn find<'a>(
+    object: &ast::Object,
+    mut path: impl Iterator<Item = &'a str>,
+) -> Result<Option<(Range, Range)>, EditError> {
+    let Some(key) = path.next() else {
+        return Ok(None);
+    };
+    let mut found = None;
+    for prop in object.properties.iter().filter(|p| p.name.as_str() == key) {
+        if found.is_some() {
+            return err(format!("\"{key}\" appears more than once; keep one"));
+        }
+        let ast::Value::Object(inner) = &prop.value else {
+            return err(format!("\"{key}\" is not a JSON object"));
+        };
+        found = Some((inner, prop.range));
+    }
+    let Some((inner, member)) = found else {
+        return Ok(None);
+    };
+    let rest: Vec<&str> = path.collect();
+    if rest.is_empty() {
+        Ok(Some((inner.range, member)))
+    } else {
+        find(inner, rest.into_iter())
+    }
+}
+
 /// The pieces of the object in `range`.
 fn pieces_at(doc: &Doc, range: Range) -> Result<Vec<Piece>, EditError> {
     object_pieces(&doc.body[range.start..range.end]).map_or_else(
@@ -185,9 +206,29 @@ pub fn parse(text: &str) -> Result<Value, EditError> {
     Ok(value.unwrap_or_else(|| Value::Object(serde_json::Map::new())))
 }
 
-/// The text with every member of the top-level object `name` whose key
-/// starts with `prefix` removed; every other byte is kept.
+/// The text with every member of the top-level object `name` (or, for a
+/// dotted name such as `mcp.servers`, the nested one) whose key starts
+/// with `prefix` removed; every other byte is kept.
 pub fn remove_prefixed(text: &str, name: &str, prefix: &str) -> Result<String, EditError> {
+    remove_where(text, name, prefix, &|key| key.starts_with(prefix))
+}
+
+/// The text with the members of the top-level object `name` whose keys
+/// are in `keys` removed; every other byte is kept.
+pub fn remove_members(text: &str, name: &str, keys: &[String]) -> Result<String, EditError> {
+    remove_where(text, name, &keys.join("\", \""), &|key| {
+        keys.iter().any(|k| k == key)
+    })
+}
+
+/// The text with the members of `name` whose key `matches` removed;
+/// `what` names them in the error.
+fn remove_where(
+    text: &str,
+    name: &str,
+    what: &str,
+    matches: &dyn Fn(&str) -> bool,
+) -> Result<String, EditError> {
     let doc = Doc::open(text, Some(name))?;
     let Some((range, _)) = doc.container else {
         return Ok(text.to_string());
@@ -196,24 +237,24 @@ pub fn remove_prefixed(text: &str, name: &str, prefix: &str) -> Result<String, E
     let mut changed = false;
     while let Some(i) = inside
         .iter()
-        .position(|p| matches!(&p.kind, Kind::Member(Some(key)) if key.starts_with(prefix)))
+        .position(|p| matches!(&p.kind, Kind::Member(Some(key)) if matches(key)))
     {
         let text = join(&members::removed(&inside, i));
-        inside = object_pieces(&text).map_or_else(|| broken(name, prefix), Ok)?;
+        inside = object_pieces(&text).map_or_else(|| broken(name, what), Ok)?;
         changed = true;
     }
     if !changed {
         return Ok(text.to_string());
     }
     let new = doc.splice(range, &join(&inside));
-    Doc::open(&new, Some(name)).or_else(|_| broken(name, prefix))?;
+    Doc::open(&new, Some(name)).or_else(|_| broken(name, what))?;
     Ok(new)
 }
 
-fn broken<T>(name: &str, prefix: &str) -> Result<T, EditError> {
+fn broken<T>(name: &str, what: &str) -> Result<T, EditError> {
     err(format!(
         "removing an entry from \"{name}\" would break the file; \
-         remove the \"{prefix}\" entries by hand"
+         remove the \"{what}\" entries by hand"
     ))
 }
 
@@ -234,21 +275,42 @@ pub fn with_container(text: &str, name: &str) -> Result<String, EditError> {
     if doc.container.is_some() {
         return Ok(text.to_string());
     }
+    // A nested container goes into its parent, made first when missing.
+    if let Some((parent, key)) = name.rsplit_once('.') {
+        let text = with_container(text, parent)?;
+        let doc = Doc::open(&text, Some(parent))?;
+        let Some((object, member)) = doc.container else {
+            return err(format!("\"{parent}\" could not be added"));
+        };
+        return add_empty(&doc, object, doc.line_indent(member.start), key, name);
+    }
+    add_empty(&doc, top, doc.line_indent(top.start), name, name)
+}
+
+/// The text with an empty object `key` added to the object in `range`,
+/// whose line is indented by `base`; checked by finding `name` after.
+fn add_empty(
+    doc: &Doc,
+    range: Range,
+    base: &str,
+    key: &str,
+    name: &str,
+) -> Result<String, EditError> {
     let unit = doc.unit();
     let layout = Layout {
         newline: doc.newline(),
         unit: &unit,
-        base: doc.line_indent(top.start),
+        base,
     };
-    let items = [(name.to_string(), Node::Object(Vec::new()))];
-    for candidate in members::appended(&pieces_at(&doc, top)?, &items, &layout) {
-        let new = doc.splice(top, &join(&candidate));
+    let items = [(key.to_string(), Node::Object(Vec::new()))];
+    for candidate in members::appended(&pieces_at(doc, range)?, &items, &layout) {
+        let new = doc.splice(range, &join(&candidate));
         if Doc::open(&new, Some(name)).is_ok_and(|d| d.container.is_some()) {
             return Ok(new);
         }
     }
     err(format!(
-        "cannot add \"{name}\" to the file; add \"{name}\": {{}} by hand"
+        "cannot add \"{key}\" to the file; add \"{key}\": {{}} by hand"
     ))
 }
 
@@ -381,6 +443,30 @@ mod tests {
     #[test]
     fn parsing_accepts_any_repeated_key() {
         assert_eq!(parse("{\"\": 1, \"\": 2}").unwrap()[""], 2);
+    }
+
+    #[test]
+    fn a_dotted_name_edits_the_nested_object_and_round_trips() {
+        let text = "{\n  \"mcp\": {\n    \"servers\": {\n      \"a\": 1\n    }\n  }\n}\n";
+        let added = set_members(text, "mcp.servers", "p-", &[item("p-x")]).unwrap();
+        assert_eq!(parse(&added).unwrap()["mcp"]["servers"]["p-x"]["url"], "u");
+        assert!(
+            added.contains("\n      \"p-x\": {\n        \"url\": \"u\"\n      }\n    }"),
+            "{added}"
+        );
+        assert_eq!(remove_prefixed(&added, "mcp.servers", "p-").unwrap(), text);
+        for text in [
+            "",
+            "{}",
+            "{\"mcp\": {}}",
+            "{\n  \"mcp\": {\n    \"a\": 1\n  }\n}",
+        ] {
+            let added = set_members(text, "mcp.servers", "p-", &[item("p-x")]).unwrap();
+            let v = parse(&added).unwrap();
+            assert_eq!(v["mcp"]["servers"]["p-x"]["url"], "u", "{added}");
+        }
+        let e = set_members("{\"mcp\": []}", "mcp.servers", "p-", &[item("p-x")]).unwrap_err();
+        assert!(e.0.contains("\"mcp\" is not a JSON object"), "{e}");
     }
 
     #[test]

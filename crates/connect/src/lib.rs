@@ -15,6 +15,7 @@
 
 mod claude_code;
 mod claude_desktop;
+mod cline;
 mod codex;
 mod continue_dev;
 mod cursor;
@@ -24,9 +25,14 @@ pub mod follow;
 mod format;
 mod gemini;
 mod goose;
+pub mod helper;
+pub mod import;
+mod jetbrains;
 pub mod jsonedit;
 mod lm_studio;
+mod opencode;
 pub mod preview;
+pub mod print;
 pub mod record;
 pub mod tomledit;
 mod vscode;
@@ -36,6 +42,7 @@ mod zed;
 
 use files::{read_config, save};
 use format::{Format, current_entries};
+use jsonedit::Node;
 use passport_broker::keys::Keys;
 use preview::compact;
 use serde::Serialize;
@@ -52,7 +59,37 @@ pub const PREFIX: &str = "passport-";
 /// The entry for a server address: `passport-<id>`, and for a second
 /// account's `<id>@<label>`, `passport-<id>-<label>`.
 pub fn entry_name(address: &str) -> String {
-    format!("{PREFIX}{}", address.replace('@', "-"))
+    if simple(address) {
+        return format!("{PREFIX}{}", address.replace('@', "-"));
+    }
+    // A server known by its URL (a per-server AS): its host, port and path.
+    let slug: Vec<&str> = address
+        .trim_start_matches("https://")
+        .trim_start_matches("http://")
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|s| !s.is_empty())
+        .collect();
+    format!("{PREFIX}{}", slug.join("-"))
+}
+
+/// Whether a server address goes into a name or a path as it is.
+fn simple(address: &str) -> bool {
+    address
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '@'))
+}
+
+/// The broker's proxy URL for a server address (percent-encoded when it
+/// is a URL itself).
+fn proxy_url(port: u16, address: &str) -> String {
+    if simple(address) {
+        format!("http://127.0.0.1:{port}/v1/mcp/{address}")
+    } else {
+        format!(
+            "http://127.0.0.1:{port}{}",
+            passport_broker::admin_api::proxy_path(address)
+        )
+    }
 }
 
 /// What a preview shows where a freshly minted key would go.
@@ -106,11 +143,20 @@ pub enum ClientKind {
     Goose,
     /// Continue (one YAML file per server in `~/.continue/mcpServers/`).
     Continue,
+    /// opencode (`~/.config/opencode/opencode.json[c]`, `mcp`).
+    Opencode,
+    /// Cline in VS Code (`cline_mcp_settings.json` in VS Code's global storage).
+    Cline,
+    /// Cline CLI (`~/.cline/data/settings/cline_mcp_settings.json`).
+    ClineCli,
+    /// JetBrains AI Assistant (settings in the IDE: `--print` only).
+    Jetbrains,
 }
 
 impl ClientKind {
-    /// Every supported client, in display order.
-    pub const ALL: [ClientKind; 12] = [
+    /// Every client with a config file to write, in display order (not
+    /// JetBrains AI Assistant, whose settings live in the IDE: see `print`).
+    pub const ALL: [ClientKind; 15] = [
         ClientKind::ClaudeCode,
         ClientKind::Cursor,
         ClientKind::Vscode,
@@ -123,6 +169,9 @@ impl ClientKind {
         ClientKind::Codex,
         ClientKind::Goose,
         ClientKind::Continue,
+        ClientKind::Opencode,
+        ClientKind::Cline,
+        ClientKind::ClineCli,
     ];
 
     /// The client's name in keys and on the command line (`claude-code`...).
@@ -185,6 +234,19 @@ fn client(kind: ClientKind) -> &'static Client {
         ClientKind::Codex => &codex::CLIENT,
         ClientKind::Goose => &goose::CLIENT,
         ClientKind::Continue => &continue_dev::CLIENT,
+        ClientKind::Opencode => &opencode::CLIENT,
+        ClientKind::Cline => &cline::CLIENT,
+        ClientKind::ClineCli => &cline::CLI,
+        ClientKind::Jetbrains => &jetbrains::CLIENT,
+    }
+}
+
+/// The object holding the servers in this file's text: the client's
+/// `container`, or where the file already keeps them (opencode).
+fn container(kind: ClientKind, text: Option<&str>) -> &'static str {
+    match kind {
+        ClientKind::Opencode => opencode::container(text),
+        _ => client(kind).container,
     }
 }
 
@@ -234,6 +296,15 @@ pub fn config_path(kind: ClientKind, config: Option<&Path>) -> Result<PathBuf, C
     let client = client(kind);
     match config {
         Some(p) => Ok(p.to_path_buf()),
+        None if kind == ClientKind::Jetbrains => Err(ConnectError::other(
+            "print_only",
+            format!(
+                "{} keeps its MCP servers in the IDE (Settings | Tools | AI Assistant | \
+                 Model Context Protocol): run `mcp-passport connect --print {}` and paste \
+                 what it shows",
+                client.display, client.name
+            ),
+        )),
         None => (client.default_path)().ok_or_else(|| {
             ConnectError::other(
                 "no_config_path",
@@ -291,13 +362,29 @@ fn chosen(request: &Request) -> Result<Vec<String>, ConnectError> {
     Ok(chosen)
 }
 
-/// The entries for the chosen servers, with `key` in each.
-fn entries(request: &Request, chosen: &[String], key: &str) -> Vec<Rendered> {
+/// The new file text with `key` in each entry, and the entries.
+fn render(
+    request: &Request,
+    path: &Path,
+    old: Option<&str>,
+    chosen: &[String],
+    key: &str,
+) -> Result<(String, Vec<Rendered>), ConnectError> {
+    write_entries(
+        request.kind,
+        path,
+        old,
+        render_entries(request, chosen, key),
+    )
+}
+
+/// One entry per chosen server, pointing at the proxy with `key`.
+fn render_entries(request: &Request, chosen: &[String], key: &str) -> Vec<Rendered> {
     let client = client(request.kind);
     chosen
         .iter()
         .map(|id| {
-            let proxy = format!("http://127.0.0.1:{}/v1/mcp/{id}", request.port);
+            let proxy = proxy_url(request.port, id);
             let entry = Entry {
                 id,
                 proxy: &proxy,
@@ -309,18 +396,36 @@ fn entries(request: &Request, chosen: &[String], key: &str) -> Vec<Rendered> {
         .collect()
 }
 
-/// The new file text with `key` in each entry, and the entries.
-fn render(
-    request: &Request,
+/// The entries as values to write, members in order.
+fn nodes(entries: &[Rendered]) -> Vec<(String, Node)> {
+    entries
+        .iter()
+        .map(|(name, fields)| {
+            let node = Node::Object(
+                fields
+                    .iter()
+                    .map(|(k, v)| ((*k).to_string(), Node::Json(v.clone())))
+                    .collect(),
+            );
+            (name.clone(), node)
+        })
+        .collect()
+}
+
+/// The new file text with `entries` as our entries (every other byte kept).
+fn write_entries(
+    kind: ClientKind,
     path: &Path,
     old: Option<&str>,
-    chosen: &[String],
-    key: &str,
+    entries: Vec<Rendered>,
 ) -> Result<(String, Vec<Rendered>), ConnectError> {
-    let client = client(request.kind);
-    let entries = entries(request, chosen, key);
-    let text = format::set_members(client.format, old.unwrap_or(""), client.container, &entries)
-        .map_err(|e| edit_error(path, e))?;
+    let text = format::set_members(
+        client(kind).format,
+        old.unwrap_or(""),
+        container(kind, old),
+        &entries,
+    )
+    .map_err(|e| edit_error(path, e))?;
     Ok((text, entries))
 }
 
@@ -336,7 +441,7 @@ pub fn preview_connect(request: &Request) -> Result<Change, ConnectError> {
     let path = config_path(request.kind, request.config)?;
     let chosen = chosen(request)?;
     if client(request.kind).format == Format::YamlDir {
-        let entries = entries(request, &chosen, PLACEHOLDER);
+        let entries = render_entries(request, &chosen, PLACEHOLDER);
         return continue_dev::preview(request.kind, path, chosen, &entries);
     }
     let old = read_config(&path)?;
@@ -347,7 +452,7 @@ pub fn preview_connect(request: &Request) -> Result<Change, ConnectError> {
         before: texts(current_entries(
             client(request.kind).format,
             old.as_deref(),
-            client(request.kind).container,
+            container(request.kind, old.as_deref()),
         )),
         after: entries
             .iter()
@@ -375,20 +480,20 @@ pub fn connect(request: &Request, keys: &Keys) -> Result<Change, ConnectError> {
     } else {
         String::new()
     };
-    write_entries(request, &change.config, &change.servers, &key)?;
+    write_chosen(request, &change.config, &change.servers, &key)?;
     Ok(change)
 }
 
 /// Writes exactly `servers`' entries, with `key`, into the client's file
 /// (backed up first) or folder.
-fn write_entries(
+fn write_chosen(
     request: &Request,
     config: &Path,
     servers: &[String],
     key: &str,
 ) -> Result<(), ConnectError> {
     if client(request.kind).format == Format::YamlDir {
-        return continue_dev::write(config, &entries(request, servers, key));
+        return continue_dev::write(config, &render_entries(request, servers, key));
     }
     let old = read_config(config)?;
     let (text, _) = render(request, config, old.as_deref(), servers, key)?;
@@ -415,14 +520,15 @@ pub fn preview_disconnect(
         return Ok((continue_dev::preview_disconnect(kind, path)?, None, None));
     }
     let old = read_config(&path)?;
-    let before = current_entries(client.format, old.as_deref(), client.container);
+    let container = container(kind, old.as_deref());
+    let before = current_entries(client.format, old.as_deref(), container);
     let servers = before
         .iter()
         .map(|(k, _)| k.trim_start_matches(PREFIX).to_string())
         .collect();
     let new = match &old {
         Some(text) => Some(
-            format::remove_prefixed(client.format, text, client.container)
+            format::remove_prefixed(client.format, text, container)
                 .map_err(|e| edit_error(&path, e))?,
         ),
         None => None,
@@ -445,6 +551,10 @@ pub fn disconnect(
     config: Option<&Path>,
     keys: &Keys,
 ) -> Result<Change, ConnectError> {
+    if kind == ClientKind::Jetbrains && config.is_none() {
+        // Its entries were pasted by hand: cutting it off is revoking its key.
+        return print::revoke(kind, keys);
+    }
     let (mut change, old, new) = preview_disconnect(kind, config)?;
     remove_entries(kind, &change.config, old.as_deref(), new.as_deref())?;
     change.revoked_keys = keys.revoke(client(kind).name).map_err(keys_error)?;

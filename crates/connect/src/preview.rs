@@ -10,8 +10,10 @@ pub fn current_entries(text: Option<&str>, container: &str) -> Vec<(String, Valu
     let Some(Ok(value)) = text.map(jsonedit::parse) else {
         return Vec::new();
     };
-    value
-        .get(container)
+    // A dotted container (`mcp.servers`) is a path into nested objects.
+    container
+        .split('.')
+        .try_fold(&value, |v, key| v.get(key))
         .and_then(Value::as_object)
         .map(|o| {
             o.iter()

@@ -176,6 +176,7 @@ mod tests {
             created_at: chrono::Utc::now(),
             refreshed_at: None,
             status: GrantStatus::Active,
+            dpop_bound: false,
         }
     }
 

@@ -366,6 +366,7 @@ fn tokens_of(answer: TokenAnswer) -> Result<Tokens, DeviceError> {
         refresh_token: answer.refresh_token.map(RefreshToken::new),
         expires_in: answer.expires_in.map(Duration::from_secs),
         scope: answer.scope,
+        dpop_bound: false,
     })
 }
 

@@ -672,6 +672,7 @@ mod tests {
             token_endpoint_auth_methods_supported: None,
             resource_indicators_supported: None,
             mcp_server_catalog_endpoint: None,
+            dpop_signing_alg_values_supported: None,
             device_authorization_endpoint: None,
         }
     }

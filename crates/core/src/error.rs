@@ -73,6 +73,9 @@ pub enum EngineError {
     /// An account label that cannot be used.
     #[error(transparent)]
     BadAccount(#[from] crate::account::BadLabel),
+    /// A DPoP proof could not be made.
+    #[error(transparent)]
+    Dpop(#[from] crate::dpop::DpopError),
 }
 
 impl EngineError {
@@ -115,6 +118,7 @@ impl EngineError {
             EngineError::TimedOut(_) => "timed_out",
             EngineError::Browser(_) => "browser_failed",
             EngineError::BadAccount(_) => "bad_account",
+            EngineError::Dpop(_) => "dpop_failed",
         }
     }
 }

@@ -18,6 +18,7 @@ pub mod challenge;
 pub mod clock;
 pub mod device;
 pub mod discovery;
+pub mod dpop;
 pub mod engine;
 pub mod error;
 pub mod fault;

@@ -59,6 +59,10 @@ pub struct AsMetadata {
     /// The Multi-Server catalog (reference AS extension).
     #[serde(default)]
     pub mcp_server_catalog_endpoint: Option<String>,
+    /// RFC 9449: the DPoP proof algorithms the AS accepts; with ES256
+    /// listed, token requests carry proofs and tokens are bound.
+    #[serde(default)]
+    pub dpop_signing_alg_values_supported: Option<Vec<String>>,
 }
 
 impl AsMetadata {

@@ -141,6 +141,10 @@ pub struct Grant {
     pub refreshed_at: Option<DateTime<Utc>>,
     /// Where it stands.
     pub status: GrantStatus,
+    /// Its tokens are DPoP-bound (RFC 9449 `token_type: DPoP`) to this
+    /// installation's key: usable only with a proof, so only through the proxy.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dpop_bound: bool,
 }
 
 impl Grant {

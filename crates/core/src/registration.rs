@@ -404,6 +404,7 @@ mod tests {
                 .map(|m| m.iter().map(|s| (*s).to_string()).collect()),
             resource_indicators_supported: None,
             mcp_server_catalog_endpoint: None,
+            dpop_signing_alg_values_supported: None,
             device_authorization_endpoint: None,
         }
     }

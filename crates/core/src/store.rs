@@ -22,6 +22,8 @@ pub enum StoreKey {
         /// The issuer, exactly as published.
         issuer: String,
     },
+    /// This installation's DPoP private key (one, for every grant).
+    DpopKey,
 }
 
 impl StoreKey {
@@ -31,6 +33,7 @@ impl StoreKey {
         match self {
             StoreKey::RefreshToken { grant_id } => format!("refresh-token:{grant_id}"),
             StoreKey::ClientSecret { issuer } => format!("client-secret:{issuer}"),
+            StoreKey::DpopKey => "dpop-key".to_string(),
         }
     }
 }

@@ -32,6 +32,8 @@ pub struct Tokens {
     pub expires_in: Option<Duration>,
     /// The granted scope, space-separated, if the AS said.
     pub scope: Option<String>,
+    /// `token_type` was `DPoP`: the token is bound to this installation's key.
+    pub dpop_bound: bool,
 }
 
 /// Why a token request failed.
@@ -90,9 +92,16 @@ pub struct TokenEndpoint<'a> {
     client_id: String,
     auth: ClientAuth,
     secret: Option<ClientSecret>,
+    dpop: Option<crate::dpop::Prover<'a>>,
 }
 
 impl<'a> TokenEndpoint<'a> {
+    /// Sends a DPoP proof (RFC 9449) with every token request.
+    pub fn with_dpop(mut self, prover: Option<crate::dpop::Prover<'a>>) -> Self {
+        self.dpop = prover;
+        self
+    }
+
     /// Builds the client for `record` at the AS described by `metadata`.
     pub fn new(
         http: &'a HttpClient,
@@ -123,6 +132,7 @@ impl<'a> TokenEndpoint<'a> {
             client_id: record.client_id.clone(),
             auth: record.auth.clone(),
             secret: secret.cloned(),
+            dpop: None,
         })
     }
 
@@ -144,7 +154,16 @@ impl<'a> TokenEndpoint<'a> {
         for resource in resources {
             request = request.add_extra_param("resource", resource.clone());
         }
-        convert(request.request_async(self.http).await)
+        match self.dpop {
+            Some(prover) => {
+                let client = crate::dpop::ProvingClient {
+                    http: self.http,
+                    prover,
+                };
+                convert(request.request_async(&client).await)
+            }
+            None => convert(request.request_async(self.http).await),
+        }
     }
 
     /// Refreshes; `scope` narrows the grant, `resource` narrows this access token.
@@ -167,7 +186,16 @@ impl<'a> TokenEndpoint<'a> {
         if let Some(resource) = resource {
             request = request.add_extra_param("resource", resource.to_string());
         }
-        convert(request.request_async(self.http).await)
+        match self.dpop {
+            Some(prover) => {
+                let client = crate::dpop::ProvingClient {
+                    http: self.http,
+                    prover,
+                };
+                convert(request.request_async(&client).await)
+            }
+            None => convert(request.request_async(self.http).await),
+        }
     }
 
     /// RFC 7009 revocation of a refresh token (ends the grant at the AS).
@@ -273,6 +301,7 @@ fn convert(
         scope: response
             .scopes()
             .map(|s| s.iter().map(|x| x.as_str()).collect::<Vec<_>>().join(" ")),
+        dpop_bound: matches!(response.token_type(), oauth2::basic::BasicTokenType::Extension(t) if t.eq_ignore_ascii_case("dpop")),
     })
 }
 
@@ -350,6 +379,7 @@ mod tests {
             token_endpoint_auth_methods_supported: None,
             resource_indicators_supported: None,
             mcp_server_catalog_endpoint: None,
+            dpop_signing_alg_values_supported: None,
             device_authorization_endpoint: None,
         };
         let record = ClientRecord {

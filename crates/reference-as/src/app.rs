@@ -90,6 +90,7 @@ pub fn open_state(config: AsConfig) -> Result<AsState, StartError> {
         device_misses: Default::default(),
         http,
         token_requests: Default::default(),
+        dpop: Default::default(),
         _temp_dir: temp,
     })
 }

@@ -70,6 +70,10 @@ pub struct AsConfig {
     pub device_code_lifetime: i64,
     /// Whether the device grant is offered (advertised and answered).
     pub device_flow: bool,
+    /// DPoP (RFC 9449): advertise ES256 proofs and bind tokens to the key of a proof.
+    pub dpop: bool,
+    /// With `dpop`, require this AS's nonce in every proof (`use_dpop_nonce`).
+    pub dpop_nonce: bool,
 }
 
 impl AsConfig {
@@ -90,6 +94,8 @@ impl AsConfig {
             device_enforced_interval: None,
             device_code_lifetime: 600,
             device_flow: true,
+            dpop: false,
+            dpop_nonce: false,
         }
     }
 

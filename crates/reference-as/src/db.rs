@@ -39,6 +39,8 @@ CREATE TABLE IF NOT EXISTS access_tokens (
   revoked INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS signing_keys (
   kid TEXT PRIMARY KEY, pkcs8 BLOB NOT NULL, created INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS dpop_bindings (
+  grant_id TEXT PRIMARY KEY, jkt TEXT NOT NULL);
 ";
 
 /// A registered client.
@@ -153,6 +155,25 @@ pub fn get_client(c: &Connection, client_id: &str) -> Result<Option<ClientRow>, 
         })
     })
     .transpose()
+}
+
+/// Binds grant `grant_id`'s tokens to the DPoP key with thumbprint `jkt`.
+pub fn bind_dpop(c: &Connection, grant_id: &str, jkt: &str) -> Result<(), StoreError> {
+    c.execute(
+        "INSERT OR REPLACE INTO dpop_bindings VALUES (?1, ?2)",
+        params![grant_id, jkt],
+    )?;
+    Ok(())
+}
+
+/// The thumbprint of the DPoP key grant `grant_id` is bound to, if any.
+pub fn dpop_binding(c: &Connection, grant_id: &str) -> Result<Option<String>, StoreError> {
+    Ok(c.query_row(
+        "SELECT jkt FROM dpop_bindings WHERE grant_id = ?1",
+        params![grant_id],
+        |r| r.get(0),
+    )
+    .optional()?)
 }
 
 /// Stores a new grant.

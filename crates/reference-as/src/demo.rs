@@ -44,6 +44,10 @@ pub struct DemoConfig {
     pub device_code_lifetime: i64,
     /// Whether the AS offers the device grant (off: an AS like most, for paste-back).
     pub device_flow: bool,
+    /// DPoP (RFC 9449): the AS binds tokens to the client's key and requires
+    /// its nonce; the sample servers accept only bound tokens used with a proof
+    /// (and require their own nonce).
+    pub dpop: bool,
 }
 
 impl Default for DemoConfig {
@@ -61,6 +65,7 @@ impl Default for DemoConfig {
             device_enforced_interval: None,
             device_code_lifetime: 600,
             device_flow: true,
+            dpop: false,
         }
     }
 }
@@ -149,12 +154,13 @@ impl Demo {
                     client_secret: credential.client_secret.clone(),
                 }),
             };
-            let server = SampleServer::serve(ServerSpec::for_id(id), listener, trust)
-                .await
-                .map_err(|e| DemoError::Server {
-                    id: id.clone(),
-                    message: e.to_string(),
-                })?;
+            let server =
+                SampleServer::serve_with(ServerSpec::for_id(id), listener, trust, config.dpop)
+                    .await
+                    .map_err(|e| DemoError::Server {
+                        id: id.clone(),
+                        message: e.to_string(),
+                    })?;
             servers.push(server);
         }
         let catalog: Vec<CatalogEntry> = servers
@@ -176,6 +182,8 @@ impl Demo {
         as_config.device_enforced_interval = config.device_enforced_interval;
         as_config.device_code_lifetime = config.device_code_lifetime;
         as_config.device_flow = config.device_flow;
+        as_config.dpop = config.dpop;
+        as_config.dpop_nonce = config.dpop;
         as_config.state_dir = config.state_dir;
         let state = std::sync::Arc::new(crate::open_state(as_config)?);
         let (stop_as, stopped) = oneshot::channel::<()>();
@@ -204,6 +212,12 @@ impl Demo {
     /// The issuer and servers.
     pub fn info(&self) -> &ReadyInfo {
         &self.info
+    }
+
+    /// The AS's state (its signing key, its DPoP bindings), for tests that
+    /// act as the AS's other parties.
+    pub fn as_state(&self) -> &std::sync::Arc<crate::state::AsState> {
+        &self.state
     }
 
     /// The AS's socket address.

@@ -19,6 +19,8 @@ pub struct Audience {
     pub narrowed: bool,
     /// Plain scopes in the token (a subset of the grant's).
     pub scope: Vec<String>,
+    /// The thumbprint of the DPoP key the token is bound to (`cnf.jkt`).
+    pub jkt: Option<String>,
 }
 
 impl Audience {
@@ -28,6 +30,7 @@ impl Audience {
             servers: grant.servers.clone(),
             narrowed: false,
             scope: grant.scope.clone(),
+            jkt: None,
         }
     }
 
@@ -78,10 +81,13 @@ pub fn token_response(
     let exp = now + state.config.access_ttl;
     let jti = random_token();
     let scope_text = scope::format(&audience.scope, &audience.servers);
-    let claims = json!({
+    let mut claims = json!({
         "iss": state.config.issuer, "sub": grant.user, "client_id": grant.client_id,
         "aud": audience.aud_claim(grant), "scope": scope_text, "iat": now, "exp": exp, "jti": jti,
     });
+    if let Some(jkt) = &audience.jkt {
+        claims["cnf"] = json!({"jkt": jkt});
+    }
     let access_token = state.signer.sign(&claims);
     db::record_access(c, &jti, &grant.id, exp)?;
     let refresh_token = random_token();
@@ -89,7 +95,9 @@ pub fn token_response(
     crate::secrets_log::record("access_token", &access_token);
     crate::secrets_log::record("refresh_token", &refresh_token);
     Ok(json!({
-        "access_token": access_token, "token_type": "Bearer", "expires_in": state.config.access_ttl,
+        "access_token": access_token,
+        "token_type": if audience.jkt.is_some() { "DPoP" } else { "Bearer" },
+        "expires_in": state.config.access_ttl,
         "refresh_token": refresh_token, "scope": scope_text,
     }))
 }

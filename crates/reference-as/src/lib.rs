@@ -22,6 +22,7 @@ pub mod crypto;
 pub mod db;
 pub mod demo;
 pub mod device;
+pub mod dpop;
 pub mod error;
 pub mod html;
 pub mod issue;

@@ -49,6 +49,9 @@ enum Command {
         /// Make the sample servers check every token at the AS's introspection endpoint.
         #[arg(long)]
         introspect: bool,
+        /// DPoP-bound tokens (RFC 9449): the AS and the servers check proofs and require nonces.
+        #[arg(long)]
+        dpop: bool,
     },
     /// Run one sample MCP server that trusts an authorization server (this one or another, e.g. oidc-provider).
     Server {
@@ -126,8 +129,10 @@ async fn run(cli: Cli) -> Result<(), String> {
             refresh_grace,
             users,
             introspect,
+            dpop,
         } => {
             let config = DemoConfig {
+                dpop,
                 port,
                 servers,
                 state_dir,

@@ -34,6 +34,11 @@ pub fn document(state: &AsState) -> Value {
         "access_token_signing_alg_values_supported": ["ES256"],
         "subject_types_supported": ["public"],
     });
+    if state.config.dpop
+        && let Some(fields) = doc.as_object_mut()
+    {
+        fields.insert("dpop_signing_alg_values_supported".into(), json!(["ES256"]));
+    }
     if !state.config.device_flow
         && let Some(fields) = doc.as_object_mut()
     {

@@ -104,6 +104,8 @@ pub struct AsState {
     pub http: reqwest::Client,
     /// Requests answered by the token endpoint, by grant type (for operators and tests).
     pub token_requests: TokenCounters,
+    /// DPoP replay memory, nonce and key bindings (`--dpop`).
+    pub dpop: crate::dpop::DpopState,
     /// Keeps a temporary state directory alive for the AS's lifetime.
     pub _temp_dir: Option<tempfile::TempDir>,
 }

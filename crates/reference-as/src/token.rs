@@ -50,6 +50,15 @@ pub async fn token(
     headers: HeaderMap,
     Form(form): Form<Vec<(String, String)>>,
 ) -> Response {
+    let jkt = if state.config.dpop {
+        match crate::dpop::token_request(&state, &headers) {
+            Ok(jkt) => jkt,
+            Err(refusal) => return refusal.into_response(),
+        }
+    } else {
+        None
+    };
+    let jkt = jkt.as_deref();
     let result = async {
         let client = clients::authenticate(&state, &headers, &form).await?;
         match required(&form, "grant_type")? {
@@ -58,14 +67,14 @@ pub async fn token(
                     .token_requests
                     .code
                     .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                exchange_code(&state, &client, &form)
+                exchange_code(&state, &client, &form, jkt)
             }
             "refresh_token" => {
                 state
                     .token_requests
                     .refresh
                     .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                refresh(&state, &client, &form)
+                refresh(&state, &client, &form, jkt)
             }
             crate::device::GRANT_TYPE => crate::device::token(
                 &state,
@@ -79,7 +88,7 @@ pub async fn token(
         }
     }
     .await;
-    match result {
+    let mut response = match result {
         Ok(body) => {
             let mut response = Json(body).into_response();
             response
@@ -91,13 +100,18 @@ pub async fn token(
             tracing::info!(error = e.code(), "token request refused");
             e.into_response()
         }
+    };
+    if let Some(nonce) = crate::dpop::nonce_header(&state) {
+        response.headers_mut().insert("dpop-nonce", nonce);
     }
+    response
 }
 
 fn exchange_code(
     state: &AsState,
     client: &ClientRow,
     form: &Params,
+    jkt: Option<&str>,
 ) -> Result<serde_json::Value, OAuthError> {
     let code = required(form, "code")?;
     let verifier = one(form, "code_verifier")?.unwrap_or("");
@@ -151,9 +165,13 @@ fn exchange_code(
         revoked: false,
     };
     let narrowed = resources_to_servers(state, &resources(form), &grant.servers)?;
-    let audience = audience(&grant, narrowed, None);
+    let mut audience = audience(&grant, narrowed, None);
+    audience.jkt = jkt.map(str::to_string);
     state.store.tx(|c| {
         db::insert_grant(c, &grant)?;
+        if let Some(jkt) = jkt {
+            db::bind_dpop(c, &grant.id, jkt)?;
+        }
         token_response(state, c, &grant, &audience)
     })
 }
@@ -178,6 +196,7 @@ fn refresh(
     state: &AsState,
     client: &ClientRow,
     form: &Params,
+    jkt: Option<&str>,
 ) -> Result<serde_json::Value, OAuthError> {
     let presented = digest(required(form, "refresh_token")?);
     let requested = one(form, "scope")?.map(Scope::parse);
@@ -204,6 +223,9 @@ fn refresh(
                 return Ok(Err(OAuthError::invalid_grant(
                     "the grant was revoked; sign in again",
                 )));
+            }
+            if let Err(e) = crate::dpop::check_binding(db::dpop_binding(c, &grant.id)?, jkt) {
+                return Ok(Err(e));
             }
             if let Some(spent_at) = row.spent_at {
                 let previous = row.seq == db::latest_refresh_seq(c, &grant.id)? - 1;
@@ -247,7 +269,9 @@ fn refresh(
                 grant.servers = kept;
             }
             db::spend_live_refresh(c, &grant.id, now)?;
-            token_response(state, c, &grant, &audience(&grant, narrowed, plain)).map(Ok)
+            let mut audience = audience(&grant, narrowed, plain);
+            audience.jkt = jkt.map(str::to_string);
+            token_response(state, c, &grant, &audience).map(Ok)
         },
     )?
 }

@@ -37,6 +37,8 @@ pub(crate) struct Claims {
     pub client_id: Option<String>,
     /// The granted scopes.
     pub scopes: Vec<String>,
+    /// The DPoP key the token is bound to (`cnf.jkt`), if it is bound.
+    pub jkt: Option<String>,
 }
 
 impl Claims {
@@ -77,6 +79,8 @@ struct RawClaims {
     scope: Value,
     #[serde(default)]
     scp: Value,
+    #[serde(default)]
+    cnf: Value,
 }
 
 /// Validates tokens for one server.
@@ -177,6 +181,11 @@ impl Verifier {
             self.introspect(token).await?;
         }
         Ok(Claims {
+            jkt: raw
+                .cnf
+                .get("jkt")
+                .and_then(Value::as_str)
+                .map(str::to_string),
             sub: raw.sub,
             aud: raw.aud,
             client_id: raw.client_id.or(raw.azp),

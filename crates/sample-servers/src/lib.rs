@@ -20,6 +20,7 @@
 
 mod auth;
 mod data;
+mod dpop;
 mod error;
 mod jwks;
 mod middleware;

@@ -35,6 +35,8 @@ pub(crate) struct Gate {
     pub write_tools: Arc<HashSet<String>>,
     /// The RFC 9728 metadata URL of this resource.
     pub metadata_url: Arc<str>,
+    /// DPoP proof checks, when this server takes DPoP-bound tokens.
+    pub dpop: Option<Arc<crate::dpop::DpopCheck>>,
 }
 
 /// Why a request was turned away, attached to the response for the log line.
@@ -44,13 +46,27 @@ struct Refused(&'static str);
 /// Lets a request through to `/mcp` only with a valid token, and only with
 /// `mcp:write` when it calls a writing tool.
 pub(crate) async fn guard(State(gate): State<Gate>, request: Request, next: Next) -> Response {
-    let Some(token) = bearer_token(request.headers()) else {
+    let Some((token, with_proof)) = bearer_token(request.headers())
+        .map(|t| (t, false))
+        .or_else(|| crate::dpop::dpop_token(request.headers()).map(|t| (t, true)))
+    else {
         return refuse(&gate, Rejection::Missing);
     };
     let claims = match gate.verifier.verify(token).await {
         Ok(claims) => claims,
         Err(rejection) => return refuse(&gate, rejection),
     };
+    let proven = crate::dpop::gate(
+        gate.dpop.as_deref(),
+        request.headers(),
+        request.method(),
+        token,
+        with_proof,
+        claims.jkt.as_deref(),
+    );
+    if let Err(refusal) = proven {
+        return refuse_proof(&gate, refusal);
+    }
     let (mut parts, body) = request.into_parts();
     let body = if parts.method == Method::POST {
         let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY_BYTES).await else {
@@ -137,6 +153,34 @@ fn refuse(gate: &Gate, rejection: Rejection) -> Response {
             "The token cannot be checked right now; try again later.",
             reason,
         ),
+    }
+}
+
+/// The answer to a token whose DPoP binding or proof does not hold.
+fn refuse_proof(gate: &Gate, refusal: crate::dpop::Refusal) -> Response {
+    use crate::dpop::Refusal;
+    match refusal {
+        Refusal::Token(reason) => refuse(gate, Rejection::Invalid(reason)),
+        Refusal::Proof(reason) => refused(
+            StatusCode::UNAUTHORIZED,
+            Some("DPoP error=\"invalid_dpop_proof\", algs=\"ES256\"".into()),
+            "invalid_dpop_proof",
+            "The DPoP proof is invalid.",
+            reason,
+        ),
+        Refusal::Nonce(nonce) => {
+            let mut response = refused(
+                StatusCode::UNAUTHORIZED,
+                Some("DPoP error=\"use_dpop_nonce\", algs=\"ES256\"".into()),
+                "use_dpop_nonce",
+                "Resource server requires nonce in DPoP proof.",
+                "DPoP nonce needed",
+            );
+            if let Ok(value) = HeaderValue::from_str(&nonce) {
+                response.headers_mut().insert("dpop-nonce", value);
+            }
+            response
+        }
     }
 }
 

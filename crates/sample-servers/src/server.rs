@@ -57,6 +57,17 @@ impl SampleServer {
         listener: TcpListener,
         trust: Trust,
     ) -> Result<SampleServer, Error> {
+        Self::serve_with(spec, listener, trust, false).await
+    }
+
+    /// [`SampleServer::serve`], and with `dpop` it accepts DPoP-bound
+    /// tokens (RFC 9449) only with a good proof, and requires its nonce.
+    pub async fn serve_with(
+        spec: ServerSpec,
+        listener: TcpListener,
+        trust: Trust,
+        dpop: bool,
+    ) -> Result<SampleServer, Error> {
         let addr = listener.local_addr().map_err(Error::Listener)?;
         let resource = format!("http://{addr}/mcp");
         let metadata_url = format!("http://{addr}/.well-known/oauth-protected-resource/mcp");
@@ -80,6 +91,7 @@ impl SampleServer {
             verifier: Arc::new(verifier),
             write_tools: Arc::new(handler.write_tools()),
             metadata_url: metadata_url.into(),
+            dpop: dpop.then(|| Arc::new(crate::dpop::DpopCheck::new(&resource))),
         };
         let config =
             StreamableHttpServerConfig::default().with_max_request_body_bytes(MAX_BODY_BYTES);

@@ -6,6 +6,7 @@
 mod actions;
 mod client_state;
 mod clients;
+mod import;
 mod quirks;
 mod services;
 mod sign_in;

@@ -91,6 +91,7 @@ mod tests {
             refreshed_at: None,
             status: GrantStatus::Active,
             account: None,
+            dpop_bound: false,
         }
     }
 

@@ -24,6 +24,7 @@ fn grant(status: GrantStatus, expires_in: i64, now: DateTime<Utc>) -> Grant {
         created_at: now,
         refreshed_at: None,
         status,
+        dpop_bound: false,
     }
 }
 
@@ -175,4 +176,15 @@ fn a_second_account_names_its_label_and_addresses_its_servers_with_it() {
             "127.0.0.1:9400 (work): 2 servers, all good".to_string(),
         ]
     );
+}
+
+#[test]
+fn servers_of_a_dpop_bound_grant_show_as_bound_to_this_computer() {
+    let now = Utc::now();
+    let mut bound = grant(GrantStatus::Active, 60, now);
+    bound.dpop_bound = true;
+    let views = accounts(&[bound], now, &idle());
+    assert!(views[0].servers[0].bound);
+    let plain = accounts(&[grant(GrantStatus::Active, 60, now)], now, &idle());
+    assert!(!plain[0].servers[0].bound);
 }

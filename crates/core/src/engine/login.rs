@@ -249,7 +249,9 @@ impl Engine {
             }
             FlowEnd::Aborted(e) => return Err(EngineError::FlowAborted(e)),
         };
-        let endpoint = TokenEndpoint::new(&self.http, &plan.metadata, &client, secret.as_ref())?;
+        let dpop_key = self.dpop_key_for(&plan.metadata)?;
+        let endpoint = TokenEndpoint::new(&self.http, &plan.metadata, &client, secret.as_ref())?
+            .with_dpop(self.prover(dpop_key.as_deref()));
         // One `resource` per token request, as every RFC 8707 AS accepts: a
         // multi-resource grant's other servers get theirs by refresh. None
         // for an issuer that refuses it.
@@ -321,6 +323,7 @@ impl Engine {
             created_at: now,
             refreshed_at: Some(now),
             status: GrantStatus::Active,
+            dpop_bound: tokens.dpop_bound,
         };
         if let Some(refresh) = &refresh {
             self.store.put(

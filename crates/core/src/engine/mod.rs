@@ -10,6 +10,7 @@ mod accounts;
 mod batch;
 mod cache;
 mod device;
+mod dpop;
 mod login;
 mod multi_resource;
 mod plan;
@@ -80,6 +81,7 @@ pub struct Engine {
     flows: Arc<Flows>,
     tokens: cache::TokenCache,
     metadata: Mutex<HashMap<String, AsMetadata>>,
+    dpop: dpop::DpopState,
 }
 
 impl std::fmt::Debug for Engine {
@@ -115,6 +117,7 @@ impl Engine {
             flows: Arc::new(Flows::default()),
             tokens: cache::TokenCache::default(),
             metadata: Mutex::new(HashMap::new()),
+            dpop: dpop::DpopState::default(),
         })
     }
 

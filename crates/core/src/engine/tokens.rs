@@ -221,6 +221,8 @@ impl Engine {
         self.update_grant(&grant.id, |g| {
             g.status = GrantStatus::Active;
             g.refreshed_at = Some(now);
+            // The AS may start or stop binding tokens (DPoP) at any refresh.
+            g.dpop_bound = tokens.dpop_bound;
             set_kind(g, server, kind);
             for s in g.servers.iter_mut().filter(|s| {
                 s.id == server || (kind == TokenKind::Shared && s.token_kind != TokenKind::Own)
@@ -271,7 +273,9 @@ impl Engine {
                 reason,
             });
         };
-        let endpoint = TokenEndpoint::new(&self.http, &metadata, &client, secret.as_ref())?;
+        let dpop_key = self.dpop_key_for(&metadata)?;
+        let endpoint = TokenEndpoint::new(&self.http, &metadata, &client, secret.as_ref())?
+            .with_dpop(self.prover(dpop_key.as_deref()));
         let flow = if narrow_scope.is_some() {
             "narrow"
         } else {
