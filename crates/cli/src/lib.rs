@@ -16,6 +16,7 @@ mod context;
 mod elsewhere;
 mod idle;
 mod login_report;
+mod machine;
 mod mcp_client;
 mod opener;
 mod quirks;

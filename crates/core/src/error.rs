@@ -73,6 +73,9 @@ pub enum EngineError {
     /// An account label that cannot be used.
     #[error(transparent)]
     BadAccount(#[from] crate::account::BadLabel),
+    /// A machine credential file could not be used.
+    #[error(transparent)]
+    Machine(#[from] crate::client_assertion::AssertionError),
 }
 
 impl EngineError {
@@ -115,6 +118,7 @@ impl EngineError {
             EngineError::TimedOut(_) => "timed_out",
             EngineError::Browser(_) => "browser_failed",
             EngineError::BadAccount(_) => "bad_account",
+            EngineError::Machine(_) => "machine_credential",
         }
     }
 }

@@ -22,6 +22,11 @@ pub enum StoreKey {
         /// The issuer, exactly as published.
         issuer: String,
     },
+    /// The client secret of one machine grant (`login --client-credentials`).
+    MachineSecret {
+        /// The grant's id.
+        grant_id: String,
+    },
 }
 
 impl StoreKey {
@@ -31,6 +36,7 @@ impl StoreKey {
         match self {
             StoreKey::RefreshToken { grant_id } => format!("refresh-token:{grant_id}"),
             StoreKey::ClientSecret { issuer } => format!("client-secret:{issuer}"),
+            StoreKey::MachineSecret { grant_id } => format!("machine-secret:{grant_id}"),
         }
     }
 }

@@ -11,6 +11,7 @@ mod batch;
 mod cache;
 mod device;
 mod login;
+mod machine;
 mod multi_resource;
 mod plan;
 mod quirks;
@@ -24,6 +25,7 @@ pub use batch::{
 };
 pub use device::DevicePrompt;
 pub use login::{LoginRequest, LoginTarget, Opener};
+pub use machine::{MachineCredential, MachineGrant, MachineLogin};
 pub use revoke::RevokeOutcome;
 pub use step_up::StepUpNotice;
 pub use tokens::IssuedToken;
