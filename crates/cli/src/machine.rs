@@ -19,12 +19,25 @@ pub fn wanted(options: &SignInOptions) -> bool {
 }
 
 fn absolute(path: &Path) -> Result<std::path::PathBuf, Failure> {
-    std::path::absolute(path).map_err(|e| {
-        Failure::other(
-            "bad_path",
-            format!("cannot use {}: {e}", path.display()),
-        )
-    })
+    std::path::absolute(path)
+        .map_err(|e| Failure::other("bad_path", format!("cannot use {}: {e}", path.display())))
+}
+
+/// The client secret: MCP_PASSPORT_CLIENT_SECRET, else typed at a terminal (no echo).
+fn secret_of(options: &SignInOptions) -> Result<String, Failure> {
+    if let Some(secret) = &options.client_secret {
+        return Ok(secret.clone());
+    }
+    if crate::quirks::interactive() {
+        eprint!("Client secret (not shown): ");
+        if let Some(secret) = crate::quirks::read_secret().filter(|s| !s.is_empty()) {
+            return Ok(secret);
+        }
+    }
+    Err(Failure::other(
+        "client_secret_needed",
+        "--client-credentials needs the client secret: set MCP_PASSPORT_CLIENT_SECRET, type it at a terminal, or give --private-key-file",
+    ))
 }
 
 /// Gets a machine grant for `target` with the credential the options name.
@@ -44,13 +57,7 @@ pub async fn sign_in(
         (None, None) => MachineCredential::ClientSecret,
     };
     let secret = match credential {
-        MachineCredential::ClientSecret => Some(options.client_secret.clone().ok_or_else(|| {
-            Failure::other(
-                "client_secret_needed",
-                "--client-credentials needs the client secret: set MCP_PASSPORT_CLIENT_SECRET (or give --private-key-file)",
-            )
-        })?)
-        .map(ClientSecret::new),
+        MachineCredential::ClientSecret => Some(ClientSecret::new(secret_of(options)?)),
         _ => None,
     };
     let login = MachineLogin {
@@ -68,7 +75,13 @@ pub async fn sign_in(
 /// first; it picks the grant up when it starts).
 pub async fn login(cli: &Cli, targets: &[String], options: &SignInOptions) -> Result<(), Failure> {
     let ctx = Context::open(cli, true)?;
-    let grant = sign_in(&ctx.engine, LoginTarget::from_addresses(targets), options, None).await?;
+    let grant = sign_in(
+        &ctx.engine,
+        LoginTarget::from_addresses(targets),
+        options,
+        None,
+    )
+    .await?;
     let servers: Vec<&str> = grant.servers.iter().map(|s| s.id.as_str()).collect();
     if cli.json {
         let out = serde_json::json!({

@@ -53,7 +53,9 @@ fn run(scenario: &str) -> String {
 
 /// The scenario's score line, `Passed: 9/9, 0 failed, 0 warnings`, as numbers.
 fn score(all: &str) -> Option<(u32, u32, u32, u32)> {
-    let line = all.lines().find_map(|l| l.trim().strip_prefix("Passed: "))?;
+    let line = all
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Passed: "))?;
     let mut parts = line.split(", ");
     let (passed, total) = parts.next()?.split_once('/')?;
     let number = |p: Option<&str>, word: &str| p?.strip_suffix(word)?.trim().parse().ok();
@@ -83,12 +85,18 @@ fn assert_clean(scenario: &str, must_pass: &str) {
 
 #[test]
 fn client_credentials_with_a_client_secret_passes() {
-    assert_clean("auth/client-credentials-basic", "client-credentials-basic-auth");
+    assert_clean(
+        "auth/client-credentials-basic",
+        "client-credentials-basic-auth",
+    );
 }
 
 #[test]
 fn client_credentials_with_a_private_key_jwt_passes() {
-    assert_clean("auth/client-credentials-jwt", "client-credentials-jwt-verified");
+    assert_clean(
+        "auth/client-credentials-jwt",
+        "client-credentials-jwt-verified",
+    );
 }
 
 #[test]

@@ -100,16 +100,13 @@ fn sign_with_pem(pem: &str, client_id: &str, audience: &str, now: DateTime<Utc>)
         "exp": now.timestamp() + LIFETIME_SECS,
         "jti": crate::pkce::new_state(),
     });
+    let sign = |alg: Algorithm, key: Option<EncodingKey>| {
+        jsonwebtoken::encode(&Header::new(alg), &claims, &key?).ok()
+    };
     let bytes = pem.as_bytes();
-    let candidates: [(Algorithm, fn(&[u8]) -> Option<EncodingKey>); 3] = [
-        (Algorithm::ES256, |b| EncodingKey::from_ec_pem(b).ok()),
-        (Algorithm::ES384, |b| EncodingKey::from_ec_pem(b).ok()),
-        (Algorithm::RS256, |b| EncodingKey::from_rsa_pem(b).ok()),
-    ];
-    candidates.iter().find_map(|(alg, key)| {
-        let key = key(bytes)?;
-        jsonwebtoken::encode(&Header::new(*alg), &claims, &key).ok()
-    })
+    sign(Algorithm::ES256, EncodingKey::from_ec_pem(bytes).ok())
+        .or_else(|| sign(Algorithm::ES384, EncodingKey::from_ec_pem(bytes).ok()))
+        .or_else(|| sign(Algorithm::RS256, EncodingKey::from_rsa_pem(bytes).ok()))
 }
 
 #[cfg(test)]
@@ -128,15 +125,15 @@ mod tests {
         let decoding = jsonwebtoken::DecodingKey::from_ec_pem(public.as_bytes()).unwrap();
         let mut validation = jsonwebtoken::Validation::new(Algorithm::ES256);
         validation.set_audience(&["https://as.example"]);
-        let data =
-            jsonwebtoken::decode::<serde_json::Value>(&jwt, &decoding, &validation).unwrap();
+        let data = jsonwebtoken::decode::<serde_json::Value>(&jwt, &decoding, &validation).unwrap();
         assert_eq!(data.claims["iss"], "agent-7");
         assert_eq!(data.claims["sub"], "agent-7");
         assert_eq!(data.claims["exp"], now.timestamp() + LIFETIME_SECS);
         let other = sign_with_pem(&pem, "agent-7", "https://as.example", now).unwrap();
         let jti = |t: &str| {
-            jsonwebtoken::decode::<serde_json::Value>(t, &decoding, &validation).unwrap().claims
-                ["jti"]
+            jsonwebtoken::decode::<serde_json::Value>(t, &decoding, &validation)
+                .unwrap()
+                .claims["jti"]
                 .clone()
         };
         assert_ne!(jti(&jwt), jti(&other), "every assertion has its own jti");

@@ -99,10 +99,12 @@ impl Engine {
             redirect_uri: String::new(),
             scope: login.scope.clone(),
             timeout: std::time::Duration::from_secs(30),
-            account: login
-                .account
-                .clone()
-                .or_else(|| login.client_id.clone().filter(|c| crate::account::check_label(c).is_ok())),
+            account: login.account.clone().or_else(|| {
+                login
+                    .client_id
+                    .clone()
+                    .filter(|c| crate::account::check_label(c).is_ok())
+            }),
         };
         let (plans, mut undiscovered) = self.plan(&request, &QuirkOverrides::default()).await?;
         let Some(plan) = plans.into_iter().next() else {
@@ -192,7 +194,9 @@ impl Engine {
             _ => None,
         };
         let resource = resource.filter(|_| !self.provider_quirks(&grant.issuer).no_resource);
-        let tokens = self.ask(&metadata, entry, secret.as_ref(), resource).await?;
+        let tokens = self
+            .ask(&metadata, entry, secret.as_ref(), resource)
+            .await?;
         let now = self.clock.now();
         let lifetime = tokens
             .expires_in
@@ -204,13 +208,21 @@ impl Engine {
         } else {
             TokenKind::Own
         };
-        let key = if kind == TokenKind::Own { server } else { SHARED };
+        let key = if kind == TokenKind::Own {
+            server
+        } else {
+            SHARED
+        };
         self.tokens
             .put(&grant.id, key, tokens.access_token.clone(), now, expires_at);
         self.update_grant(&grant.id, |g| {
             g.status = GrantStatus::Active;
             g.refreshed_at = Some(now);
-            for s in g.servers.iter_mut().filter(|s| s.id == server || kind == TokenKind::Shared) {
+            for s in g
+                .servers
+                .iter_mut()
+                .filter(|s| s.id == server || kind == TokenKind::Shared)
+            {
                 s.token_kind = kind;
                 s.expires_at = Some(expires_at);
             }
@@ -249,7 +261,10 @@ impl Engine {
         let mut builder = http::Request::builder()
             .method(http::Method::POST)
             .uri(metadata.token_endpoint.as_str())
-            .header(http::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(
+                http::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
             .header(http::header::ACCEPT, "application/json");
         if let Some(basic) = basic {
             builder = builder.header(http::header::AUTHORIZATION, basic);
@@ -298,7 +313,9 @@ impl Engine {
                     form.append_pair("client_secret", secret.expose());
                 } else {
                     // RFC 6749 section 2.3.1: each part form-encoded, then base64.
-                    let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+                    let enc = |s: &str| {
+                        url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>()
+                    };
                     let pair = format!("{}:{}", enc(client_id), enc(secret.expose()));
                     basic = Some(format!(
                         "Basic {}",
