@@ -71,6 +71,16 @@ pub struct SignInOptions {
     /// servers are then named `<id>@<label>`. Default: the account's email or user id.
     #[arg(long, value_parser = parse_account)]
     pub account: Option<String>,
+    /// No person: get a machine grant with the client credentials grant
+    /// (the secret from MCP_PASSPORT_CLIENT_SECRET, or --private-key-file).
+    #[arg(long, requires = "client_id", conflicts_with_all = ["device", "paste", "assertion_file"])]
+    pub client_credentials: bool,
+    /// With --client-credentials: authenticate with a JWT signed by this PEM private key (private_key_jwt), read at every request.
+    #[arg(long, value_name = "PEM", requires = "client_credentials")]
+    pub private_key_file: Option<PathBuf>,
+    /// No person: get a machine grant with the workload identity JWT in this file (JWT bearer grant), read at every request.
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["device", "paste"])]
+    pub assertion_file: Option<PathBuf>,
 }
 
 /// The subcommands.

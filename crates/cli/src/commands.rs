@@ -58,6 +58,11 @@ pub async fn dispatch(cli: Cli) -> Result<(), Failure> {
     let json = cli.json;
     match &cli.command {
         Command::Login {
+            targets, sign_in, ..
+        } if crate::machine::wanted(sign_in) => {
+            crate::machine::login(&cli, targets, sign_in).await?;
+        }
+        Command::Login {
             targets,
             servers,
             sign_in,
@@ -316,6 +321,11 @@ pub async fn sign_in_with(
     options: &SignInOptions,
     scope: Option<String>,
 ) -> Result<Vec<Grant>, Failure> {
+    if crate::machine::wanted(options) {
+        return Ok(vec![
+            crate::machine::sign_in(engine, target, options, scope).await?,
+        ]);
+    }
     let report = sign_in_report(engine, target, servers, options, scope).await?;
     Ok(report.into_result()?)
 }

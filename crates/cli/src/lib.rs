@@ -19,6 +19,7 @@ mod elsewhere;
 mod idle;
 mod import;
 mod login_report;
+mod machine;
 mod mcp_client;
 mod opener;
 mod quirks;

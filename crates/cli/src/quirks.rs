@@ -43,7 +43,7 @@ pub enum Retry {
     },
 }
 
-fn interactive() -> bool {
+pub fn interactive() -> bool {
     std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
 }
 
@@ -54,7 +54,7 @@ fn read_line() -> Option<String> {
 }
 
 /// Reads a line with the terminal's echo off (the secret never shows).
-fn read_secret() -> Option<String> {
+pub fn read_secret() -> Option<String> {
     let stty = |arg: &str| {
         std::process::Command::new("stty")
             .arg(arg)

@@ -76,6 +76,9 @@ pub enum EngineError {
     /// A DPoP proof could not be made.
     #[error(transparent)]
     Dpop(#[from] crate::dpop::DpopError),
+    /// A machine credential file could not be used.
+    #[error(transparent)]
+    Machine(#[from] crate::client_assertion::AssertionError),
 }
 
 impl EngineError {
@@ -119,6 +122,7 @@ impl EngineError {
             EngineError::Browser(_) => "browser_failed",
             EngineError::BadAccount(_) => "bad_account",
             EngineError::Dpop(_) => "dpop_failed",
+            EngineError::Machine(_) => "machine_credential",
         }
     }
 }

@@ -15,6 +15,7 @@ pub mod atomic_file;
 pub mod browser;
 pub mod callback;
 pub mod challenge;
+pub mod client_assertion;
 pub mod clock;
 pub mod device;
 pub mod discovery;

@@ -30,6 +30,10 @@ pub struct PassportState {
     /// learned from an authorization server's answers.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub providers: BTreeMap<String, ProviderQuirks>,
+    /// How each machine grant (client credentials, workload identity) asks
+    /// for its tokens again; its secret, if any, is in the store.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub machine: Vec<crate::engine::MachineGrant>,
 }
 
 fn version() -> u32 {

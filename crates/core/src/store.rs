@@ -24,6 +24,11 @@ pub enum StoreKey {
     },
     /// This installation's DPoP private key (one, for every grant).
     DpopKey,
+    /// The client secret of one machine grant (`login --client-credentials`).
+    MachineSecret {
+        /// The grant's id.
+        grant_id: String,
+    },
 }
 
 impl StoreKey {
@@ -34,6 +39,7 @@ impl StoreKey {
             StoreKey::RefreshToken { grant_id } => format!("refresh-token:{grant_id}"),
             StoreKey::ClientSecret { issuer } => format!("client-secret:{issuer}"),
             StoreKey::DpopKey => "dpop-key".to_string(),
+            StoreKey::MachineSecret { grant_id } => format!("machine-secret:{grant_id}"),
         }
     }
 }

@@ -305,6 +305,22 @@ fn convert(
     })
 }
 
+/// Reads a token endpoint's answer to a request built outside `oauth2`
+/// (the machine grants): a token response, or the OAuth error it names.
+pub(crate) fn parse_answer(status: u16, body: &[u8]) -> Result<Tokens, TokenError> {
+    if (200..300).contains(&status) {
+        let response = serde_json::from_slice::<oauth2::basic::BasicTokenResponse>(body)
+            .map_err(|e| TokenError::Malformed(untrusted(&e.to_string())))?;
+        return convert(Ok(response));
+    }
+    match serde_json::from_slice::<oauth2::basic::BasicErrorResponse>(body) {
+        Ok(error) => Err(from_error_body(&error)),
+        Err(_) => Err(TokenError::Malformed(format!(
+            "HTTP {status} without an OAuth error"
+        ))),
+    }
+}
+
 fn classify<T: oauth2::ErrorResponse + std::fmt::Debug + 'static>(
     e: RequestTokenError<HttpError, T>,
 ) -> TokenError {

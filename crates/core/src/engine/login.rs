@@ -457,5 +457,6 @@ impl Engine {
             tracing::warn!(error = %e, "could not delete a refresh token from the keyring");
         }
         self.tokens.take(&grant.id, None);
+        self.forget_machine(&grant.id);
     }
 }

@@ -12,6 +12,7 @@ mod cache;
 mod device;
 mod dpop;
 mod login;
+mod machine;
 mod multi_resource;
 mod plan;
 mod quirks;
@@ -25,6 +26,7 @@ pub use batch::{
 };
 pub use device::DevicePrompt;
 pub use login::{LoginRequest, LoginTarget, Opener};
+pub use machine::{MachineCredential, MachineGrant, MachineLogin};
 pub use revoke::RevokeOutcome;
 pub use step_up::StepUpNotice;
 pub use tokens::IssuedToken;

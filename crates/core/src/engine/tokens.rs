@@ -181,6 +181,11 @@ impl Engine {
         resource: Option<&str>,
         kind: TokenKind,
     ) -> Result<IssuedToken, EngineError> {
+        if let Some(machine) = self.machine_grant(&grant.id) {
+            return self
+                .machine_refresh(grant, &machine, server, resource, kind)
+                .await;
+        }
         // An issuer that refuses `resource` gets none on refresh either.
         let resource = resource.filter(|_| !self.provider_quirks(&grant.issuer).no_resource);
         let want_own = kind != TokenKind::Shared

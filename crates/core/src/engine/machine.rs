@@ -1,0 +1,355 @@
+//! Machine grants, for agents that run with no person: the OAuth client
+//! credentials grant (client secret, or an RFC 7523 `private_key_jwt`
+//! assertion) and the workload identity JWT bearer grant (SEP-1933, the
+//! platform's own JWT as the grant).
+//!
+//! A machine grant is a grant like any other (state file, status, broker,
+//! proxy, connect); what differs is how its tokens are renewed: there is no
+//! refresh token, so "refresh" asks the token endpoint again with the same
+//! credentials. The client secret is kept in the store under the grant's id;
+//! a private key and a workload JWT are read from their files at every
+//! request (the user's key stays where they manage and rotate it, and the
+//! platform rewrites its short-lived JWT in place), so only their paths are
+//! in the state file.
+
+use super::cache::SHARED;
+use super::login::{LoginRequest, LoginTarget};
+use super::{Engine, IssuedToken};
+use crate::client_assertion::{self, ASSERTION_TYPE, AssertionError, JWT_BEARER_GRANT};
+use crate::error::EngineError;
+use crate::metadata::AsMetadata;
+use crate::model::{ClientAuth, ClientRecord, Grant, GrantStatus, Registration, TokenKind};
+use crate::providers::QuirkOverrides;
+use crate::secret::ClientSecret;
+use crate::store::StoreKey;
+use crate::token::{self, Tokens};
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// What a machine presents at the token endpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum MachineCredential {
+    /// Client credentials grant with a client secret (in the store).
+    ClientSecret,
+    /// Client credentials grant with a JWT signed by this private key (PEM file).
+    PrivateKeyJwt {
+        /// The PEM file, read at every request.
+        key_file: PathBuf,
+    },
+    /// JWT bearer grant with the workload's identity JWT (SEP-1933).
+    JwtBearer {
+        /// The file the platform writes the JWT to, read at every request.
+        assertion_file: PathBuf,
+    },
+}
+
+/// How one machine grant asks for its tokens again (state file; no secret).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MachineGrant {
+    /// The grant.
+    pub grant_id: String,
+    /// The client id, when one is used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// The credential.
+    pub credential: MachineCredential,
+    /// The scope asked for, asked again each time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+}
+
+/// A machine sign-in.
+#[derive(Debug, Clone)]
+pub struct MachineLogin {
+    /// The MCP server URL(s), or a Multi-Server issuer.
+    pub target: LoginTarget,
+    /// The client id (required with a client secret or a private key).
+    pub client_id: Option<String>,
+    /// The credential.
+    pub credential: MachineCredential,
+    /// The client secret, with [`MachineCredential::ClientSecret`].
+    pub secret: Option<ClientSecret>,
+    /// Scope to ask for beyond what discovery suggests.
+    pub scope: Option<String>,
+    /// The account label (default: the client id).
+    pub account: Option<String>,
+}
+
+impl Engine {
+    /// Gets a machine grant: discovers the server's AS, asks its token
+    /// endpoint with the credential, and keeps the grant, its credential's
+    /// description and (for a client secret) the secret in the store.
+    pub async fn login_machine(&self, login: &MachineLogin) -> Result<Grant, EngineError> {
+        let needs_id = !matches!(login.credential, MachineCredential::JwtBearer { .. });
+        if needs_id && login.client_id.is_none() {
+            return Err(AssertionError::Incomplete("--client-id is required").into());
+        }
+        if login.credential == MachineCredential::ClientSecret && login.secret.is_none() {
+            return Err(AssertionError::Incomplete(
+                "a client secret is required: set MCP_PASSPORT_CLIENT_SECRET",
+            )
+            .into());
+        }
+        let request = LoginRequest {
+            target: login.target.clone(),
+            servers: Vec::new(),
+            client: None,
+            redirect_uri: String::new(),
+            scope: login.scope.clone(),
+            timeout: std::time::Duration::from_secs(30),
+            account: login.account.clone().or_else(|| {
+                login
+                    .client_id
+                    .clone()
+                    .filter(|c| crate::account::check_label(c).is_ok())
+            }),
+        };
+        let (plans, mut undiscovered) = self.plan(&request, &QuirkOverrides::default()).await?;
+        let Some(plan) = plans.into_iter().next() else {
+            return Err(match undiscovered.pop() {
+                Some((_, e)) => e,
+                None => EngineError::NotGranted(String::new()),
+            });
+        };
+        let entry = MachineGrant {
+            grant_id: String::new(),
+            client_id: login.client_id.clone(),
+            credential: login.credential.clone(),
+            scope: plan.scope.clone(),
+        };
+        let resource = plan
+            .resources
+            .first()
+            .filter(|_| !self.provider_quirks(&plan.issuer).no_resource)
+            .cloned();
+        let tokens = self
+            .ask(
+                &plan.metadata,
+                &entry,
+                login.secret.as_ref(),
+                resource.as_deref(),
+            )
+            .await?;
+        let record = ClientRecord {
+            issuer: plan.issuer.clone(),
+            client_id: login.client_id.clone().unwrap_or_default(),
+            auth: match login.credential {
+                MachineCredential::ClientSecret => ClientAuth::ClientSecretBasic,
+                _ => ClientAuth::None,
+            },
+            registration: Registration::Preregistered,
+            redirect_uris: Vec::new(),
+        };
+        let grant = self.keep(&plan, &request, &record, tokens).await?;
+        if let Some(secret) = &login.secret {
+            let key = StoreKey::MachineSecret {
+                grant_id: grant.id.clone(),
+            };
+            if let Err(e) = self.store.put(&key, secret.expose()) {
+                self.sign_out_grant(&grant.id).await?;
+                return Err(e.into());
+            }
+        }
+        let entry = MachineGrant {
+            grant_id: grant.id.clone(),
+            ..entry
+        };
+        self.update(|s| {
+            let grants = &s.grants;
+            s.machine
+                .retain(|m| grants.iter().any(|g| g.id == m.grant_id));
+            s.machine.push(entry);
+        })?;
+        Ok(grant)
+    }
+
+    /// How grant `id` is renewed, when it is a machine grant.
+    pub fn machine_grant(&self, id: &str) -> Option<MachineGrant> {
+        super::lock(&self.state)
+            .machine
+            .iter()
+            .find(|m| m.grant_id == id)
+            .cloned()
+    }
+
+    /// Renews a machine grant's token for `server`: the same request again.
+    pub(super) async fn machine_refresh(
+        &self,
+        grant: &Grant,
+        entry: &MachineGrant,
+        server: &str,
+        resource: Option<&str>,
+        kind: TokenKind,
+    ) -> Result<IssuedToken, EngineError> {
+        let metadata = self.metadata_for(&grant.issuer).await?;
+        let secret = match entry.credential {
+            MachineCredential::ClientSecret => self
+                .store
+                .get(&StoreKey::MachineSecret {
+                    grant_id: grant.id.clone(),
+                })?
+                .map(ClientSecret::new),
+            _ => None,
+        };
+        let resource = resource.filter(|_| !self.provider_quirks(&grant.issuer).no_resource);
+        let tokens = self
+            .ask(&metadata, entry, secret.as_ref(), resource)
+            .await?;
+        let now = self.clock.now();
+        let lifetime = tokens
+            .expires_in
+            .and_then(|d| chrono::Duration::from_std(d).ok())
+            .unwrap_or(chrono::Duration::minutes(5));
+        let expires_at = now + lifetime;
+        let kind = if kind == TokenKind::Shared {
+            TokenKind::Shared
+        } else {
+            TokenKind::Own
+        };
+        let key = if kind == TokenKind::Own {
+            server
+        } else {
+            SHARED
+        };
+        self.tokens
+            .put(&grant.id, key, tokens.access_token.clone(), now, expires_at);
+        self.update_grant(&grant.id, |g| {
+            g.status = GrantStatus::Active;
+            g.refreshed_at = Some(now);
+            for s in g
+                .servers
+                .iter_mut()
+                .filter(|s| s.id == server || kind == TokenKind::Shared)
+            {
+                s.token_kind = kind;
+                s.expires_at = Some(expires_at);
+            }
+        })?;
+        Ok(IssuedToken {
+            access_token: tokens.access_token,
+            expires_at,
+            server: server.to_string(),
+            kind,
+        })
+    }
+
+    /// Forgets a machine grant's credential (its secret and its entry).
+    pub(super) fn forget_machine(&self, grant_id: &str) {
+        if let Err(e) = self.store.delete(&StoreKey::MachineSecret {
+            grant_id: grant_id.to_string(),
+        }) {
+            tracing::warn!(error = %e, "could not delete a client secret from the keyring");
+        }
+        if self.machine_grant(grant_id).is_some()
+            && let Err(e) = self.update(|s| s.machine.retain(|m| m.grant_id != grant_id))
+        {
+            tracing::warn!(error = %e, "could not update the state file");
+        }
+    }
+
+    /// One token request with the machine's credential.
+    async fn ask(
+        &self,
+        metadata: &AsMetadata,
+        entry: &MachineGrant,
+        secret: Option<&ClientSecret>,
+        resource: Option<&str>,
+    ) -> Result<Tokens, EngineError> {
+        let (body, basic) = self.form(metadata, entry, secret, resource)?;
+        let mut builder = http::Request::builder()
+            .method(http::Method::POST)
+            .uri(metadata.token_endpoint.as_str())
+            .header(
+                http::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .header(http::header::ACCEPT, "application/json");
+        if let Some(basic) = basic {
+            builder = builder.header(http::header::AUTHORIZATION, basic);
+        }
+        let request = builder
+            .body(body.into_bytes())
+            .map_err(|e| token::TokenError::Malformed(e.to_string()))?;
+        let response = self
+            .http
+            .oauth_call(request)
+            .await
+            .map_err(token::TokenError::from)?;
+        Ok(token::parse_answer(
+            response.status().as_u16(),
+            response.body(),
+        )?)
+    }
+
+    /// The token request's form body, and its `Authorization` header when
+    /// the secret goes there (client_secret_basic).
+    fn form(
+        &self,
+        metadata: &AsMetadata,
+        entry: &MachineGrant,
+        secret: Option<&ClientSecret>,
+        resource: Option<&str>,
+    ) -> Result<(String, Option<String>), EngineError> {
+        let mut form = url::form_urlencoded::Serializer::new(String::new());
+        let mut basic = None;
+        let client_id = entry.client_id.as_deref().unwrap_or_default();
+        match &entry.credential {
+            MachineCredential::ClientSecret => {
+                form.append_pair("grant_type", "client_credentials");
+                let secret = secret.ok_or(AssertionError::Incomplete(
+                    "the client secret is missing from the keyring; sign in again with login --client-credentials",
+                ))?;
+                let post_only = metadata
+                    .token_endpoint_auth_methods_supported
+                    .as_ref()
+                    .is_some_and(|m| {
+                        m.iter().any(|x| x == "client_secret_post")
+                            && !m.iter().any(|x| x == "client_secret_basic")
+                    });
+                if post_only {
+                    form.append_pair("client_id", client_id);
+                    form.append_pair("client_secret", secret.expose());
+                } else {
+                    // RFC 6749 section 2.3.1: each part form-encoded, then base64.
+                    let enc = |s: &str| {
+                        url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>()
+                    };
+                    let pair = format!("{}:{}", enc(client_id), enc(secret.expose()));
+                    basic = Some(format!(
+                        "Basic {}",
+                        base64::engine::general_purpose::STANDARD.encode(pair)
+                    ));
+                }
+            }
+            MachineCredential::PrivateKeyJwt { key_file } => {
+                let jwt = client_assertion::sign_client_assertion(
+                    key_file,
+                    client_id,
+                    &metadata.issuer,
+                    self.clock.now(),
+                )?;
+                form.append_pair("grant_type", "client_credentials");
+                form.append_pair("client_id", client_id);
+                form.append_pair("client_assertion_type", ASSERTION_TYPE);
+                form.append_pair("client_assertion", &jwt);
+            }
+            MachineCredential::JwtBearer { assertion_file } => {
+                let jwt = client_assertion::read_assertion(assertion_file)?;
+                form.append_pair("grant_type", JWT_BEARER_GRANT);
+                form.append_pair("assertion", &jwt);
+                if !client_id.is_empty() {
+                    form.append_pair("client_id", client_id);
+                }
+            }
+        }
+        if let Some(resource) = resource {
+            form.append_pair("resource", resource);
+        }
+        if let Some(scope) = entry.scope.as_deref().filter(|s| !s.trim().is_empty()) {
+            form.append_pair("scope", scope);
+        }
+        Ok((form.finish(), basic))
+    }
+}
