@@ -104,6 +104,8 @@ pub struct AsState {
     pub http: reqwest::Client,
     /// Requests answered by the token endpoint, by grant type (for operators and tests).
     pub token_requests: TokenCounters,
+    /// Counts of every request answered, by kind.
+    pub requests: crate::counters::RequestCounters,
     /// Keeps a temporary state directory alive for the AS's lifetime.
     pub _temp_dir: Option<tempfile::TempDir>,
 }
