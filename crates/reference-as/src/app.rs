@@ -91,6 +91,7 @@ pub fn open_state(config: AsConfig) -> Result<AsState, StartError> {
         http,
         token_requests: Default::default(),
         dpop: Default::default(),
+        requests: Default::default(),
         _temp_dir: temp,
     })
 }
@@ -117,6 +118,10 @@ pub fn app(state: Arc<AsState>) -> Router {
         .route("/account", get(account::show))
         .route("/account/grants/{id}/{action}", post(account::act))
         .layer(middleware::from_fn(log_request))
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&state),
+            crate::counters::count,
+        ))
         .with_state(state)
 }
 

@@ -234,6 +234,11 @@ impl Demo {
         )
     }
 
+    /// Requests the AS answered: `(total, registrations, authorizations)`.
+    pub fn as_requests(&self) -> (u64, u64, u64) {
+        self.state.requests.snapshot()
+    }
+
     /// How many device code polls the token endpoint answered, and how many of them were `slow_down`.
     pub fn device_polls(&self) -> (u64, u64) {
         use std::sync::atomic::Ordering::Relaxed;

@@ -18,6 +18,7 @@ pub mod authorize;
 pub mod clients;
 pub mod config;
 pub mod consent;
+pub mod counters;
 pub mod crypto;
 pub mod db;
 pub mod demo;

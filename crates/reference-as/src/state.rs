@@ -106,6 +106,8 @@ pub struct AsState {
     pub token_requests: TokenCounters,
     /// DPoP replay memory, nonce and key bindings (`--dpop`).
     pub dpop: crate::dpop::DpopState,
+    /// Counts of every request answered, by kind.
+    pub requests: crate::counters::RequestCounters,
     /// Keeps a temporary state directory alive for the AS's lifetime.
     pub _temp_dir: Option<tempfile::TempDir>,
 }
