@@ -22,6 +22,7 @@ let wasSigningIn = false;
 let stale = false; // an overview arrived while the window was hidden
 let agers = []; // the "… ago" texts to bring up to date on each tick
 let autostartBusy = false; // the switch was flipped and the app has not answered yet
+let autostartFlips = 0; // how many times the switch was flipped: an overview asked for before the last flip is stale
 
 const appNow = () => Date.now() + skew;
 
@@ -326,7 +327,7 @@ function renderSignInRows(rows) {
   });
 }
 
-function render(o) {
+function render(o, autostartCurrent) {
   if (wasSigningIn && !o.activity.signing_in && !o.activity.error) $("target").value = $("account").value = "";
   wasSigningIn = Boolean(o.activity.signing_in);
   overview = o;
@@ -351,7 +352,7 @@ function render(o) {
   setProp($("clients"), "hidden", o.clients.length === 0);
   setProp($("clients-empty"), "hidden", o.clients.length > 0);
   syncList($("setups"), o.setups, (s) => s.client, setupItem);
-  if (!autostartBusy) setProp($("autostart"), "checked", o.autostart);
+  if (!autostartBusy && autostartCurrent) setProp($("autostart"), "checked", o.autostart);
   renderBanner(o.activity);
   agers = [...cards, ...uses].map((v) => v.ago);
   const countdowns = [...document.querySelectorAll(".countdown[data-expires]")]
@@ -363,7 +364,9 @@ async function refresh(focusInput) {
   if (document.hidden) { stale = true; return; }
   stale = false;
   try {
-    render(await invoke("overview"));
+    const flips = autostartFlips;
+    const o = await invoke("overview");
+    render(o, flips === autostartFlips);
     if (focusInput && !overview.accounts.length) $("target").focus();
   } catch (e) {
     showBanner("error", `The dashboard could not load (${e}). Restart MCP Passport.`);
@@ -388,6 +391,7 @@ $("dismiss").addEventListener("click", () => {
 });
 $("autostart").addEventListener("change", async (ev) => {
   autostartBusy = true;
+  autostartFlips += 1;
   try { ev.target.checked = await invoke("set_autostart", { enabled: ev.target.checked }); }
   catch (e) { ev.target.checked = !ev.target.checked; showBanner("error", e.message || String(e)); }
   finally { autostartBusy = false; }

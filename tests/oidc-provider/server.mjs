@@ -43,7 +43,7 @@ import { parseArgs } from 'node:util';
 
 import Provider, { errors } from 'oidc-provider';
 
-const usage = 'usage: node server.mjs --port PORT --resource URL [--resource URL ...] [--ready-file PATH] [--access-ttl SECS]';
+const usage = 'usage: node server.mjs --port PORT --resource URL [--resource URL ...] [--ready-file PATH] [--access-ttl SECS] [--no-dpop]';
 
 function fail(message) {
   process.stderr.write(`oidc-provider: ${message}\n${usage}\n`);
@@ -58,6 +58,9 @@ try {
       resource: { type: 'string', multiple: true },
       'ready-file': { type: 'string' },
       'access-ttl': { type: 'string' },
+      // oidc-provider offers DPoP by default; --no-dpop turns it off, as at
+      // Entra ID, Google and GitHub, which offer no DPoP.
+      'no-dpop': { type: 'boolean' },
     },
     strict: true,
     allowPositionals: false,
@@ -213,6 +216,7 @@ function makeProvider(issuer) {
       },
     },
     features: {
+      ...(args['no-dpop'] ? { dPoP: { enabled: false } } : {}),
       devInteractions: { enabled: false },
       registration: { enabled: true },
       revocation: { enabled: true, allowedPolicy: sameClient },

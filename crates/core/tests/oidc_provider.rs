@@ -35,7 +35,9 @@ fn root() -> PathBuf {
         .unwrap()
 }
 
-fn start_provider(resources: &[String], dir: &std::path::Path) -> Provider {
+/// oidc-provider with its defaults, but for DPoP when `dpop` is false
+/// (`--no-dpop`, as at Entra ID, Google and GitHub, which offer none).
+fn start_provider(resources: &[String], dir: &std::path::Path, dpop: bool) -> Provider {
     let root = root();
     assert!(
         root.join("tests/oidc-provider/node_modules/oidc-provider")
@@ -50,6 +52,9 @@ fn start_provider(resources: &[String], dir: &std::path::Path) -> Provider {
         .arg(&ready);
     for r in resources {
         command.args(["--resource", r]);
+    }
+    if !dpop {
+        command.arg("--no-dpop");
     }
     let log = std::fs::File::create(dir.join("oidc-provider.log")).unwrap();
     let child = command
@@ -90,10 +95,20 @@ async fn mcp_status(resource: &str, token: &str) -> u16 {
         .as_u16()
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn multi_resource_flow_at_oidc_provider_yields_one_token_per_server_and_reuse_ends_the_grant_cleanly()
- {
-    let dir = tempfile::tempdir().unwrap();
+/// What a sign-in at oidc-provider leaves: the servers' URLs, the
+/// provider, the sample servers, the engine, its store and clock, and the grants.
+struct SignedIn {
+    urls: Vec<String>,
+    provider: Provider,
+    servers: Vec<SampleServer>,
+    engine: Engine,
+    store: Arc<MemoryStore>,
+    clock: Arc<ManualClock>,
+    grants: Vec<passport_core::model::Grant>,
+}
+
+/// Two sample servers trusting oidc-provider, and one sign-in for both.
+async fn sign_in(dir: &std::path::Path, dpop: bool) -> SignedIn {
     let listeners = [
         tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
         tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
@@ -102,7 +117,7 @@ async fn multi_resource_flow_at_oidc_provider_yields_one_token_per_server_and_re
         .iter()
         .map(|l| format!("http://{}/mcp", l.local_addr().unwrap()))
         .collect();
-    let provider = start_provider(&urls, dir.path());
+    let provider = start_provider(&urls, dir, dpop);
     let mut servers = Vec::new();
     for (listener, id) in listeners.into_iter().zip(["github-mcp", "slack-mcp"]) {
         servers.push(
@@ -123,7 +138,7 @@ async fn multi_resource_flow_at_oidc_provider_yields_one_token_per_server_and_re
     let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
     let dyn_clock: Arc<dyn Clock> = clock.clone();
     let engine = Engine::new(
-        EngineConfig::new(dir.path().join("state.json")),
+        EngineConfig::new(dir.join("state.json")),
         HttpClient::new().unwrap(),
         dyn_clock,
         store.clone(),
@@ -152,6 +167,33 @@ async fn multi_resource_flow_at_oidc_provider_yields_one_token_per_server_and_re
         .login(&request, &opener)
         .await
         .expect("one sign-in for both servers");
+    SignedIn {
+        urls,
+        provider,
+        servers,
+        engine,
+        store,
+        clock,
+        grants,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn multi_resource_flow_at_oidc_provider_yields_one_token_per_server_and_reuse_ends_the_grant_cleanly()
+ {
+    let dir = tempfile::tempdir().unwrap();
+    // Without DPoP (as at Entra ID, Google and GitHub): this test moves the
+    // engine's clock hours ahead, and a DPoP proof carries that clock's time,
+    // which oidc-provider would refuse.
+    let SignedIn {
+        urls,
+        provider,
+        servers,
+        engine,
+        store,
+        clock,
+        grants,
+    } = sign_in(dir.path(), false).await;
     assert_eq!(grants.len(), 1);
     assert_eq!(grants[0].mode, Mode::MultiResource);
     // With oidc-provider's stock resource indicators: the code exchange names
