@@ -5,54 +5,20 @@
 //! `scripts/desktop-session.sh`. Each check runs `--ephemeral` (nothing kept).
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use std::path::PathBuf;
+mod support;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
+use support::suite::{self, Suite};
 
 #[test]
 fn mcp_conformance_auth_suite_passes_with_no_failure_and_no_warning() {
-    let root = root();
-    let node22 = root.join("target/tools/node22/bin");
-    let suite =
-        root.join("tests/conformance/node_modules/@modelcontextprotocol/conformance/dist/index.js");
-    assert!(
-        node22.join("node").exists() && suite.exists(),
-        "Node 22 or the conformance suite is missing: run scripts/setup.sh"
-    );
-    let results = tempfile::tempdir().unwrap();
-    let path = format!(
-        "{}:{}",
-        node22.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    // Bounded: `timeout` ends the suite if a scenario ever hangs.
-    let output = std::process::Command::new("timeout")
-        .arg("600")
-        .arg(node22.join("node"))
-        .arg(&suite)
-        .args(["client", "--command"])
-        .arg(root.join("tests/conformance/client"))
-        .args(["--suite", "auth", "-o"])
-        .arg(results.path())
-        .env("PATH", path)
-        .env("MCP_PASSPORT_BIN", env!("CARGO_BIN_EXE_mcp-passport"))
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let summary = stdout
-        .split("=== SUITE SUMMARY ===")
-        .nth(1)
-        .unwrap_or_default();
+    let run = suite::run(Suite::Release, &["--suite", "auth"], 600);
+    let stdout = &run.stdout;
+    let summary = run.summary();
     println!("{summary}");
     assert!(
-        output.status.success(),
+        run.success,
         "conformance suite failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
+        run.stderr
     );
     let total = summary
         .lines()

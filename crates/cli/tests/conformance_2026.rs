@@ -13,7 +13,9 @@
 //! `scripts/setup.sh`. Each check runs `--ephemeral` (nothing kept).
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use std::path::PathBuf;
+mod support;
+
+use support::suite::{self, Suite};
 
 /// The `auth/*` scenarios 2026-07-28 requires (`conformance list --requirements 2026-07-28`).
 const AUTH: [&str; 25] = [
@@ -55,14 +57,6 @@ const TRANSPORT: [&str; 7] = [
     "json-schema-ref-no-deref",
 ];
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
-
-/// A summary line: `✓ name: 3 passed, 0 failed` or `✗ name: 1 passed, 2 failed, 1 warnings`.
 struct Score {
     name: String,
     passed: bool,
@@ -97,43 +91,15 @@ fn scores(summary: &str) -> Vec<Score> {
 
 #[test]
 fn mcp_2026_07_28_requirements_auth_and_transport_pass_with_no_failure_and_no_warning() {
-    let root = root();
-    let node22 = root.join("target/tools/node22/bin");
-    let suite = root.join("tests/conformance/node_modules/conformance-next/dist/index.js");
-    assert!(
-        node22.join("node").exists() && suite.exists(),
-        "Node 22 or the conformance suite's pre-release is missing: run scripts/setup.sh"
-    );
-    let results = tempfile::tempdir().unwrap();
-    let path = format!(
-        "{}:{}",
-        node22.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    // Bounded: `timeout` ends the suite if a scenario ever hangs.
-    let output = std::process::Command::new("timeout")
-        .arg("900")
-        .arg(node22.join("node"))
-        .arg(&suite)
-        .args(["client", "--command"])
-        .arg(root.join("tests/conformance/client"))
-        .args(["--requirements", "2026-07-28", "-o"])
-        .arg(results.path())
-        .env("PATH", path)
-        .env("MCP_PASSPORT_BIN", env!("CARGO_BIN_EXE_mcp-passport"))
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let summary = stdout
-        .split("=== SUITE SUMMARY ===")
-        .nth(1)
-        .unwrap_or_default();
+    let run = suite::run(Suite::PreRelease, &["--requirements", "2026-07-28"], 900);
+    let stdout = &run.stdout;
+    let summary = run.summary();
     println!("{summary}");
     let scores = scores(summary);
     assert!(
         !scores.is_empty(),
         "the suite printed no summary:\n{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
+        run.stderr
     );
     for name in AUTH.iter().chain(TRANSPORT.iter()) {
         let score = scores

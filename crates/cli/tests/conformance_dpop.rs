@@ -9,50 +9,15 @@
 //! `scripts/desktop-session.sh`.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use std::path::PathBuf;
+mod support;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
+use support::suite::{self, Suite};
 
 fn run_scenario(scenario: &str, expected: &[&str]) {
-    let root = root();
-    let node22 = root.join("target/tools/node22/bin");
-    let suite = root.join("tests/conformance/node_modules/conformance-next/dist/index.js");
-    assert!(
-        node22.join("node").exists() && suite.exists(),
-        "Node 22 or the pre-release conformance suite (conformance-next) is missing: run scripts/setup.sh"
-    );
-    let results = tempfile::tempdir().unwrap();
-    let path = format!(
-        "{}:{}",
-        node22.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    // Bounded: `timeout` ends the suite if a scenario ever hangs.
-    let output = std::process::Command::new("timeout")
-        .arg("300")
-        .arg(node22.join("node"))
-        .arg(&suite)
-        .args(["client", "--command"])
-        .arg(root.join("tests/conformance/client"))
-        .args(["--scenario", scenario, "-o"])
-        .arg(results.path())
-        .env("PATH", path)
-        .env("MCP_PASSPORT_BIN", env!("CARGO_BIN_EXE_mcp-passport"))
-        .output()
-        .unwrap();
-    // A single scenario reports on stderr; read both.
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let run = suite::run(Suite::PreRelease, &["--scenario", scenario], 300);
+    let text = run.all();
     println!("{scenario}:\n{text}");
-    assert!(output.status.success(), "{scenario} failed:\n{text}");
+    assert!(run.success, "{scenario} failed:\n{text}");
     let passed = text
         .lines()
         .find(|l| l.starts_with("Passed:"))

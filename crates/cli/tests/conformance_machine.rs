@@ -8,47 +8,13 @@
 //! `scripts/setup.sh`.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use std::path::PathBuf;
+mod support;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
+use support::suite::{self, Suite};
 
 /// Runs one scenario; returns everything it printed.
 fn run(scenario: &str) -> String {
-    let root = root();
-    let node22 = root.join("target/tools/node22/bin");
-    let suite = root.join("tests/conformance/node_modules/conformance-next/dist/index.js");
-    assert!(
-        node22.join("node").exists() && suite.exists(),
-        "Node 22 or the conformance suite's pre-release is missing: run scripts/setup.sh"
-    );
-    let path = format!(
-        "{}:{}",
-        node22.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    // Bounded: `timeout` ends the suite if the scenario ever hangs.
-    let output = std::process::Command::new("timeout")
-        .arg("300")
-        .arg(node22.join("node"))
-        .arg(&suite)
-        .args(["client", "--command"])
-        .arg(root.join("tests/conformance/client"))
-        .args(["--scenario", scenario])
-        .env("PATH", path)
-        .env("NO_COLOR", "1")
-        .env("MCP_PASSPORT_BIN", env!("CARGO_BIN_EXE_mcp-passport"))
-        .output()
-        .unwrap();
-    format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
+    suite::run(Suite::PreRelease, &["--scenario", scenario], 300).all()
 }
 
 /// The scenario's score line, `Passed: 9/9, 0 failed, 0 warnings`, as numbers.

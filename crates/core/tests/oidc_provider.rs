@@ -1,7 +1,8 @@
 //! The engine against `oidc-provider`, a certified OpenID provider from npm
 //! (configured by `tests/oidc-provider/server.mjs`: RFC 8707 resource
 //! indicators with JWT access tokens, refresh rotation with whole-grant
-//! revocation on reuse), protecting two sample MCP servers that trust it.
+//! revocation on reuse, and DPoP as it comes), protecting two sample MCP
+//! servers that trust it.
 //! Needs `scripts/setup.sh` (the npm packages) and Node on PATH.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
@@ -121,13 +122,14 @@ async fn sign_in(dir: &std::path::Path, dpop: bool) -> SignedIn {
     let mut servers = Vec::new();
     for (listener, id) in listeners.into_iter().zip(["github-mcp", "slack-mcp"]) {
         servers.push(
-            SampleServer::serve(
+            SampleServer::serve_with(
                 ServerSpec::for_id(id),
                 listener,
                 Trust {
                     issuer: provider.issuer.clone(),
                     introspection: None,
                 },
+                dpop,
             )
             .await
             .unwrap(),
@@ -267,4 +269,59 @@ async fn multi_resource_flow_at_oidc_provider_yields_one_token_per_server_and_re
         server.shutdown().await;
     }
     drop(provider);
+}
+
+/// A call to `resource` as the broker's proxy makes it: `Authorization:
+/// DPoP` with a fresh proof from the engine, once more with the server's
+/// nonce when it asks for one.
+async fn dpop_status(engine: &Engine, resource: &str, token: &str) -> u16 {
+    let body = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}}});
+    for _ in 0..2 {
+        let proof = engine.dpop_proof("POST", resource, token).unwrap();
+        let answer = reqwest::Client::new()
+            .post(resource)
+            .header("accept", "application/json, text/event-stream")
+            .header("authorization", format!("DPoP {token}"))
+            .header("dpop", proof)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = answer.status();
+        if !engine.dpop_answer(resource, status, answer.headers()) {
+            return status.as_u16();
+        }
+    }
+    panic!("{resource} asked for a new nonce twice");
+}
+
+/// oidc-provider offers DPoP by default: the one multi-resource sign-in
+/// binds every server's token to this installation's key, so a call with a
+/// proof gets through and the same token alone, as a bearer token, does not.
+#[tokio::test(flavor = "multi_thread")]
+async fn at_a_stock_oidc_provider_every_token_is_dpop_bound_and_a_copy_alone_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let signed = sign_in(dir.path(), true).await;
+    assert_eq!(signed.grants.len(), 1);
+    assert_eq!(signed.grants[0].mode, Mode::MultiResource);
+    assert!(
+        signed.grants[0].dpop_bound,
+        "oidc-provider's default DPoP binds the grant"
+    );
+    for url in &signed.urls {
+        assert!(signed.engine.dpop_bound(url));
+        let token = signed.engine.token(url).await.unwrap();
+        let token = token.access_token.expose();
+        assert_eq!(
+            mcp_status(url, token).await,
+            401,
+            "a copy of the token alone is refused"
+        );
+        assert_eq!(dpop_status(&signed.engine, url, token).await, 200);
+    }
+    for server in signed.servers {
+        server.shutdown().await;
+    }
+    drop(signed.provider);
 }
