@@ -149,7 +149,8 @@ pub async fn dispatch(cli: Cli) -> Result<(), Failure> {
         Command::Status => {
             let ctx = Context::open(&cli, false)?;
             let grants = ctx.engine.grants();
-            print_grants(json, &grants, &grants, ctx.engine.clock().now());
+            let labels = |g: &Grant| crate::machine::grant_labels(&ctx.engine, g);
+            print_grants(json, &grants, &grants, ctx.engine.clock().now(), &labels);
         }
         Command::Token { server } => {
             let (token, expires_at, id) = token_for(&cli, server).await?;
@@ -410,7 +411,13 @@ pub async fn sign_in_report(
         })?
 }
 
-fn print_grants(json: bool, grants: &[Grant], all: &[Grant], now: chrono::DateTime<chrono::Utc>) {
+fn print_grants(
+    json: bool,
+    grants: &[Grant],
+    all: &[Grant],
+    now: chrono::DateTime<chrono::Utc>,
+    labels: &dyn Fn(&Grant) -> Vec<&'static str>,
+) {
     if json {
         println!("{}", serde_json::json!({"grants": grants}));
         return;
@@ -430,8 +437,14 @@ fn print_grants(json: bool, grants: &[Grant], all: &[Grant], now: chrono::DateTi
             GrantStatus::SignInNeeded { reason } => format!("SIGN-IN NEEDED: {reason}"),
             GrantStatus::Unreachable { reason, .. } => format!("unreachable: {reason}"),
         };
+        let labels = labels(g);
+        let labels = if labels.is_empty() {
+            String::new()
+        } else {
+            format!("  ({})", labels.join(", "))
+        };
         println!(
-            "{}  account {}  {mode}  {status}",
+            "{}  account {}  {mode}  {status}{labels}",
             g.issuer,
             g.account_label()
         );

@@ -101,3 +101,20 @@ pub async fn login(cli: &Cli, targets: &[String], options: &SignInOptions) -> Re
     }
     Ok(())
 }
+
+/// What `status` adds to a grant's line: how a machine grant signs in, and
+/// whether its tokens are bound to this computer (DPoP).
+pub(crate) fn grant_labels(engine: &Engine, grant: &Grant) -> Vec<&'static str> {
+    let mut labels = Vec::new();
+    if let Some(machine) = engine.machine_grant(&grant.id) {
+        labels.push(match machine.credential {
+            MachineCredential::ClientSecret => "machine: client secret",
+            MachineCredential::PrivateKeyJwt { .. } => "machine: private_key_jwt",
+            MachineCredential::JwtBearer { .. } => "machine: workload identity",
+        });
+    }
+    if grant.dpop_bound {
+        labels.push("DPoP: bound to this computer");
+    }
+    labels
+}

@@ -88,6 +88,12 @@ async fn a_bound_token_works_through_the_proxy_and_a_copy_of_it_alone_is_refused
         !home.state().contains(&stored),
         "the private key is never in the state file"
     );
+    let status = home.run(&["status"], None).await;
+    let status = String::from_utf8_lossy(&status.stdout);
+    assert!(
+        status.contains("(DPoP: bound to this computer)"),
+        "status says the grant is bound: {status}"
+    );
 
     // Through the proxy: the broker signs a proof (and learns the server's nonce).
     let mut broker = home.spawn_broker(None);
