@@ -11,7 +11,8 @@ use super::{
     entry_name, keys_error, texts, write_entries,
 };
 use crate::files::{read_config, save};
-use crate::preview::{compact, current_entries};
+use crate::format::current_entries;
+use crate::preview::compact;
 use passport_broker::keys::Keys;
 use serde_json::json;
 
@@ -111,6 +112,7 @@ pub fn preview(request: &Request, helper: &Helper) -> Result<Change, ConnectErro
         client: request.kind,
         display: client(request.kind).display,
         before: texts(current_entries(
+            client(request.kind).format,
             old.as_deref(),
             container(request.kind, old.as_deref()),
         )),
