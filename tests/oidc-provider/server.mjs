@@ -6,7 +6,8 @@
 // account `demo`, granting the requested scopes for every requested resource.
 //
 // Usage: node server.mjs --port 0 --resource URL [--resource URL ...]
-//                        [--ready-file PATH] [--access-ttl SECS]
+//                        [--ready-file PATH] [--access-ttl SECS] [--no-dpop]
+//                        [--client-credentials --clients FILE]
 //
 // Once listening on 127.0.0.1 it prints one JSON line to stdout (and writes it, with a
 // trailing newline, to --ready-file atomically):
@@ -34,16 +35,23 @@
 // - Revocation (/token/revocation) and introspection (/token/introspection); JWT
 //   access tokens are not stored, so only refresh tokens (and opaque tokens) can be
 //   revoked or introspected. Revoking a refresh token revokes the grant.
+// - With --client-credentials (off by default, so the other tests see the stock
+//   features): the client credentials grant (oidc-provider's `clientCredentials`
+//   feature, as a deployment for headless agents turns it on), with the same
+//   resource indicators as above (the token request names one --resource and gets
+//   a JWT for it, lasting --access-ttl), for the pre-registered clients in
+//   --clients FILE (a JSON array of client metadata, e.g. a client_secret_basic
+//   client and a private_key_jwt client with its public `jwks`).
 // - Logs one line per request to stderr, without query strings; exits 0 on SIGTERM.
 
 import { randomBytes, generateKeyPairSync } from 'node:crypto';
 import { createServer } from 'node:http';
-import { renameSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
 import Provider, { errors } from 'oidc-provider';
 
-const usage = 'usage: node server.mjs --port PORT --resource URL [--resource URL ...] [--ready-file PATH] [--access-ttl SECS] [--no-dpop]';
+const usage = 'usage: node server.mjs --port PORT --resource URL [--resource URL ...] [--ready-file PATH] [--access-ttl SECS] [--no-dpop] [--client-credentials --clients FILE]';
 
 function fail(message) {
   process.stderr.write(`oidc-provider: ${message}\n${usage}\n`);
@@ -61,6 +69,9 @@ try {
       // oidc-provider offers DPoP by default; --no-dpop turns it off, as at
       // Entra ID, Google and GitHub, which offer no DPoP.
       'no-dpop': { type: 'boolean' },
+      // The client credentials grant, for the pre-registered clients in --clients.
+      'client-credentials': { type: 'boolean' },
+      clients: { type: 'string' },
     },
     strict: true,
     allowPositionals: false,
@@ -80,6 +91,16 @@ for (const resource of resources) {
 }
 const accessTtl = args['access-ttl'] === undefined ? 3600 : Number(args['access-ttl']);
 if (!Number.isSafeInteger(accessTtl) || accessTtl <= 0) fail('--access-ttl must be a positive number of seconds');
+let clients = [];
+if (args.clients !== undefined) {
+  try {
+    clients = JSON.parse(readFileSync(args.clients, 'utf8'));
+  } catch (err) {
+    fail(`--clients must name a JSON file with an array of client metadata: ${err.message}`);
+  }
+  if (!Array.isArray(clients)) fail('--clients must hold a JSON array of client metadata');
+}
+if (args['client-credentials'] && clients.length === 0) fail('--client-credentials needs --clients FILE');
 
 const RESOURCE_SCOPE = 'mcp:tools';
 const ACCOUNT = 'demo';
@@ -186,6 +207,7 @@ function makeProvider(issuer) {
 
   const provider = new Provider(issuer, {
     jwks: { keys: [signingKey] },
+    ...(clients.length > 0 ? { clients } : {}),
     cookies: { keys: [randomBytes(32).toString('base64url')] },
     findAccount: async (_ctx, sub) => (sub === ACCOUNT
       ? { accountId: ACCOUNT, claims: async () => ({ sub: ACCOUNT }) }
@@ -217,6 +239,7 @@ function makeProvider(issuer) {
     },
     features: {
       ...(args['no-dpop'] ? { dPoP: { enabled: false } } : {}),
+      ...(args['client-credentials'] ? { clientCredentials: { enabled: true } } : {}),
       devInteractions: { enabled: false },
       registration: { enabled: true },
       revocation: { enabled: true, allowedPolicy: sameClient },
@@ -242,6 +265,9 @@ function makeProvider(issuer) {
     expiresWithSession: async () => false,
     ttl: {
       AccessToken: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? accessTtl,
+      ...(args['client-credentials']
+        ? { ClientCredentials: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? accessTtl }
+        : {}),
       AuthorizationCode: 60,
       IdToken: 3600,
       RefreshToken: 14 * DAY,

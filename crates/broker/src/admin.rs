@@ -17,6 +17,8 @@
 //!   With `open: device` the code goes out as a `{"device": ...}` line; with
 //!   `open: paste` the CLI posts the address the person pasted to
 //!   `POST /v1/admin/callback` (`admin_elsewhere`).
+//!   With `machine` set it gets a machine grant instead (`admin_machine`):
+//!   no page, the same last line.
 //! - `POST /v1/admin/revoke/{server}`: `{"server", "outcome", "reason"?}`.
 //! - `POST /v1/admin/logout` with `{"issuer"?}`: `{"signed_out": N}`.
 
@@ -78,7 +80,7 @@ pub(crate) fn line(value: &LoginLine) -> Bytes {
     Bytes::from(out)
 }
 
-fn error_line(code: &str, message: &str) -> Bytes {
+pub(crate) fn error_line(code: &str, message: &str) -> Bytes {
     line(&LoginLine::Error(ErrorDetail {
         code: code.to_string(),
         message: message.to_string(),
@@ -128,6 +130,9 @@ async fn run_login(
     body: LoginBody,
     lines: UnboundedSender<Bytes>,
 ) {
+    if let Some(credential) = body.machine.clone() {
+        return crate::admin_machine::run(state, key, body, credential, lines).await;
+    }
     let engine = &state.engine;
     let timeout = Duration::from_secs(body.timeout_secs.max(1));
     let audited = match &body.target {

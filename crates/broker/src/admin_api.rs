@@ -140,6 +140,10 @@ pub struct LoginBody {
     /// The account label to sign in as (from the token when absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account: Option<String>,
+    /// A machine grant with this credential instead of a person's sign-in
+    /// (the secret, for a client secret, in `client_secret`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub machine: Option<passport_core::engine::MachineCredential>,
 }
 
 impl std::fmt::Debug for LoginBody {
@@ -153,6 +157,7 @@ impl std::fmt::Debug for LoginBody {
             .field("open", &self.open)
             .field("quirks", &self.quirks)
             .field("account", &self.account)
+            .field("machine", &self.machine)
             .finish_non_exhaustive()
     }
 }
@@ -293,6 +298,7 @@ mod tests {
             open: OpenWith::Headless,
             quirks: Default::default(),
             account: None,
+            machine: None,
         };
         let wire = serde_json::to_value(&body).unwrap();
         assert_eq!(wire["target"], json!({"issuer": "http://127.0.0.1:9000"}));

@@ -56,6 +56,7 @@ pub async fn login(
             Err(e) => return Some(Err(e)),
         },
         account: options.account.clone(),
+        machine: None,
     };
     let endpoint_file = paths.endpoint_file();
     let login = broker_client::admin_login(&endpoint_file, &body, |shown| match (shown, open) {

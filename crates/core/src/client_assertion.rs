@@ -49,6 +49,19 @@ pub enum AssertionError {
     /// Something the machine sign-in needs was not given.
     #[error("{0}")]
     Incomplete(&'static str),
+    /// The authorization server's metadata lists its grant types, and this
+    /// one is not among them.
+    #[error(
+        "{issuer} does not offer the {grant} grant (it lists: {offered}); have it enabled for this client at the authorization server, or sign in as a person instead"
+    )]
+    GrantNotOffered {
+        /// The issuer.
+        issuer: String,
+        /// The grant type asked for.
+        grant: &'static str,
+        /// The grant types it lists.
+        offered: String,
+    },
 }
 
 fn read(path: &Path) -> Result<String, AssertionError> {

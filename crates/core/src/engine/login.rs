@@ -292,11 +292,23 @@ impl Engine {
         client: &crate::model::ClientRecord,
         tokens: crate::token::Tokens,
     ) -> Result<Grant, EngineError> {
-        crate::fault::point("login-after-code-exchange");
-        let refresh = tokens.refresh_token.clone();
-        if refresh.is_none() {
+        if tokens.refresh_token.is_none() {
             tracing::warn!(issuer = %plan.issuer, "no refresh token issued; the grant lasts until its access token expires");
         }
+        self.keep_renewable(plan, request, client, tokens).await
+    }
+
+    /// [`Self::keep`] without the warning about a missing refresh token:
+    /// for a grant renewed by asking again (a machine grant), none is due.
+    pub(super) async fn keep_renewable(
+        &self,
+        plan: &Plan,
+        request: &LoginRequest,
+        client: &crate::model::ClientRecord,
+        tokens: crate::token::Tokens,
+    ) -> Result<Grant, EngineError> {
+        crate::fault::point("login-after-code-exchange");
+        let refresh = tokens.refresh_token.clone();
         let now = self.clock.now();
         let (plain, granted_ids) = tokens
             .scope

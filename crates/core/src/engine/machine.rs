@@ -77,6 +77,47 @@ pub struct MachineLogin {
     pub account: Option<String>,
 }
 
+/// Reads the credential's file as every request will: the private key
+/// must sign, the workload's file must hold a JWT.
+fn check_credential(
+    login: &MachineLogin,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), AssertionError> {
+    match &login.credential {
+        MachineCredential::ClientSecret => Ok(()),
+        MachineCredential::PrivateKeyJwt { key_file } => {
+            let client_id = login.client_id.as_deref().unwrap_or_default();
+            client_assertion::sign_client_assertion(key_file, client_id, "check", now).map(|_| ())
+        }
+        MachineCredential::JwtBearer { assertion_file } => {
+            client_assertion::read_assertion(assertion_file).map(|_| ())
+        }
+    }
+}
+
+/// Whether the AS offers the credential's grant. An AS that lists no
+/// grant types is asked anyway (many omit the list); one that lists them
+/// without this grant would only refuse it.
+fn offers_grant(
+    metadata: &AsMetadata,
+    credential: &MachineCredential,
+) -> Result<(), AssertionError> {
+    let grant = match credential {
+        MachineCredential::JwtBearer { .. } => JWT_BEARER_GRANT,
+        _ => "client_credentials",
+    };
+    match &metadata.grant_types_supported {
+        Some(listed) if !listed.iter().any(|g| g == grant) => {
+            Err(AssertionError::GrantNotOffered {
+                issuer: metadata.issuer.clone(),
+                grant,
+                offered: crate::text::untrusted(&listed.join(", "), 200),
+            })
+        }
+        _ => Ok(()),
+    }
+}
+
 impl Engine {
     /// Gets a machine grant: discovers the server's AS, asks its token
     /// endpoint with the credential, and keeps the grant, its credential's
@@ -92,6 +133,9 @@ impl Engine {
             )
             .into());
         }
+        // A credential file that cannot be used is refused before anything
+        // is asked or kept.
+        check_credential(login, self.clock.now())?;
         let request = LoginRequest {
             target: login.target.clone(),
             servers: Vec::new(),
@@ -113,6 +157,7 @@ impl Engine {
                 None => EngineError::NotGranted(String::new()),
             });
         };
+        offers_grant(&plan.metadata, &login.credential)?;
         let entry = MachineGrant {
             grant_id: String::new(),
             client_id: login.client_id.clone(),
@@ -142,7 +187,9 @@ impl Engine {
             registration: Registration::Preregistered,
             redirect_uris: Vec::new(),
         };
-        let grant = self.keep(&plan, &request, &record, tokens).await?;
+        let grant = self
+            .keep_renewable(&plan, &request, &record, tokens)
+            .await?;
         if let Some(secret) = &login.secret {
             let key = StoreKey::MachineSecret {
                 grant_id: grant.id.clone(),
