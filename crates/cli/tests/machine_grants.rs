@@ -25,7 +25,7 @@ use std::time::Duration;
 use support::home::Home;
 
 const SECRET: &str = "agent-basic-s3cret-5d0c8e1f9a7b4c2e";
-const TTL_SECS: u64 = 4;
+const TTL_SECS: u64 = 2;
 
 struct Provider {
     child: std::process::Child,
@@ -267,30 +267,7 @@ async fn machine_grants_at_oidc_provider_serve_tools_through_the_proxy_and_renew
     let env = [("MCP_PASSPORT_CLIENT_SECRET", SECRET)];
     let mut printed = String::new();
 
-    // A client secret, with no broker running: the grant is got here.
-    let (ok, out, err) = run(
-        &home,
-        &[
-            "login",
-            "--client-credentials",
-            "--client-id",
-            "agent-basic",
-            &urls[0],
-        ],
-        &env,
-    )
-    .await;
-    assert!(ok, "login with a client secret: {err}");
-    assert!(out.contains("Machine grant at"), "{out}");
-    assert!(
-        !err.to_lowercase().contains("refresh token") && !err.contains("WARN"),
-        "a machine grant is renewed by asking again: no warning is due: {err}"
-    );
-    printed.push_str(&(out + &err));
-
-    // A private_key_jwt client while `serve` runs: through its admin API.
-    let mut broker = home.spawn_broker(None);
-    let endpoint = home.endpoint(&mut broker).await;
+    // A private_key_jwt client with no broker running: the grant is got here.
     let key_file = pem.to_str().unwrap();
     let (ok, out, err) = run(
         &home,
@@ -306,12 +283,52 @@ async fn machine_grants_at_oidc_provider_serve_tools_through_the_proxy_and_renew
         &[],
     )
     .await;
-    assert!(ok, "login with private_key_jwt through the broker: {err}");
+    assert!(ok, "login with private_key_jwt: {err}");
+    assert!(out.contains("Machine grant at"), "{out}");
+    assert!(
+        !err.to_lowercase().contains("refresh token") && !err.contains("WARN"),
+        "a machine grant is renewed by asking again: no warning is due: {err}"
+    );
+    printed.push_str(&(out + &err));
+
+    // A client secret while `serve` runs: through its admin API, and the
+    // broker keeps the secret and renews the grant.
+    let mut broker = home.spawn_broker(None);
+    let endpoint = home.endpoint(&mut broker).await;
+    let (ok, out, err) = run(
+        &home,
+        &[
+            "login",
+            "--client-credentials",
+            "--client-id",
+            "agent-basic",
+            &urls[0],
+        ],
+        &env,
+    )
+    .await;
+    assert!(ok, "login with a client secret through the broker: {err}");
+    assert!(out.contains("Machine grant at"), "{out}");
     assert!(
         !err.to_lowercase().contains("refresh token") && !err.contains("WARN"),
         "{err}"
     );
     printed.push_str(&(out + &err));
+    // The broker ran it (its audit has the admin call for that server).
+    let mut audited = false;
+    for _ in 0..50 {
+        let audit =
+            std::fs::read_to_string(home.dir.path().join("audit.jsonl")).unwrap_or_default();
+        if audit
+            .lines()
+            .any(|l| l.contains("admin") && l.contains(&urls[0]))
+        {
+            audited = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(audited, "the machine login went through the broker");
 
     let (ok, status, err) = run(&home, &["--json", "status"], &[]).await;
     assert!(ok, "status: {err}");
@@ -369,7 +386,7 @@ async fn machine_grants_at_oidc_provider_serve_tools_through_the_proxy_and_renew
     let state = home.state();
     assert!(state.contains(key_file), "the key's path is kept: {state}");
     assert!(!state.contains("PRIVATE KEY"));
-    home.stop_broker().await;
+    broker.start_kill().unwrap();
     let broker_out = broker.wait_with_output().await.unwrap();
     printed.push_str(&String::from_utf8_lossy(&broker_out.stderr));
     assert!(!printed.contains(SECRET), "the secret was printed");
@@ -528,7 +545,7 @@ async fn bad_machine_credentials_are_refused_with_what_to_do_and_change_nothing(
     let (ok, status, _) = run(&home, &["--json", "status"], &[]).await;
     assert!(ok);
     assert!(status.contains("\"grants\":[]"), "{status}");
-    home.stop_broker().await;
+    broker.start_kill().unwrap();
     let broker_out = broker.wait_with_output().await.unwrap();
     assert!(!String::from_utf8_lossy(&broker_out.stderr).contains(SECRET));
     home.assert_no_secret_on_disk(&[SECRET.to_string()], "after refused machine logins");

@@ -400,3 +400,46 @@ impl Engine {
         Ok((form.finish(), basic))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn metadata(grants: Option<&[&str]>) -> AsMetadata {
+        let mut doc = serde_json::json!({
+            "issuer": "https://as.example",
+            "authorization_endpoint": "https://as.example/authorize",
+            "token_endpoint": "https://as.example/token",
+        });
+        if let Some(grants) = grants {
+            doc["grant_types_supported"] = serde_json::json!(grants);
+        }
+        serde_json::from_value(doc).unwrap()
+    }
+
+    #[test]
+    fn an_as_that_lists_its_grants_without_the_machine_grant_is_refused_and_one_that_lists_none_is_asked()
+     {
+        let secret = MachineCredential::ClientSecret;
+        let workload = MachineCredential::JwtBearer {
+            assertion_file: PathBuf::from("/run/token"),
+        };
+        let person_only = metadata(Some(&["authorization_code", "refresh_token"]));
+        let e = offers_grant(&person_only, &secret).unwrap_err().to_string();
+        assert!(
+            e.contains("does not offer the client_credentials grant")
+                && e.contains("authorization_code, refresh_token"),
+            "{e}"
+        );
+        let e = offers_grant(&person_only, &workload)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(JWT_BEARER_GRANT), "{e}");
+        let machines = metadata(Some(&["client_credentials"]));
+        assert!(offers_grant(&machines, &secret).is_ok());
+        assert!(offers_grant(&machines, &workload).is_err());
+        assert!(offers_grant(&metadata(None), &secret).is_ok());
+        assert!(offers_grant(&metadata(None), &workload).is_ok());
+    }
+}
