@@ -28,7 +28,7 @@ fn absolute(path: &Path) -> Result<std::path::PathBuf, Failure> {
 
 /// The client secret: MCP_PASSPORT_CLIENT_SECRET, else typed at a terminal (no echo).
 fn secret_of(options: &SignInOptions) -> Result<String, Failure> {
-    if let Some(secret) = &options.client_secret {
+    if let Some(secret) = options.client_secret.as_ref().filter(|s| !s.is_empty()) {
         return Ok(secret.clone());
     }
     if crate::quirks::interactive() {

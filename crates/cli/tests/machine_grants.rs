@@ -436,6 +436,16 @@ async fn bad_machine_credentials_are_refused_with_what_to_do_and_change_nothing(
             "MCP_PASSPORT_CLIENT_SECRET",
         ),
         (
+            "an empty client secret",
+            vec![
+                "--client-credentials".into(),
+                "--client-id".into(),
+                "agent".into(),
+            ],
+            vec![("MCP_PASSPORT_CLIENT_SECRET", "")],
+            "MCP_PASSPORT_CLIENT_SECRET",
+        ),
+        (
             "an unreadable key file",
             vec![
                 "--client-credentials".into(),

@@ -127,7 +127,9 @@ impl Engine {
         if needs_id && login.client_id.is_none() {
             return Err(AssertionError::Incomplete("--client-id is required").into());
         }
-        if login.credential == MachineCredential::ClientSecret && login.secret.is_none() {
+        if login.credential == MachineCredential::ClientSecret
+            && login.secret.as_ref().is_none_or(|s| s.expose().is_empty())
+        {
             return Err(AssertionError::Incomplete(
                 "a client secret is required: set MCP_PASSPORT_CLIENT_SECRET",
             )
