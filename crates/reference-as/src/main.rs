@@ -218,7 +218,7 @@ async fn demo(
     }
     if let Some(e) = &info.enterprise {
         println!(
-            "Enterprise IdP {}  (OpenID Connect; the same users sign in there)",
+            "Company IdP   {}  (OpenID Connect; the same users sign in there)",
             e.idp_issuer
         );
         println!(

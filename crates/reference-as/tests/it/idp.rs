@@ -594,3 +594,78 @@ async fn sec_token_exchange_refusals_at_the_idp_each_name_the_problem() {
         "alice"
     );
 }
+
+/// A DPoP proof (RFC 9449) for `POST htu` with `key`, and the key's thumbprint.
+fn dpop_proof(key: &SigningKey, htu: &str, nonce: Option<&str>) -> (String, String) {
+    use sha2::Digest as _;
+    let point = VerifyingKey::from(key).to_encoded_point(false);
+    let x = B64.encode(point.x().unwrap());
+    let y = B64.encode(point.y().unwrap());
+    let header = json!({"typ": "dpop+jwt", "alg": "ES256", "jwk": {"kty": "EC", "crv": "P-256", "x": x, "y": y}});
+    let iat = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let mut claims =
+        json!({"htm": "POST", "htu": htu, "iat": iat, "jti": crate::common::uuid_like()});
+    if let Some(nonce) = nonce {
+        claims["nonce"] = json!(nonce);
+    }
+    let input = format!(
+        "{}.{}",
+        B64.encode(header.to_string()),
+        B64.encode(claims.to_string())
+    );
+    let signature: Signature = key.sign(input.as_bytes());
+    let thumbprint = format!(r#"{{"crv":"P-256","kty":"EC","x":"{x}","y":"{y}"}}"#);
+    let jkt = B64.encode(sha2::Sha256::digest(thumbprint.as_bytes()));
+    (format!("{input}.{}", B64.encode(signature.to_bytes())), jkt)
+}
+
+#[tokio::test]
+async fn id_jag_with_a_dpop_proof_buys_a_token_bound_to_that_key() {
+    let stack = Stack::start(DemoConfig {
+        idp: true,
+        dpop: true,
+        ..DemoConfig::default()
+    })
+    .await;
+    let jag = id_jag(&stack).await;
+    let secret = as_secret(&stack);
+    let key = SigningKey::random(&mut rand::rngs::OsRng);
+    let send = |proof: String| {
+        no_redirects()
+            .post(stack.url("/token"))
+            .basic_auth(ENTERPRISE_CLIENT_ID, Some(&secret))
+            .header("dpop", proof)
+            .form(&[("grant_type", JWT_BEARER), ("assertion", jag.as_str())])
+            .send()
+    };
+    let (proof, _) = dpop_proof(&key, &stack.url("/token"), None);
+    let first = send(proof).await.unwrap();
+    assert_eq!(first.status(), StatusCode::BAD_REQUEST);
+    let nonce = first.headers()["dpop-nonce"].to_str().unwrap().to_string();
+    assert_eq!(
+        first.json::<Value>().await.unwrap()["error"],
+        "use_dpop_nonce"
+    );
+    let (proof, jkt) = dpop_proof(&key, &stack.url("/token"), Some(&nonce));
+    let second = send(proof).await.unwrap();
+    assert_eq!(
+        second.status(),
+        StatusCode::OK,
+        "the nonce retry spends the assertion, not the first try"
+    );
+    let body: Value = second.json().await.unwrap();
+    assert_eq!(body["token_type"], "DPoP");
+    let access = body["access_token"].as_str().unwrap();
+    assert_eq!(claims(access)["cnf"]["jkt"], jkt);
+    assert_eq!(
+        stack
+            .mcp_status(&stack.resource("github-mcp"), Some(access))
+            .await
+            .status(),
+        StatusCode::UNAUTHORIZED,
+        "a bound token alone is refused"
+    );
+}
