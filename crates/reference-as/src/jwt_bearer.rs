@@ -7,7 +7,8 @@
 //! presents the assertion. Every check of the extension and of RFC 7521
 //! section 5.2 runs before anything is written: `typ`, a trusted `iss`, the
 //! ES256 signature by that IdP's published keys, `aud` this issuer (with or
-//! without a trailing slash), `exp` and `iat`, `sub`, `client_id` the
+//! without a trailing slash), `exp` and `iat` (a lifetime of an hour at
+//! most), `sub`, `client_id` the
 //! authenticated client, `resource` one catalog server (and the request's
 //! `resource`, if any, the same). The `jti` is then spent in the same
 //! transaction that records the grant, so an assertion is used once.
@@ -34,6 +35,9 @@ pub const GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 pub const ID_JAG_TYP: &str = "oauth-id-jag+jwt";
 /// Clock skew tolerated on `exp` and `iat`, seconds.
 const LEEWAY: i64 = 30;
+/// The longest assertion lifetime (`exp - iat`) accepted, seconds: the
+/// extension asks for short-lived ID-JAGs, and their `jti`s are kept until `exp`.
+const MAX_LIFETIME: i64 = 3600;
 
 fn bad(description: &str) -> OAuthError {
     OAuthError::invalid_grant(description)
@@ -95,6 +99,11 @@ pub async fn token(
         .ok_or_else(|| bad("the assertion has no issue time (iat)"))?;
     if iat > now + LEEWAY {
         return Err(bad("the assertion's issue time (iat) is in the future"));
+    }
+    if exp - iat > MAX_LIFETIME {
+        return Err(bad(
+            "the assertion lives longer than an hour (exp - iat); ID-JAGs must be short-lived",
+        ));
     }
     let sub = text("sub").ok_or_else(|| bad("the assertion names no subject (sub)"))?;
     if text("client_id") != Some(client.client_id.as_str()) {

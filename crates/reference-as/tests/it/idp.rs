@@ -457,6 +457,12 @@ async fn sec_id_jag_refusals_at_the_as_each_name_the_problem() {
     let forged = signed_by_idp(&stack, "oauth-id-jag+jwt", &expired);
     refused("invalid_grant", "expired")(jwt_bearer(&stack, &forged, client).await);
 
+    // Long-lived.
+    let mut long_lived = jag_claims(&stack, &github);
+    long_lived["exp"] = json!(long_lived["iat"].as_i64().unwrap() + 7200);
+    let forged = signed_by_idp(&stack, "oauth-id-jag+jwt", &long_lived);
+    refused("invalid_grant", "longer")(jwt_bearer(&stack, &forged, client).await);
+
     // Signed by a key the IdP never published, under the IdP's kid.
     let good = id_jag(&stack).await;
     let (input, _) = good.rsplit_once('.').unwrap();
