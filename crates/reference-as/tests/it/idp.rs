@@ -675,3 +675,47 @@ async fn id_jag_with_a_dpop_proof_buys_a_token_bound_to_that_key() {
         "a bound token alone is refused"
     );
 }
+
+#[tokio::test]
+async fn approve_command_signs_in_at_the_idp_and_returns_its_redirect() {
+    let stack = enterprise().await;
+    let pkce = Pkce::new();
+    let mut url = url::Url::parse(&format!("{}/authorize", idp(&stack))).unwrap();
+    url.query_pairs_mut()
+        .append_pair("response_type", "code")
+        .append_pair("client_id", "mcp-passport")
+        .append_pair("redirect_uri", REDIRECT)
+        .append_pair("scope", "openid offline_access")
+        .append_pair("state", "st-approve")
+        .append_pair("code_challenge", &pkce.challenge)
+        .append_pair("code_challenge_method", "S256");
+    let approval = reference_as::approve::Approval {
+        url: url.to_string(),
+        user: ("alice".into(), "alice".into()),
+        servers: Vec::new(),
+        exec: None,
+    };
+    let location = reference_as::approve::approve_elsewhere(&approval)
+        .await
+        .expect("approved at the IdP");
+    assert!(location.starts_with(REDIRECT), "{location}");
+    assert_eq!(
+        query_param(&location, "state").as_deref(),
+        Some("st-approve")
+    );
+    let code = query_param(&location, "code").expect("code");
+    let (status, body) = post(
+        &format!("{}/token", idp(&stack)),
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("client_id", "mcp-passport"),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", &pkce.verifier),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(claims(body["id_token"].as_str().unwrap())["sub"], "alice");
+}
