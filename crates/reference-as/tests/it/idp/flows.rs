@@ -94,6 +94,21 @@ async fn idp_code_flow_issues_an_id_token_that_verifies_with_the_idp_jwks_and_re
         StatusCode::BAD_REQUEST,
         "reuse ended the whole sign-in"
     );
+
+    // Signing out: revoking a refresh token ends that sign-in.
+    let again = idp_sign_in(&stack, "demo").await;
+    let rt = again["refresh_token"].as_str().unwrap().to_string();
+    assert_eq!(metadata["revocation_endpoint"], format!("{idp}/revoke"));
+    let (status, _) = post(
+        &format!("{idp}/revoke"),
+        &[("token", &rt), ("client_id", "mcp-passport")],
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) = refresh(rt).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(description(&body).contains("ended"), "{body}");
 }
 
 #[tokio::test]
