@@ -84,6 +84,27 @@ async fn sec_id_jag_refusals_at_the_as_each_name_the_problem() {
     );
     refused("invalid_target", "resource")(jwt_bearer(&stack, &forged, client).await);
 
+    // A resource parameter that is not the assertion's.
+    let jag = id_jag(&stack).await;
+    let slack = stack.resource("slack-mcp");
+    let (status, body) = post(
+        &stack.url("/token"),
+        &[
+            ("grant_type", JWT_BEARER),
+            ("assertion", &jag),
+            ("resource", &slack),
+        ],
+        Some(client),
+    )
+    .await;
+    refused("invalid_target", "differs")((status, body));
+
+    // From an issuer this AS does not trust.
+    let mut stranger_idp = jag_claims(&stack, &github);
+    stranger_idp["iss"] = json!("http://127.0.0.1:9/other-idp");
+    let forged = signed_by_idp(&stack, "oauth-id-jag+jwt", &stranger_idp);
+    refused("invalid_grant", "trusts")(jwt_bearer(&stack, &forged, client).await);
+
     // An ID token is not an ID-JAG.
     let id_token = idp_sign_in(&stack, "demo").await["id_token"]
         .as_str()
@@ -187,5 +208,49 @@ async fn sec_token_exchange_refusals_at_the_idp_each_name_the_problem() {
     assert_eq!(
         claims(body["access_token"].as_str().unwrap())["sub"],
         "alice"
+    );
+}
+
+#[tokio::test]
+async fn an_as_that_trusts_no_idp_takes_no_jwt_bearer_grant() {
+    let stack = crate::common::Stack::default().await;
+    let metadata: Value = no_redirects()
+        .get(stack.url("/.well-known/oauth-authorization-server"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        !metadata["grant_types_supported"]
+            .as_array()
+            .unwrap()
+            .contains(&json!(JWT_BEARER))
+    );
+    let client: Value = no_redirects()
+        .post(stack.url("/register"))
+        .json(&json!({"redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let (status, body) = post(
+        &stack.url("/token"),
+        &[
+            ("grant_type", JWT_BEARER),
+            ("assertion", "a.b.c"),
+            ("client_id", client["client_id"].as_str().unwrap()),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["error"], "unsupported_grant_type", "{body}");
+    assert!(
+        description(&body).contains("trusts no identity provider"),
+        "{body}"
     );
 }
