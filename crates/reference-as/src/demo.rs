@@ -5,6 +5,11 @@
 //! on them), then the servers (they discover the AS lazily), then the AS
 //! with the catalog that names them. The sample servers introspect with a
 //! credential made fresh for each start.
+//!
+//! With `idp`, an enterprise identity provider ([`crate::idp`]) starts on a
+//! listener of its own; the AS trusts it and registers the client the IdP
+//! names in its ID-JAGs ([`ENTERPRISE_CLIENT_ID`]), and the IdP trusts the AS
+//! for every catalog server (or per user, `idp_allowed`).
 
 use crate::config::{AsConfig, CatalogEntry, ResourceServerCredential};
 use sample_servers::{Introspection, SampleServer, ServerSpec, Trust};
@@ -14,6 +19,10 @@ use std::path::PathBuf;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+
+mod enterprise;
+pub use enterprise::{ENTERPRISE_CLIENT_ID, EnterpriseInfo};
+use enterprise::{RunningIdp, start_idp};
 
 /// How to start the demo stack.
 #[derive(Debug, Clone)]
@@ -48,6 +57,14 @@ pub struct DemoConfig {
     /// its nonce; the sample servers accept only bound tokens used with a proof
     /// (and require their own nonce).
     pub dpop: bool,
+    /// Enterprise-Managed Authorization: also start the IdP role and trust it.
+    pub idp: bool,
+    /// With `idp`: `(user, server ids)` pairs; a listed user gets ID-JAGs only
+    /// for those servers (others get `access_denied`), an unlisted one for all.
+    pub idp_allowed: Vec<(String, Vec<String>)>,
+    /// With `idp`: register the AS-side enterprise client as public
+    /// (`none`, no secret) instead of confidential (`client_secret_basic`).
+    pub idp_public_client: bool,
 }
 
 impl Default for DemoConfig {
@@ -66,6 +83,9 @@ impl Default for DemoConfig {
             device_code_lifetime: 600,
             device_flow: true,
             dpop: false,
+            idp: false,
+            idp_allowed: Vec::new(),
+            idp_public_client: false,
         }
     }
 }
@@ -79,6 +99,9 @@ pub struct ReadyInfo {
     pub account: String,
     /// The sample servers.
     pub servers: Vec<CatalogEntry>,
+    /// The identity provider, when started with `idp`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enterprise: Option<EnterpriseInfo>,
 }
 
 /// A running demo stack.
@@ -89,6 +112,7 @@ pub struct Demo {
     state: std::sync::Arc<crate::state::AsState>,
     stop_as: Option<oneshot::Sender<()>>,
     as_task: Option<JoinHandle<std::io::Result<()>>>,
+    idp: Option<RunningIdp>,
 }
 
 /// A failure to start the demo stack.
@@ -117,7 +141,7 @@ pub enum DemoError {
     As(#[from] crate::StartError),
 }
 
-async fn bind(port: u16) -> Result<TcpListener, DemoError> {
+pub(crate) async fn bind(port: u16) -> Result<TcpListener, DemoError> {
     TcpListener::bind(("127.0.0.1", port))
         .await
         .map_err(|source| DemoError::Bind { port, source })
@@ -172,7 +196,29 @@ impl Demo {
                 description: s.description().to_string(),
             })
             .collect();
+        let (idp, enterprise) = if config.idp {
+            let idp_port = if config.port == 0 {
+                0
+            } else {
+                config.port.saturating_add(1 + config.servers.len() as u16)
+            };
+            let (idp, info) = start_idp(&config, idp_port, &issuer, &catalog).await?;
+            (Some(idp), Some(info))
+        } else {
+            (None, None)
+        };
         let mut as_config = AsConfig::new(issuer.clone());
+        if let Some(info) = &enterprise {
+            as_config.trusted_idps = vec![crate::TrustedIdp {
+                issuer: info.idp_issuer.clone(),
+            }];
+            as_config.clients.push(crate::PreregisteredClient {
+                client_id: info.as_client_id.clone(),
+                client_secret: info.as_client_secret.clone(),
+                redirect_uris: Vec::new(),
+                name: "MCP Passport (enterprise)".into(),
+            });
+        }
         as_config.users = config.users;
         as_config.catalog = catalog.clone();
         as_config.resource_servers = vec![credential];
@@ -198,6 +244,7 @@ impl Demo {
             account: format!("{issuer}/account"),
             issuer,
             servers: catalog,
+            enterprise,
         };
         Ok(Self {
             info,
@@ -206,7 +253,42 @@ impl Demo {
             state,
             stop_as: Some(stop_as),
             as_task: Some(as_task),
+            idp,
         })
+    }
+
+    /// The IdP's issuer, when started with `idp`.
+    pub fn idp_issuer(&self) -> Option<&str> {
+        self.info.enterprise.as_ref().map(|e| e.idp_issuer.as_str())
+    }
+
+    /// The IdP and AS-side client credentials, when started with `idp`.
+    pub fn enterprise(&self) -> Option<&EnterpriseInfo> {
+        self.info.enterprise.as_ref()
+    }
+
+    /// The IdP's state (its signing key, its counters), for tests that act
+    /// as the IdP's other parties.
+    pub fn idp_state(&self) -> Option<&std::sync::Arc<crate::idp::IdpState>> {
+        self.idp.as_ref().map(|i| &i.state)
+    }
+
+    /// Requests the IdP answered and token exchanges among them: `(total, exchanges)`.
+    pub fn idp_requests(&self) -> (u64, u64) {
+        self.idp.as_ref().map_or((0, 0), |i| {
+            (
+                i.state.base.requests.snapshot().0,
+                i.state.token_exchanges(),
+            )
+        })
+    }
+
+    /// How many JWT bearer grant requests (ID-JAGs) the AS's token endpoint answered.
+    pub fn jwt_bearer_requests(&self) -> u64 {
+        self.state
+            .token_requests
+            .jwt_bearer
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The issuer and servers.
@@ -262,6 +344,9 @@ impl Demo {
     /// Stops everything and frees the ports.
     pub async fn shutdown(mut self) {
         self.stop_authorization_server().await;
+        if let Some(idp) = self.idp.take() {
+            idp.stop().await;
+        }
         for server in self.servers {
             server.shutdown().await;
         }
