@@ -80,6 +80,7 @@ fn harness() -> &'static Harness {
             mcp_server_catalog_endpoint: None,
             device_authorization_endpoint: None,
             dpop_signing_alg_values_supported: None,
+            grant_types_supported: None,
         };
         Harness {
             runtime,
