@@ -92,6 +92,7 @@ pub fn open_state(config: AsConfig) -> Result<AsState, StartError> {
         token_requests: Default::default(),
         dpop: Default::default(),
         requests: Default::default(),
+        idp_keys: Default::default(),
         _temp_dir: temp,
     })
 }
@@ -127,7 +128,7 @@ pub fn app(state: Arc<AsState>) -> Router {
 
 /// Logs one line per request: method, path (never the query, which can
 /// carry codes), status and time taken.
-async fn log_request(request: Request, next: Next) -> Response {
+pub(crate) async fn log_request(request: Request, next: Next) -> Response {
     let method = request.method().clone();
     let path = request.uri().path().to_string();
     let started = Instant::now();

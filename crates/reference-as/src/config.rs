@@ -74,6 +74,17 @@ pub struct AsConfig {
     pub dpop: bool,
     /// With `dpop`, require this AS's nonce in every proof (`use_dpop_nonce`).
     pub dpop_nonce: bool,
+    /// Identity providers whose ID-JAGs the token endpoint accepts with the
+    /// JWT bearer grant (Enterprise-Managed Authorization); empty: the grant is off.
+    pub trusted_idps: Vec<TrustedIdp>,
+}
+
+/// An identity provider this AS trusts to issue ID-JAGs (`jwt_bearer`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrustedIdp {
+    /// Its issuer, exactly as in the `iss` of its assertions. Its keys are
+    /// found through `{issuer}/.well-known/openid-configuration`'s `jwks_uri`.
+    pub issuer: String,
 }
 
 impl AsConfig {
@@ -96,6 +107,7 @@ impl AsConfig {
             device_flow: true,
             dpop: false,
             dpop_nonce: false,
+            trusted_idps: Vec::new(),
         }
     }
 

@@ -41,6 +41,8 @@ CREATE TABLE IF NOT EXISTS signing_keys (
   kid TEXT PRIMARY KEY, pkcs8 BLOB NOT NULL, created INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS dpop_bindings (
   grant_id TEXT PRIMARY KEY, jkt TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS assertion_jtis (
+  iss TEXT NOT NULL, jti TEXT NOT NULL, exp INTEGER NOT NULL, PRIMARY KEY (iss, jti));
 ";
 
 /// A registered client.
@@ -174,6 +176,23 @@ pub fn dpop_binding(c: &Connection, grant_id: &str) -> Result<Option<String>, St
         |r| r.get(0),
     )
     .optional()?)
+}
+
+/// Records an assertion's `jti` from issuer `iss` as used until `exp`;
+/// `false` when it was already used (a replay). Expired entries are dropped.
+pub fn use_assertion_jti(
+    c: &Connection,
+    iss: &str,
+    jti: &str,
+    exp: i64,
+    now: i64,
+) -> Result<bool, StoreError> {
+    c.execute("DELETE FROM assertion_jtis WHERE exp < ?1", [now])?;
+    let inserted = c.execute(
+        "INSERT OR IGNORE INTO assertion_jtis VALUES (?1, ?2, ?3)",
+        params![iss, jti, exp],
+    )?;
+    Ok(inserted == 1)
 }
 
 /// Stores a new grant.

@@ -5,6 +5,11 @@
 //! on them), then the servers (they discover the AS lazily), then the AS
 //! with the catalog that names them. The sample servers introspect with a
 //! credential made fresh for each start.
+//!
+//! With `idp`, an enterprise identity provider ([`crate::idp`]) starts on a
+//! listener of its own; the AS trusts it and registers the client the IdP
+//! names in its ID-JAGs ([`ENTERPRISE_CLIENT_ID`]), and the IdP trusts the AS
+//! for every catalog server (or per user, `idp_allowed`).
 
 use crate::config::{AsConfig, CatalogEntry, ResourceServerCredential};
 use sample_servers::{Introspection, SampleServer, ServerSpec, Trust};
@@ -48,6 +53,31 @@ pub struct DemoConfig {
     /// its nonce; the sample servers accept only bound tokens used with a proof
     /// (and require their own nonce).
     pub dpop: bool,
+    /// Enterprise-Managed Authorization: also start the IdP role and trust it.
+    pub idp: bool,
+    /// With `idp`: `(user, server ids)` pairs; a listed user gets ID-JAGs only
+    /// for those servers (others get `access_denied`), an unlisted one for all.
+    pub idp_allowed: Vec<(String, Vec<String>)>,
+    /// With `idp`: register the AS-side enterprise client as public
+    /// (`none`, no secret) instead of confidential (`client_secret_basic`).
+    pub idp_public_client: bool,
+}
+
+/// The AS-side client id the demo IdP names in its ID-JAGs.
+pub const ENTERPRISE_CLIENT_ID: &str = "mcp-passport-enterprise";
+
+/// What a client needs to use the demo's IdP (Enterprise-Managed Authorization).
+#[derive(Debug, Clone, Serialize)]
+pub struct EnterpriseInfo {
+    /// The IdP's issuer (its OpenID configuration is at
+    /// `{idp_issuer}/.well-known/openid-configuration`).
+    pub idp_issuer: String,
+    /// The public client id registered at the IdP ([`crate::idp::DEMO_CLIENT_ID`]).
+    pub idp_client_id: String,
+    /// The client id at the AS, named in the ID-JAGs ([`ENTERPRISE_CLIENT_ID`]).
+    pub as_client_id: String,
+    /// Its secret for `client_secret_basic`, or `None` when it is public.
+    pub as_client_secret: Option<String>,
 }
 
 impl Default for DemoConfig {
@@ -66,6 +96,9 @@ impl Default for DemoConfig {
             device_code_lifetime: 600,
             device_flow: true,
             dpop: false,
+            idp: false,
+            idp_allowed: Vec::new(),
+            idp_public_client: false,
         }
     }
 }
@@ -79,6 +112,16 @@ pub struct ReadyInfo {
     pub account: String,
     /// The sample servers.
     pub servers: Vec<CatalogEntry>,
+    /// The identity provider, when started with `idp`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enterprise: Option<EnterpriseInfo>,
+}
+
+/// The running IdP role.
+struct RunningIdp {
+    state: std::sync::Arc<crate::idp::IdpState>,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<std::io::Result<()>>>,
 }
 
 /// A running demo stack.
@@ -89,6 +132,7 @@ pub struct Demo {
     state: std::sync::Arc<crate::state::AsState>,
     stop_as: Option<oneshot::Sender<()>>,
     as_task: Option<JoinHandle<std::io::Result<()>>>,
+    idp: Option<RunningIdp>,
 }
 
 /// A failure to start the demo stack.
@@ -172,7 +216,29 @@ impl Demo {
                 description: s.description().to_string(),
             })
             .collect();
+        let (idp, enterprise) = if config.idp {
+            let idp_port = if config.port == 0 {
+                0
+            } else {
+                config.port.saturating_add(1 + config.servers.len() as u16)
+            };
+            let (idp, info) = start_idp(&config, idp_port, &issuer, &catalog).await?;
+            (Some(idp), Some(info))
+        } else {
+            (None, None)
+        };
         let mut as_config = AsConfig::new(issuer.clone());
+        if let Some(info) = &enterprise {
+            as_config.trusted_idps = vec![crate::TrustedIdp {
+                issuer: info.idp_issuer.clone(),
+            }];
+            as_config.clients.push(crate::PreregisteredClient {
+                client_id: info.as_client_id.clone(),
+                client_secret: info.as_client_secret.clone(),
+                redirect_uris: Vec::new(),
+                name: "MCP Passport (enterprise)".into(),
+            });
+        }
         as_config.users = config.users;
         as_config.catalog = catalog.clone();
         as_config.resource_servers = vec![credential];
@@ -198,6 +264,7 @@ impl Demo {
             account: format!("{issuer}/account"),
             issuer,
             servers: catalog,
+            enterprise,
         };
         Ok(Self {
             info,
@@ -206,7 +273,42 @@ impl Demo {
             state,
             stop_as: Some(stop_as),
             as_task: Some(as_task),
+            idp,
         })
+    }
+
+    /// The IdP's issuer, when started with `idp`.
+    pub fn idp_issuer(&self) -> Option<&str> {
+        self.info.enterprise.as_ref().map(|e| e.idp_issuer.as_str())
+    }
+
+    /// The IdP and AS-side client credentials, when started with `idp`.
+    pub fn enterprise(&self) -> Option<&EnterpriseInfo> {
+        self.info.enterprise.as_ref()
+    }
+
+    /// The IdP's state (its signing key, its counters), for tests that act
+    /// as the IdP's other parties.
+    pub fn idp_state(&self) -> Option<&std::sync::Arc<crate::idp::IdpState>> {
+        self.idp.as_ref().map(|i| &i.state)
+    }
+
+    /// Requests the IdP answered and token exchanges among them: `(total, exchanges)`.
+    pub fn idp_requests(&self) -> (u64, u64) {
+        self.idp.as_ref().map_or((0, 0), |i| {
+            (
+                i.state.base.requests.snapshot().0,
+                i.state.token_exchanges(),
+            )
+        })
+    }
+
+    /// How many JWT bearer grant requests (ID-JAGs) the AS's token endpoint answered.
+    pub fn jwt_bearer_requests(&self) -> u64 {
+        self.state
+            .token_requests
+            .jwt_bearer
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The issuer and servers.
@@ -262,8 +364,77 @@ impl Demo {
     /// Stops everything and frees the ports.
     pub async fn shutdown(mut self) {
         self.stop_authorization_server().await;
+        if let Some(mut idp) = self.idp.take() {
+            if let Some(stop) = idp.stop.take() {
+                let _ = stop.send(());
+            }
+            if let Some(task) = idp.task.take() {
+                let _ = task.await;
+            }
+        }
         for server in self.servers {
             server.shutdown().await;
         }
     }
+}
+
+/// Starts the IdP role on `port` for the AS at `as_issuer` and its `catalog`.
+async fn start_idp(
+    config: &DemoConfig,
+    port: u16,
+    as_issuer: &str,
+    catalog: &[CatalogEntry],
+) -> Result<(RunningIdp, EnterpriseInfo), DemoError> {
+    let listener = bind(port).await?;
+    let addr = listener
+        .local_addr()
+        .map_err(|source| DemoError::Bind { port, source })?;
+    let issuer = format!("http://127.0.0.1:{}", addr.port());
+    let resource_of = |id: &String| {
+        catalog
+            .iter()
+            .find(|e| &e.id == id)
+            .map(|e| e.resource.clone())
+    };
+    let mut idp_config = crate::idp::IdpConfig::new(issuer.clone());
+    idp_config.users = config.users.clone();
+    idp_config.state_dir = config.state_dir.as_ref().map(|d| d.join("idp"));
+    idp_config.trusted = vec![crate::idp::TrustedAs {
+        issuer: as_issuer.to_string(),
+        client_id: ENTERPRISE_CLIENT_ID.into(),
+        resources: catalog.iter().map(|e| e.resource.clone()).collect(),
+    }];
+    idp_config.policies = config
+        .idp_allowed
+        .iter()
+        .map(|(user, ids)| crate::idp::UserPolicy {
+            user: user.clone(),
+            resources: ids.iter().filter_map(resource_of).collect(),
+        })
+        .collect();
+    let state = std::sync::Arc::new(crate::idp::IdpState::open(idp_config)?);
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(crate::idp::serve(
+        std::sync::Arc::clone(&state),
+        listener,
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    let as_client_secret = (!config.idp_public_client).then(crate::crypto::random_token);
+    if let Some(secret) = &as_client_secret {
+        crate::secrets_log::record("client_secret", secret);
+    }
+    let info = EnterpriseInfo {
+        idp_issuer: issuer,
+        idp_client_id: crate::idp::DEMO_CLIENT_ID.into(),
+        as_client_id: ENTERPRISE_CLIENT_ID.into(),
+        as_client_secret,
+    };
+    let running = RunningIdp {
+        state,
+        stop: Some(stop),
+        task: Some(task),
+    };
+    Ok((running, info))
 }

@@ -77,6 +77,22 @@ pub fn token_response(
     grant: &GrantRow,
     audience: &Audience,
 ) -> Result<Value, OAuthError> {
+    let mut response = access_token_response(state, c, grant, audience)?;
+    let refresh_token = random_token();
+    db::insert_refresh(c, &digest(&refresh_token), &grant.id, now())?;
+    crate::secrets_log::record("refresh_token", &refresh_token);
+    response["refresh_token"] = json!(refresh_token);
+    Ok(response)
+}
+
+/// Mints an access token for `grant` and records it, with no refresh token
+/// (the JWT bearer grant: the client presents a new assertion instead).
+pub fn access_token_response(
+    state: &AsState,
+    c: &Connection,
+    grant: &GrantRow,
+    audience: &Audience,
+) -> Result<Value, OAuthError> {
     let now = now();
     let exp = now + state.config.access_ttl;
     let jti = random_token();
@@ -90,14 +106,11 @@ pub fn token_response(
     }
     let access_token = state.signer.sign(&claims);
     db::record_access(c, &jti, &grant.id, exp)?;
-    let refresh_token = random_token();
-    db::insert_refresh(c, &digest(&refresh_token), &grant.id, now)?;
     crate::secrets_log::record("access_token", &access_token);
-    crate::secrets_log::record("refresh_token", &refresh_token);
     Ok(json!({
         "access_token": access_token,
         "token_type": if audience.jkt.is_some() { "DPoP" } else { "Bearer" },
         "expires_in": state.config.access_ttl,
-        "refresh_token": refresh_token, "scope": scope_text,
+        "scope": scope_text,
     }))
 }

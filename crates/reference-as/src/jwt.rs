@@ -56,7 +56,13 @@ impl TokenSigner {
 
     /// Signs `claims` as a compact JWS with `typ: at+jwt`.
     pub fn sign(&self, claims: &Value) -> String {
-        let header = json!({"alg": "ES256", "typ": "at+jwt", "kid": self.kid});
+        self.sign_typed("at+jwt", claims)
+    }
+
+    /// Signs `claims` as a compact JWS with the given `typ` header (`JWT`
+    /// for ID tokens, `oauth-id-jag+jwt` for ID-JAGs).
+    pub fn sign_typed(&self, typ: &str, claims: &Value) -> String {
+        let header = json!({"alg": "ES256", "typ": typ, "kid": self.kid});
         let signing_input = format!(
             "{}.{}",
             URL_SAFE_NO_PAD.encode(header.to_string()),

@@ -6,7 +6,10 @@
 //! refresh rotates, narrows (`scope`) and audience-restricts (`resource`).
 //! It also speaks plain MCP OAuth (per-server and multi-resource requests),
 //! so standard clients work against it unchanged. [`demo`] starts it with
-//! sample MCP servers on loopback.
+//! sample MCP servers on loopback. With [`idp`] it also plays an
+//! enterprise identity provider (OpenID Connect and ID-JAG token exchange),
+//! and [`jwt_bearer`] accepts that IdP's ID-JAGs (Enterprise-Managed
+//! Authorization).
 //!
 //! This crate shares no code with the MCP Passport client: it is the other
 //! side of the wire, and a shared bug would hide itself.
@@ -26,8 +29,11 @@ pub mod device;
 pub mod dpop;
 pub mod error;
 pub mod html;
+pub mod idp;
+pub mod idp_keys;
 pub mod issue;
 pub mod jwt;
+pub mod jwt_bearer;
 pub mod metadata;
 pub mod per_server;
 pub mod quirky;
@@ -39,4 +45,6 @@ pub mod state;
 pub mod token;
 
 pub use app::{StartError, app, open_state, serve};
-pub use config::{AsConfig, CatalogEntry, PreregisteredClient, ResourceServerCredential};
+pub use config::{
+    AsConfig, CatalogEntry, PreregisteredClient, ResourceServerCredential, TrustedIdp,
+};

@@ -52,6 +52,15 @@ enum Command {
         /// DPoP-bound tokens (RFC 9449): the AS and the servers check proofs and require nonces.
         #[arg(long)]
         dpop: bool,
+        /// Also start an enterprise identity provider (OpenID Connect, ID-JAG token exchange) that the AS trusts.
+        #[arg(long)]
+        idp: bool,
+        /// With --idp: USER=ID,ID limits the servers USER may reach through the IdP (repeatable).
+        #[arg(long = "idp-allow", value_parser = parse_allowed, requires = "idp")]
+        idp_allowed: Vec<(String, Vec<String>)>,
+        /// With --idp: the client at the AS is public (no secret) instead of client_secret_basic.
+        #[arg(long, requires = "idp")]
+        idp_public_client: bool,
     },
     /// Run one sample MCP server that trusts an authorization server (this one or another, e.g. oidc-provider).
     Server {
@@ -93,6 +102,19 @@ fn parse_user(s: &str) -> Result<(String, String), String> {
     }
 }
 
+fn parse_allowed(s: &str) -> Result<(String, Vec<String>), String> {
+    match s.split_once('=') {
+        Some((user, ids)) if !user.is_empty() => Ok((
+            user.into(),
+            ids.split(',')
+                .filter(|id| !id.is_empty())
+                .map(String::from)
+                .collect(),
+        )),
+        _ => Err("expected USER=SERVER_ID,SERVER_ID".into()),
+    }
+}
+
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -130,9 +152,15 @@ async fn run(cli: Cli) -> Result<(), String> {
             users,
             introspect,
             dpop,
+            idp,
+            idp_allowed,
+            idp_public_client,
         } => {
             let config = DemoConfig {
                 dpop,
+                idp,
+                idp_allowed,
+                idp_public_client,
                 port,
                 servers,
                 state_dir,
@@ -187,6 +215,26 @@ async fn demo(
     println!("Account page  {}", info.account);
     for s in &info.servers {
         println!("MCP server    {:<12} {}", s.id, s.resource);
+    }
+    if let Some(e) = &info.enterprise {
+        println!(
+            "Company IdP   {}  (OpenID Connect; the same users sign in there)",
+            e.idp_issuer
+        );
+        println!(
+            "  IdP client   {}  (public, PKCE; any loopback redirect or io.github.mcppassport:/oauth/callback)",
+            e.idp_client_id
+        );
+        match &e.as_client_secret {
+            Some(secret) => println!(
+                "  AS client    {}  secret {secret}  (client_secret_basic, for the JWT bearer grant)",
+                e.as_client_id
+            ),
+            None => println!(
+                "  AS client    {}  (public, for the JWT bearer grant)",
+                e.as_client_id
+            ),
+        }
     }
     if let Some(path) = ready_file {
         let json = serde_json::to_vec_pretty(&info).map_err(|e| e.to_string())?;

@@ -48,6 +48,13 @@ pub fn document(state: &AsState) -> Value {
             json!(["authorization_code", "refresh_token"]),
         );
     }
+    if !state.config.trusted_idps.is_empty()
+        && let Some(grants) = doc
+            .get_mut("grant_types_supported")
+            .and_then(Value::as_array_mut)
+    {
+        grants.push(json!(crate::jwt_bearer::GRANT_TYPE));
+    }
     doc
 }
 

@@ -108,6 +108,8 @@ pub struct AsState {
     pub dpop: crate::dpop::DpopState,
     /// Counts of every request answered, by kind.
     pub requests: crate::counters::RequestCounters,
+    /// Trusted identity providers' signing keys, fetched from their `jwks_uri`.
+    pub idp_keys: crate::idp_keys::KeyCache,
     /// Keeps a temporary state directory alive for the AS's lifetime.
     pub _temp_dir: Option<tempfile::TempDir>,
 }
@@ -123,6 +125,10 @@ pub struct TokenCounters {
     pub device: std::sync::atomic::AtomicU64,
     /// `slow_down` answers to device code polls.
     pub slow_down: std::sync::atomic::AtomicU64,
+    /// JWT bearer grant requests (ID-JAGs), answered or refused.
+    pub jwt_bearer: std::sync::atomic::AtomicU64,
+    /// Token exchange requests (at the IdP role), answered or refused.
+    pub token_exchange: std::sync::atomic::AtomicU64,
 }
 
 /// Locks an in-memory table; a poisoned lock still holds usable data, so

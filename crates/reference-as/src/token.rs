@@ -1,4 +1,5 @@
-//! `POST /token`: the `authorization_code` and `refresh_token` grants.
+//! `POST /token`: the `authorization_code` and `refresh_token` grants (and
+//! the device code and JWT bearer grants, answered by `device` and `jwt_bearer`).
 //!
 //! Codes are single use (a second exchange revokes what the first issued).
 //! Every refresh rotates the refresh token; presenting a spent one revokes
@@ -19,9 +20,10 @@ use axum::response::{IntoResponse, Response};
 use axum::{Form, Json};
 use std::sync::Arc;
 
-type Params = [(String, String)];
+/// A token request's form fields, in order (repeated names kept).
+pub(crate) type Params = [(String, String)];
 
-fn one<'a>(form: &'a Params, name: &str) -> Result<Option<&'a str>, OAuthError> {
+pub(crate) fn one<'a>(form: &'a Params, name: &str) -> Result<Option<&'a str>, OAuthError> {
     let mut values = form
         .iter()
         .filter(|(k, _)| k == name)
@@ -33,11 +35,11 @@ fn one<'a>(form: &'a Params, name: &str) -> Result<Option<&'a str>, OAuthError> 
     Ok(first)
 }
 
-fn required<'a>(form: &'a Params, name: &str) -> Result<&'a str, OAuthError> {
+pub(crate) fn required<'a>(form: &'a Params, name: &str) -> Result<&'a str, OAuthError> {
     one(form, name)?.ok_or_else(|| OAuthError::invalid_request(format!("{name} is missing")))
 }
 
-fn resources(form: &Params) -> Vec<&str> {
+pub(crate) fn resources(form: &Params) -> Vec<&str> {
     form.iter()
         .filter(|(k, _)| k == "resource")
         .map(|(_, v)| v.as_str())
@@ -75,6 +77,13 @@ pub async fn token(
                     .refresh
                     .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 refresh(&state, &client, &form, jkt)
+            }
+            crate::jwt_bearer::GRANT_TYPE => {
+                state
+                    .token_requests
+                    .jwt_bearer
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                crate::jwt_bearer::token(&state, &client, &form, jkt).await
             }
             crate::device::GRANT_TYPE => crate::device::token(
                 &state,

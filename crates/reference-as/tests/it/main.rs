@@ -22,3 +22,5 @@ mod persistence_and_servers;
 mod approve_command;
 // The `server` command: one sample server trusting any issuer.
 mod server_command;
+// Enterprise-Managed Authorization: the IdP role, ID-JAGs, the JWT bearer grant.
+mod idp;
