@@ -316,7 +316,7 @@ pub async fn exchange_for_id_jag(
     };
     let client_id = claims(&assertion)
         .and_then(|c| c.get("client_id")?.as_str().map(str::to_string))
-        .filter(|c| !c.is_empty() && c.len() <= 512);
+        .filter(|c| !c.is_empty() && c.len() <= 512 && !c.chars().any(char::is_control));
     Ok(IdJag {
         assertion: IdToken::new(assertion),
         client_id,
