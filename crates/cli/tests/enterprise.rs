@@ -18,6 +18,7 @@ mod support;
 
 use passport_core::store::{StoreKey, TokenStore as _};
 use reference_as::demo::{Demo, DemoConfig};
+use reference_as::per_server::{Behaviour, PerServerAs};
 use rmcp::ServiceExt as _;
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
@@ -317,14 +318,17 @@ async fn one_idp_sign_in_gives_every_server_its_token_and_renews_them_without_a_
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_server_the_idp_refuses_fails_alone_and_says_what_to_do() {
+async fn a_server_the_idp_refuses_or_whose_as_lacks_the_profile_fails_alone_and_says_what_to_do() {
     let demo = demo().await;
-    let servers: Vec<String> = demo
+    // A plain per-server AS: no JWT bearer grant in its metadata.
+    let plain = PerServerAs::start(Behaviour::Instant).await.unwrap();
+    let mut servers: Vec<String> = demo
         .info()
         .servers
         .iter()
         .map(|s| s.resource.clone())
         .collect();
+    servers.push(plain.server_url());
     let home = Home::new("enterprise-denied", "");
     // alice may reach github-mcp only.
     let (ok, stdout, stderr) = login(&home, &demo, "alice", &servers).await;
@@ -346,15 +350,29 @@ async fn a_server_the_idp_refuses_fails_alone_and_says_what_to_do() {
         .clone();
     assert_eq!(granted, vec![github.as_str()]);
     let all = format!("{stdout}{stderr}");
-    for s in servers.iter().filter(|s| **s != github) {
-        let line = all
-            .lines()
-            .find(|l| l.contains(s.as_str()) && l.contains("FAILED"));
-        let line = line.unwrap_or_else(|| panic!("{s} failed alone: {all}"));
+    let failed = |server: &str| {
+        all.lines()
+            .find(|l| l.contains(server) && l.contains("FAILED"))
+            .unwrap_or_else(|| panic!("{server} failed alone: {all}"))
+            .to_string()
+    };
+    for s in demo.info().servers.iter().filter(|s| s.id != "github-mcp") {
+        let line = failed(&s.resource);
         assert!(
             line.contains("refused access") && line.contains("ask your administrator"),
             "{line}"
         );
     }
+    let line = failed(&plain.server_url());
+    assert!(
+        line.contains("does not accept enterprise sign-in")
+            && line.contains("sign in to that server directly"),
+        "{line}"
+    );
+    assert_eq!(
+        plain.tokens_issued(),
+        0,
+        "nothing asked of the plain AS's token endpoint"
+    );
     assert_eq!(demo.as_requests().2, 0, "no AS browser visit");
 }
