@@ -21,20 +21,22 @@ use super::login::Opener;
 use super::{Engine, IssuedToken, lock};
 use crate::discovery::{self, ServerDiscovery};
 use crate::error::EngineError;
-use crate::flows::{FlowEnd, PendingFlow};
 use crate::id_jag::{self, BearerRequest, IdToken, IdpError, IdpMetadata, JagRequest};
 use crate::metadata::AsMetadata;
 use crate::model::{Grant, GrantStatus, GrantedServer, Mode, TokenKind};
 use crate::providers::QuirkOverrides;
 use crate::secret::{ClientSecret, RefreshToken};
 use crate::store::StoreKey;
-use crate::token::{TokenError, Tokens};
+use crate::token::Tokens;
 use crate::{pkce, scope, url_policy};
-use chrono::{DateTime, Duration, Utc};
+use chrono::Duration;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Mutex;
+
+mod idp;
+mod revoke;
+
+pub(super) use idp::IdpSessions;
 
 /// How one enterprise grant gets its servers' tokens again (state file; no secret).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -102,16 +104,6 @@ pub struct EnterpriseReport {
     /// The servers that did not, and why (each failed alone).
     pub failed: Vec<(String, EngineError)>,
 }
-
-/// The ID tokens (memory only) and the IdPs' configurations.
-#[derive(Debug, Default)]
-pub(super) struct IdpSessions {
-    id_tokens: Mutex<HashMap<String, (IdToken, DateTime<Utc>)>>,
-    metadata: Mutex<HashMap<String, IdpMetadata>>,
-}
-
-/// An ID token is renewed this long before its `exp`.
-const ID_TOKEN_MARGIN_SECS: i64 = 60;
 
 impl Engine {
     /// Signs in with the organization: the IdP once (or the ID token from
@@ -286,210 +278,6 @@ impl Engine {
         })
     }
 
-    /// Removes one server from an enterprise grant: its token is revoked at
-    /// its AS where that AS has a revocation endpoint, and it leaves the grant.
-    pub(super) async fn revoke_enterprise_server(
-        &self,
-        grant: &Grant,
-        entry: &EnterpriseGrant,
-        server: &str,
-    ) -> Result<(), EngineError> {
-        let flight = self.tokens.flight(&grant.id);
-        let _guard = flight.lock().await;
-        let old = self.tokens.take(&grant.id, Some(server));
-        let grant_id = grant.id.clone();
-        self.update(|s| {
-            if let Some(g) = s.grants.iter_mut().find(|g| g.id == grant_id) {
-                g.servers.retain(|x| x.id != server);
-                g.blocked.retain(|b| b != server);
-            }
-            if let Some(e) = s.enterprise.iter_mut().find(|e| e.grant_id == grant_id) {
-                e.servers.retain(|x| x.server != server);
-            }
-        })?;
-        if let Some(target) = entry.servers.iter().find(|s| s.server == server) {
-            self.revoke_at_as(grant, target, &old).await;
-        }
-        Ok(())
-    }
-
-    /// Forgets an enterprise grant: revokes each server's token at its AS
-    /// and the IdP refresh token at the IdP where they allow it (best
-    /// effort), and deletes its secrets and its entry.
-    pub(super) async fn forget_enterprise(&self, grant: &Grant) {
-        let Some(entry) = self.enterprise_grant(&grant.id) else {
-            return;
-        };
-        for target in &entry.servers {
-            let old = self.tokens.take(&grant.id, Some(&target.server));
-            self.revoke_at_as(grant, target, &old).await;
-        }
-        let key = StoreKey::IdpRefreshToken {
-            grant_id: grant.id.clone(),
-        };
-        if let Ok(Some(rt)) = self.store.get(&key)
-            && let Ok(idp) = self.idp_metadata(&entry.idp).await
-            && let Some(endpoint) = &idp.revocation_endpoint
-        {
-            let metadata = revocation_only(&idp, endpoint);
-            let record = crate::model::ClientRecord {
-                issuer: idp.issuer.clone(),
-                client_id: entry.idp_client_id.clone(),
-                auth: crate::model::ClientAuth::None,
-                registration: crate::model::Registration::Preregistered,
-                redirect_uris: Vec::new(),
-            };
-            if let Ok(endpoint) =
-                crate::token::TokenEndpoint::new(&self.http, &metadata, &record, None)
-                && let Err(e) = endpoint.revoke_refresh(&RefreshToken::new(rt)).await
-            {
-                tracing::warn!(idp = %entry.idp, error = %e, "could not revoke the sign-in at the identity provider");
-            }
-        }
-        for key in [
-            key,
-            StoreKey::EnterpriseSecret {
-                grant_id: grant.id.clone(),
-            },
-        ] {
-            if let Err(e) = self.store.delete(&key) {
-                tracing::warn!(error = %e, "could not delete a secret from the keyring");
-            }
-        }
-        lock(&self.enterprise.id_tokens).remove(&grant.id);
-        if let Err(e) = self.update(|s| s.enterprise.retain(|e| e.grant_id != grant.id)) {
-            tracing::warn!(error = %e, "could not update the state file");
-        }
-    }
-
-    async fn revoke_at_as(
-        &self,
-        grant: &Grant,
-        target: &EnterpriseServer,
-        tokens: &[crate::secret::AccessToken],
-    ) {
-        if tokens.is_empty() {
-            return;
-        }
-        let Ok(metadata) = self.metadata_for(&target.issuer).await else {
-            return;
-        };
-        if metadata.revocation_endpoint.is_none() {
-            return;
-        }
-        let secret = self
-            .store
-            .get(&StoreKey::EnterpriseSecret {
-                grant_id: grant.id.clone(),
-            })
-            .ok()
-            .flatten()
-            .map(ClientSecret::new);
-        let record = crate::model::ClientRecord {
-            issuer: target.issuer.clone(),
-            client_id: target.client_id.clone(),
-            auth: if secret.is_some() {
-                crate::model::ClientAuth::ClientSecretBasic
-            } else {
-                crate::model::ClientAuth::None
-            },
-            registration: crate::model::Registration::Preregistered,
-            redirect_uris: Vec::new(),
-        };
-        let Ok(endpoint) =
-            crate::token::TokenEndpoint::new(&self.http, &metadata, &record, secret.as_ref())
-        else {
-            return;
-        };
-        for token in tokens {
-            if let Err(e) = endpoint.revoke_access(token).await {
-                tracing::warn!(issuer = %target.issuer, error = %e, "could not revoke an access token");
-            }
-        }
-    }
-
-    /// The IdP's configuration, fetched once per run.
-    async fn idp_metadata(&self, issuer: &str) -> Result<IdpMetadata, EngineError> {
-        if let Some(m) = lock(&self.enterprise.metadata).get(issuer) {
-            return Ok(m.clone());
-        }
-        let m = id_jag::fetch_idp_metadata(&self.http, issuer).await?;
-        lock(&self.enterprise.metadata).insert(issuer.to_string(), m.clone());
-        Ok(m)
-    }
-
-    /// The browser sign-in at the IdP, through the same pending flows,
-    /// loopback or deep link, and `state`/`iss` checks as any sign-in.
-    async fn idp_sign_in(
-        &self,
-        idp: &IdpMetadata,
-        login: &EnterpriseLogin,
-        opener: &dyn Opener,
-    ) -> Result<id_jag::IdpTokens, EngineError> {
-        let s256 = idp
-            .code_challenge_methods_supported
-            .as_ref()
-            .is_some_and(|m| m.iter().any(|x| x == "S256"));
-        let Some(endpoint) = idp.authorization_endpoint.as_ref().filter(|_| s256) else {
-            return Err(IdpError::NoBrowserSignIn {
-                issuer: idp.issuer.clone(),
-            }
-            .into());
-        };
-        let issuer_url = url_policy::check_user_url(&idp.issuer)?;
-        let mut url = url_policy::check_endpoint(endpoint, &issuer_url)?;
-        let (challenge, verifier) = pkce::new_pkce();
-        let state = pkce::new_state();
-        url.query_pairs_mut()
-            .append_pair("response_type", "code")
-            .append_pair("client_id", &login.idp_client_id)
-            .append_pair("redirect_uri", &login.redirect_uri)
-            .append_pair("scope", id_jag::IDP_SCOPE)
-            .append_pair("state", &state)
-            .append_pair("code_challenge", challenge.as_str())
-            .append_pair("code_challenge_method", "S256");
-        let url = url_policy::check_browser_url(url.as_str())?;
-        let timeout = Duration::from_std(login.timeout).unwrap_or(Duration::minutes(10));
-        let receiver = self.flows.register(PendingFlow {
-            state: state.clone(),
-            issuer: idp.issuer.clone(),
-            iss_required: idp.authorization_response_iss_parameter_supported,
-            redirect_uri: login.redirect_uri.clone(),
-            verifier,
-            expires_at: self.clock.now() + timeout,
-        });
-        if let Err(e) = opener.open(&url) {
-            self.flows.cancel(&state);
-            return Err(EngineError::Browser(e));
-        }
-        let end = match tokio::time::timeout(login.timeout, receiver).await {
-            Ok(Ok(end)) => end,
-            _ => {
-                self.flows.cancel(&state);
-                return Err(EngineError::TimedOut(login.timeout.as_secs()));
-            }
-        };
-        let accepted = match end {
-            FlowEnd::Accepted(a) => a,
-            FlowEnd::Denied { error, description } => {
-                return Err(EngineError::Denied {
-                    error,
-                    description: description.unwrap_or_default(),
-                });
-            }
-            FlowEnd::Aborted(e) => return Err(EngineError::FlowAborted(e)),
-        };
-        id_jag::redeem_code(
-            &self.http,
-            idp,
-            &login.idp_client_id,
-            &accepted.code,
-            accepted.flow.verifier.secret(),
-            &login.redirect_uri,
-        )
-        .await
-    }
-
     /// One server's token: an ID-JAG from the IdP for its AS, then the JWT
     /// bearer grant there. Returns the client id used at the AS.
     #[allow(clippy::too_many_arguments)]
@@ -553,93 +341,6 @@ impl Engine {
         )
         .await?;
         Ok((client_id, tokens))
-    }
-
-    /// The grant's ID token: from memory while it has a minute left, else
-    /// reread from its file, else a fresh one by the IdP refresh token
-    /// (rotated, kept in the store before anything else).
-    async fn current_id_token(
-        &self,
-        grant: &Grant,
-        entry: &EnterpriseGrant,
-        idp: &IdpMetadata,
-    ) -> Result<IdToken, EngineError> {
-        let now = self.clock.now();
-        if let Some((token, exp)) = lock(&self.enterprise.id_tokens).get(&grant.id)
-            && *exp - Duration::seconds(ID_TOKEN_MARGIN_SECS) > now
-        {
-            return Ok(token.clone());
-        }
-        if let Some(file) = &entry.id_token_file {
-            let token = IdToken::new(crate::client_assertion::read_assertion(file)?);
-            self.remember_id_token(&grant.id, &token);
-            return Ok(token);
-        }
-        let key = StoreKey::IdpRefreshToken {
-            grant_id: grant.id.clone(),
-        };
-        let Some(stored) = self.store.get(&key)? else {
-            return Err(self.enterprise_sign_in_needed(
-                grant,
-                "the sign-in with your organization is not in the keyring (it was removed there, or the identity provider issued no refresh token); sign in with your organization again",
-            )?);
-        };
-        let tokens = match id_jag::refresh_id_token(
-            &self.http,
-            idp,
-            &entry.idp_client_id,
-            &RefreshToken::new(stored),
-        )
-        .await
-        {
-            Ok(t) => t,
-            Err(EngineError::Token(TokenError::InvalidGrant(said))) => {
-                return Err(self.enterprise_sign_in_needed(
-                    grant,
-                    &format!(
-                        "your organization's identity provider ended the sign-in ({said}); sign in with your organization again"
-                    ),
-                )?);
-            }
-            Err(e) => return Err(e),
-        };
-        if let Some(rotated) = &tokens.refresh_token
-            && let Err(e) = self.store.put(&key, rotated.expose())
-        {
-            self.enterprise_sign_in_needed(
-                grant,
-                &format!(
-                    "the new sign-in could not be saved to the keyring ({e}); sign in with your organization again once the keyring works"
-                ),
-            )?;
-            return Err(EngineError::Store(e));
-        }
-        self.remember_id_token(&grant.id, &tokens.id_token);
-        Ok(tokens.id_token)
-    }
-
-    fn remember_id_token(&self, grant_id: &str, token: &IdToken) {
-        let exp = id_jag::expiry(token.expose())
-            .unwrap_or_else(|| self.clock.now() + Duration::minutes(5));
-        lock(&self.enterprise.id_tokens).insert(grant_id.to_string(), (token.clone(), exp));
-    }
-
-    fn enterprise_sign_in_needed(
-        &self,
-        grant: &Grant,
-        reason: &str,
-    ) -> Result<EngineError, EngineError> {
-        self.tokens.take(&grant.id, None);
-        lock(&self.enterprise.id_tokens).remove(&grant.id);
-        self.update_grant(&grant.id, |g| {
-            g.status = GrantStatus::SignInNeeded {
-                reason: reason.to_string(),
-            }
-        })?;
-        Ok(EngineError::SignInNeeded {
-            issuer: grant.issuer.clone(),
-            reason: reason.to_string(),
-        })
     }
 
     /// Keeps the new grant: the IdP refresh token and the AS client secret
@@ -763,25 +464,4 @@ fn display_name(d: &ServerDiscovery) -> String {
             .and_then(|u| u.host_str().map(|h| format!("{h}{}", u.path())))
             .unwrap_or_else(|| d.server_url.clone())
     })
-}
-
-/// Just enough AS metadata for the revocation of the IdP's refresh token.
-fn revocation_only(idp: &IdpMetadata, endpoint: &str) -> AsMetadata {
-    AsMetadata {
-        issuer: idp.issuer.clone(),
-        authorization_endpoint: idp.authorization_endpoint.clone().unwrap_or_default(),
-        token_endpoint: idp.token_endpoint.clone(),
-        registration_endpoint: None,
-        revocation_endpoint: Some(endpoint.to_string()),
-        scopes_supported: None,
-        code_challenge_methods_supported: None,
-        authorization_response_iss_parameter_supported: false,
-        client_id_metadata_document_supported: false,
-        token_endpoint_auth_methods_supported: None,
-        resource_indicators_supported: None,
-        device_authorization_endpoint: None,
-        mcp_server_catalog_endpoint: None,
-        dpop_signing_alg_values_supported: None,
-        grant_types_supported: None,
-    }
 }
