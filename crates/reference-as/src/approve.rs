@@ -5,7 +5,9 @@
 //! to a program (private-use schemes, as the OS hands a deep link to an app).
 //!
 //! Tests give it to MCP Passport as `$BROWSER`, so the product's real
-//! sign-in path runs end to end with no person and no mock.
+//! sign-in path runs end to end with no person and no mock. At the IdP
+//! role (no consent page) it signs in and follows the redirect that comes
+//! straight back.
 
 use reqwest::header::LOCATION;
 use url::Url;
@@ -130,14 +132,17 @@ async fn final_redirect(a: &Approval) -> Result<(reqwest::Client, String), Strin
     let html = first.text().await.map_err(fail("authorize page"))?;
     let consent = if html.contains("action=\"/login\"") {
         sign_in(&client, &origin, a, &html).await?;
-        client
+        let after = client
             .get(url.clone())
             .send()
             .await
-            .map_err(fail("consent"))?
-            .text()
-            .await
-            .map_err(fail("consent page"))?
+            .map_err(fail("consent"))?;
+        // An identity provider (the IdP role) redirects right after sign-in.
+        if let Some(location) = after.headers().get(LOCATION) {
+            let location = location.to_str().map_err(|e| e.to_string())?.to_string();
+            return Ok((client, location));
+        }
+        after.text().await.map_err(fail("consent page"))?
     } else {
         html
     };

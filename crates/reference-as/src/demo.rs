@@ -20,6 +20,10 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+mod enterprise;
+pub use enterprise::{ENTERPRISE_CLIENT_ID, EnterpriseInfo};
+use enterprise::{RunningIdp, start_idp};
+
 /// How to start the demo stack.
 #[derive(Debug, Clone)]
 pub struct DemoConfig {
@@ -63,23 +67,6 @@ pub struct DemoConfig {
     pub idp_public_client: bool,
 }
 
-/// The AS-side client id the demo IdP names in its ID-JAGs.
-pub const ENTERPRISE_CLIENT_ID: &str = "mcp-passport-enterprise";
-
-/// What a client needs to use the demo's IdP (Enterprise-Managed Authorization).
-#[derive(Debug, Clone, Serialize)]
-pub struct EnterpriseInfo {
-    /// The IdP's issuer (its OpenID configuration is at
-    /// `{idp_issuer}/.well-known/openid-configuration`).
-    pub idp_issuer: String,
-    /// The public client id registered at the IdP ([`crate::idp::DEMO_CLIENT_ID`]).
-    pub idp_client_id: String,
-    /// The client id at the AS, named in the ID-JAGs ([`ENTERPRISE_CLIENT_ID`]).
-    pub as_client_id: String,
-    /// Its secret for `client_secret_basic`, or `None` when it is public.
-    pub as_client_secret: Option<String>,
-}
-
 impl Default for DemoConfig {
     fn default() -> Self {
         Self {
@@ -115,13 +102,6 @@ pub struct ReadyInfo {
     /// The identity provider, when started with `idp`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub enterprise: Option<EnterpriseInfo>,
-}
-
-/// The running IdP role.
-struct RunningIdp {
-    state: std::sync::Arc<crate::idp::IdpState>,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<std::io::Result<()>>>,
 }
 
 /// A running demo stack.
@@ -161,7 +141,7 @@ pub enum DemoError {
     As(#[from] crate::StartError),
 }
 
-async fn bind(port: u16) -> Result<TcpListener, DemoError> {
+pub(crate) async fn bind(port: u16) -> Result<TcpListener, DemoError> {
     TcpListener::bind(("127.0.0.1", port))
         .await
         .map_err(|source| DemoError::Bind { port, source })
@@ -364,77 +344,11 @@ impl Demo {
     /// Stops everything and frees the ports.
     pub async fn shutdown(mut self) {
         self.stop_authorization_server().await;
-        if let Some(mut idp) = self.idp.take() {
-            if let Some(stop) = idp.stop.take() {
-                let _ = stop.send(());
-            }
-            if let Some(task) = idp.task.take() {
-                let _ = task.await;
-            }
+        if let Some(idp) = self.idp.take() {
+            idp.stop().await;
         }
         for server in self.servers {
             server.shutdown().await;
         }
     }
-}
-
-/// Starts the IdP role on `port` for the AS at `as_issuer` and its `catalog`.
-async fn start_idp(
-    config: &DemoConfig,
-    port: u16,
-    as_issuer: &str,
-    catalog: &[CatalogEntry],
-) -> Result<(RunningIdp, EnterpriseInfo), DemoError> {
-    let listener = bind(port).await?;
-    let addr = listener
-        .local_addr()
-        .map_err(|source| DemoError::Bind { port, source })?;
-    let issuer = format!("http://127.0.0.1:{}", addr.port());
-    let resource_of = |id: &String| {
-        catalog
-            .iter()
-            .find(|e| &e.id == id)
-            .map(|e| e.resource.clone())
-    };
-    let mut idp_config = crate::idp::IdpConfig::new(issuer.clone());
-    idp_config.users = config.users.clone();
-    idp_config.state_dir = config.state_dir.as_ref().map(|d| d.join("idp"));
-    idp_config.trusted = vec![crate::idp::TrustedAs {
-        issuer: as_issuer.to_string(),
-        client_id: ENTERPRISE_CLIENT_ID.into(),
-        resources: catalog.iter().map(|e| e.resource.clone()).collect(),
-    }];
-    idp_config.policies = config
-        .idp_allowed
-        .iter()
-        .map(|(user, ids)| crate::idp::UserPolicy {
-            user: user.clone(),
-            resources: ids.iter().filter_map(resource_of).collect(),
-        })
-        .collect();
-    let state = std::sync::Arc::new(crate::idp::IdpState::open(idp_config)?);
-    let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(crate::idp::serve(
-        std::sync::Arc::clone(&state),
-        listener,
-        async move {
-            let _ = stopped.await;
-        },
-    ));
-    let as_client_secret = (!config.idp_public_client).then(crate::crypto::random_token);
-    if let Some(secret) = &as_client_secret {
-        crate::secrets_log::record("client_secret", secret);
-    }
-    let info = EnterpriseInfo {
-        idp_issuer: issuer,
-        idp_client_id: crate::idp::DEMO_CLIENT_ID.into(),
-        as_client_id: ENTERPRISE_CLIENT_ID.into(),
-        as_client_secret,
-    };
-    let running = RunningIdp {
-        state,
-        stop: Some(stop),
-        task: Some(task),
-    };
-    Ok((running, info))
 }

@@ -10,6 +10,7 @@
 //! token that rotates (a refresh brings a fresh ID token too). The same
 //! endpoint does the RFC 8693 token exchange of an ID token for an ID-JAG
 //! (`exchange`) for an AS it trusts and a server its policy allows.
+//! `/revoke` ends a sign-in by its refresh token (signing out).
 //!
 //! It is built on an [`AsState`] of its own (its own signing key, users,
 //! sessions, clients and database), so it shares nothing with the AS it
@@ -168,6 +169,7 @@ pub fn document(idp: &IdpState) -> Value {
         "authorization_endpoint": format!("{base}/authorize"),
         "token_endpoint": format!("{base}/token"),
         "jwks_uri": format!("{base}/jwks.json"),
+        "revocation_endpoint": format!("{base}/revoke"),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
         "grant_types_supported": ["authorization_code", "refresh_token", exchange::GRANT_TYPE],
@@ -177,6 +179,7 @@ pub fn document(idp: &IdpState) -> Value {
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["ES256"],
         "token_endpoint_auth_methods_supported": ["none", "client_secret_basic", "client_secret_post"],
+        "revocation_endpoint_auth_methods_supported": ["none", "client_secret_basic", "client_secret_post"],
         "authorization_response_iss_parameter_supported": true,
     })
 }
@@ -189,6 +192,15 @@ async fn jwks(State(idp): State<Arc<IdpState>>) -> Json<Value> {
     Json(idp.base.signer.jwks())
 }
 
+/// `POST /revoke` (RFC 7009): a refresh token ends its sign-in (signing out).
+async fn revoke(
+    State(idp): State<Arc<IdpState>>,
+    headers: axum::http::HeaderMap,
+    form: axum::Form<Vec<(String, String)>>,
+) -> axum::response::Response {
+    crate::revoke::revoke(State(Arc::clone(&idp.base)), headers, form).await
+}
+
 /// The IdP's routes.
 pub fn app(idp: Arc<IdpState>) -> Router {
     Router::new()
@@ -198,6 +210,7 @@ pub fn app(idp: Arc<IdpState>) -> Router {
         .route("/authorize", get(authorize::authorize))
         .route("/login", post(authorize::login))
         .route("/token", post(token::token))
+        .route("/revoke", post(revoke))
         .layer(middleware::from_fn(crate::app::log_request))
         .layer(middleware::from_fn_with_state(
             Arc::clone(&idp.base),
