@@ -304,7 +304,9 @@ async fn one_idp_sign_in_gives_every_server_its_token_and_renews_them_without_a_
     );
     assert_eq!(demo.as_requests().2, 0, "still no AS browser visit");
 
-    // Logout ends the IdP session and forgets the grant and its secrets.
+    // Logout ends the IdP session (its refresh token revoked there) and
+    // forgets the grant and its secrets.
+    let last_rt = keyring.get(&idp_key).unwrap().expect("still signed in");
     let out = home.run(&["logout", &idp], None).await;
     assert!(
         out.status.success(),
@@ -312,6 +314,23 @@ async fn one_idp_sign_in_gives_every_server_its_token_and_renews_them_without_a_
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(keyring.get(&idp_key).unwrap().is_none());
+    let enterprise = demo.enterprise().unwrap();
+    let refused = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .unwrap()
+        .post(format!("{idp}/token"))
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", last_rt.as_str()),
+            ("client_id", enterprise.idp_client_id.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 400, "the IdP sign-in was revoked");
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_grant", "{body}");
     let state = home.state_parses("after logout");
     assert!(state["grants"].as_array().unwrap().is_empty(), "{state}");
     let _ = broker.kill().await;
