@@ -5,6 +5,7 @@ fn main() {
     let commands = &[
         "overview",
         "sign_in",
+        "sign_in_organization",
         "sign_in_with_client",
         "allow_endpoint_hosts",
         "dismiss_prompt",

@@ -10,6 +10,7 @@ import { el, setAttr, setData, setProp, setText, syncList } from "./dom.js";
 import { showCountdowns } from "./countdown.js";
 import { renderPrompts } from "./prompts.js";
 import { renderImport } from "./import.js";
+import { renderOrganization, wireOrganization } from "./organization.js";
 
 const { invoke } = window.__TAURI__.core;
 const { listen } = window.__TAURI__.event;
@@ -340,6 +341,7 @@ function render(o, autostartCurrent) {
   setText($("target-label"), signedIn ? "Sign in to another server" : "Authorization server or MCP server address");
   const reason = pendingReason();
   setButton($("sign-in"), reason);
+  renderOrganization(reason, setButton);
   setText($("sign-in-note"), reason);
   setProp($("sign-in-note"), "hidden", !reason);
   setProp($("demo-hint"), "hidden", !o.demo_issuer || signedIn);
@@ -382,6 +384,7 @@ $("sign-in-form").addEventListener("submit", async (ev) => {
   }
   await refresh(false);
 });
+wireOrganization(invoke, showBanner, () => refresh(false));
 $("connect-all").addEventListener("click", (ev) => connectAll(ev.currentTarget));
 $("use-demo").addEventListener("click", () => { $("target").value = overview.demo_issuer; $("sign-in").focus(); });
 $("cancel-sign-in").addEventListener("click", () => invoke("cancel_sign_in").catch(() => {}).then(() => refresh(false)));

@@ -25,6 +25,15 @@ pub async fn sign_in(
     passport.sign_in_as(&target, account.as_deref())
 }
 
+/// Starts a sign-in with the organization's identity provider for MCP servers.
+#[tauri::command]
+pub async fn sign_in_organization(
+    passport: Ctl<'_>,
+    form: crate::passport::OrganizationSignIn,
+) -> Result<(), UiError> {
+    passport.sign_in_organization(&form)
+}
+
 /// Signs in again to `issuer` with the OAuth app the user registered there.
 #[tauri::command]
 pub async fn sign_in_with_client(
@@ -146,6 +155,7 @@ pub fn handler<R: Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + Send + 
     tauri::generate_handler![
         overview,
         sign_in,
+        sign_in_organization,
         sign_in_with_client,
         allow_endpoint_hosts,
         dismiss_prompt,

@@ -74,6 +74,7 @@ fn mode_text(mode: Mode) -> &'static str {
         Mode::MultiServer => "one sign-in for all its servers",
         Mode::MultiResource => "one sign-in naming each server",
         Mode::PerServer => "one sign-in per server",
+        Mode::Enterprise => "one sign-in with your organization",
     }
 }
 

@@ -81,6 +81,24 @@ pub struct SignInOptions {
     /// No person: get a machine grant with the workload identity JWT in this file (JWT bearer grant), read at every request.
     #[arg(long, value_name = "PATH", conflicts_with_all = ["device", "paste"])]
     pub assertion_file: Option<PathBuf>,
+    /// Sign in with your organization: its identity provider's issuer URL
+    /// (OpenID Connect); each server's token then comes from it with no
+    /// browser per server (Enterprise-Managed Authorization).
+    #[arg(long, value_name = "ISSUER", conflicts_with_all = ["device", "paste", "client_credentials", "assertion_file"])]
+    pub idp: Option<String>,
+    /// With --idp: this application's client id at the identity provider.
+    #[arg(
+        long,
+        value_name = "ID",
+        requires = "idp",
+        env = "MCP_PASSPORT_IDP_CLIENT_ID",
+        default_value = passport_core::id_jag::DEFAULT_IDP_CLIENT_ID
+    )]
+    pub idp_client_id: String,
+    /// With --idp: use the ID token in this file (from your organization's
+    /// sign-in tool, reread at each renewal) instead of signing in in the browser.
+    #[arg(long, value_name = "PATH", requires = "idp")]
+    pub id_token_file: Option<PathBuf>,
 }
 
 /// The subcommands.

@@ -63,6 +63,11 @@ pub async fn dispatch(cli: Cli) -> Result<(), Failure> {
             crate::machine::login(&cli, targets, sign_in).await?;
         }
         Command::Login {
+            targets, sign_in, ..
+        } if crate::enterprise::wanted(sign_in) => {
+            crate::enterprise::login(&cli, targets, sign_in).await?;
+        }
+        Command::Login {
             targets,
             servers,
             sign_in,
@@ -327,6 +332,9 @@ pub async fn sign_in_with(
             crate::machine::sign_in(engine, target, options, scope).await?,
         ]);
     }
+    if crate::enterprise::wanted(options) {
+        return crate::enterprise::sign_in(engine, target, options, scope).await;
+    }
     let report = sign_in_report(engine, target, servers, options, scope).await?;
     Ok(report.into_result()?)
 }
@@ -431,6 +439,7 @@ fn print_grants(
             Mode::MultiServer => "multi-server",
             Mode::MultiResource => "multi-resource",
             Mode::PerServer => "per-server",
+            Mode::Enterprise => "enterprise (organization sign-in)",
         };
         let status = match &g.status {
             GrantStatus::Active => "active".to_string(),

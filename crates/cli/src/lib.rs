@@ -16,6 +16,7 @@ mod connect_modes;
 mod context;
 mod dpop_forward;
 mod elsewhere;
+mod enterprise;
 mod idle;
 mod import;
 mod login_report;

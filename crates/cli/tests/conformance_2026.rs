@@ -89,6 +89,37 @@ fn scores(summary: &str) -> Vec<Score> {
         .collect()
 }
 
+/// The enterprise-managed authorization extension (SEP-990): the ID token
+/// in a file, exchanged at the IdP for an ID-JAG, then the JWT bearer grant
+/// at the AS with `client_secret_basic`. Both exchanges must pass.
+#[test]
+fn enterprise_managed_authorization_passes_with_no_failure_and_no_warning() {
+    let all = suite::run(
+        Suite::PreRelease,
+        &["--scenario", "auth/enterprise-managed-authorization"],
+        300,
+    )
+    .all();
+    println!("{all}");
+    for check in ["complete-flow-token-exchange", "complete-flow-jwt-bearer"] {
+        assert!(
+            all.lines()
+                .any(|l| l.contains(&format!("[{check}")) && l.contains("SUCCESS")),
+            "the check {check} did not succeed:\n{all}"
+        );
+    }
+    let score = all
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Passed: "))
+        .unwrap_or_else(|| panic!("no score:\n{all}"));
+    assert!(
+        score.contains(" 0 failed, 0 warnings"),
+        "failures or warnings: {score}\n{all}"
+    );
+    let (passed, total) = score.split(',').next().unwrap().split_once('/').unwrap();
+    assert_eq!(passed, total, "{score}\n{all}");
+}
+
 #[test]
 fn mcp_2026_07_28_requirements_auth_and_transport_pass_with_no_failure_and_no_warning() {
     let run = suite::run(Suite::PreRelease, &["--requirements", "2026-07-28"], 900);

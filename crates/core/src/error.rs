@@ -79,6 +79,9 @@ pub enum EngineError {
     /// A machine credential file could not be used.
     #[error(transparent)]
     Machine(#[from] crate::client_assertion::AssertionError),
+    /// The organization's IdP, or a server's AS, refused enterprise sign-in.
+    #[error(transparent)]
+    Enterprise(#[from] crate::id_jag::IdpError),
 }
 
 impl EngineError {
@@ -123,6 +126,11 @@ impl EngineError {
             EngineError::BadAccount(_) => "bad_account",
             EngineError::Dpop(_) => "dpop_failed",
             EngineError::Machine(_) => "machine_credential",
+            EngineError::Enterprise(crate::id_jag::IdpError::Denied { .. }) => "access_denied",
+            EngineError::Enterprise(crate::id_jag::IdpError::NoGrantProfile { .. }) => {
+                "enterprise_not_offered"
+            }
+            EngineError::Enterprise(_) => "idp_failed",
         }
     }
 }

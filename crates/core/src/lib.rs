@@ -26,6 +26,7 @@ pub mod fault;
 pub mod flows;
 pub mod headless;
 pub mod http;
+pub mod id_jag;
 pub mod lock;
 pub mod loopback;
 pub mod metadata;

@@ -63,7 +63,9 @@ pub struct AsMetadata {
     /// listed, token requests carry proofs and tokens are bound.
     #[serde(default)]
     pub dpop_signing_alg_values_supported: Option<Vec<String>>,
-    /// The grant types the AS offers (RFC 8414), when it lists them.
+    /// The grant types the AS offers (RFC 8414), when it lists them; the JWT
+    /// bearer grant marks an AS that accepts ID-JAGs (Enterprise-Managed
+    /// Authorization).
     #[serde(default)]
     pub grant_types_supported: Option<Vec<String>>,
 }

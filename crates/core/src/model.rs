@@ -14,6 +14,10 @@ pub enum Mode {
     MultiResource,
     /// Plain MCP OAuth: one login per server.
     PerServer,
+    /// Enterprise-Managed Authorization (SEP-990): one sign-in at the
+    /// organization's IdP; each server's token by an ID-JAG and the JWT
+    /// bearer grant at its AS (`engine::enterprise`).
+    Enterprise,
 }
 
 /// How the client authenticates at the token endpoint.

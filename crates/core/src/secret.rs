@@ -56,6 +56,10 @@ secret_type!(
     /// An authorization code from a callback.
     AuthCode
 );
+secret_type!(
+    /// An OpenID Connect ID token or an ID-JAG (held in memory only).
+    IdToken
+);
 
 #[cfg(test)]
 mod tests {

@@ -34,6 +34,10 @@ pub struct PassportState {
     /// for its tokens again; its secret, if any, is in the store.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub machine: Vec<crate::engine::MachineGrant>,
+    /// How each enterprise grant (sign-in at the organization's IdP) gets
+    /// its servers' tokens again; its secrets are in the store.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub enterprise: Vec<crate::engine::EnterpriseGrant>,
 }
 
 fn version() -> u32 {

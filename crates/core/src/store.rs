@@ -29,6 +29,16 @@ pub enum StoreKey {
         /// The grant's id.
         grant_id: String,
     },
+    /// The refresh token of an enterprise grant's sign-in at the organization's IdP.
+    IdpRefreshToken {
+        /// The grant's id.
+        grant_id: String,
+    },
+    /// The client secret an enterprise grant uses at its servers' authorization servers.
+    EnterpriseSecret {
+        /// The grant's id.
+        grant_id: String,
+    },
 }
 
 impl StoreKey {
@@ -40,6 +50,8 @@ impl StoreKey {
             StoreKey::ClientSecret { issuer } => format!("client-secret:{issuer}"),
             StoreKey::DpopKey => "dpop-key".to_string(),
             StoreKey::MachineSecret { grant_id } => format!("machine-secret:{grant_id}"),
+            StoreKey::IdpRefreshToken { grant_id } => format!("idp-refresh-token:{grant_id}"),
+            StoreKey::EnterpriseSecret { grant_id } => format!("enterprise-secret:{grant_id}"),
         }
     }
 }

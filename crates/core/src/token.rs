@@ -396,8 +396,8 @@ mod tests {
             resource_indicators_supported: None,
             mcp_server_catalog_endpoint: None,
             dpop_signing_alg_values_supported: None,
-            device_authorization_endpoint: None,
             grant_types_supported: None,
+            device_authorization_endpoint: None,
         };
         let record = ClientRecord {
             issuer,

@@ -7,6 +7,7 @@ mod actions;
 mod client_state;
 mod clients;
 mod import;
+mod organization;
 mod quirks;
 mod services;
 mod sign_in;
@@ -30,6 +31,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 pub use client_state::AllPreview;
 pub use clients::ClientSetup;
+pub use organization::OrganizationSignIn;
 pub use quirks::QuirkPrompt;
 pub use services::BrokerView;
 pub use sign_in::Activity;

@@ -82,7 +82,7 @@ impl Engine {
         // One `resource` per token request, as for the code exchange.
         let token_resources: Vec<String> = match plan.mode {
             _ if self.provider_quirks(&plan.issuer).no_resource => Vec::new(),
-            Mode::PerServer => plan.resources.clone(),
+            Mode::PerServer | Mode::Enterprise => plan.resources.clone(),
             Mode::MultiResource => plan.resources.iter().take(1).cloned().collect(),
             Mode::MultiServer => Vec::new(),
         };

@@ -257,7 +257,7 @@ impl Engine {
         // for an issuer that refuses it.
         let token_resources: Vec<String> = match plan.mode {
             _ if self.provider_quirks(&plan.issuer).no_resource => Vec::new(),
-            Mode::PerServer => plan.resources.clone(),
+            Mode::PerServer | Mode::Enterprise => plan.resources.clone(),
             Mode::MultiResource => plan.resources.iter().take(1).cloned().collect(),
             Mode::MultiServer => Vec::new(),
         };
@@ -359,7 +359,7 @@ impl Engine {
                     .put_shared(&grant.id, tokens.access_token, now, expires_at)
             }
             // The code's token is the first server's own (the one named).
-            Mode::PerServer | Mode::MultiResource => {
+            Mode::PerServer | Mode::MultiResource | Mode::Enterprise => {
                 if let Some(s) = grant.servers.first_mut() {
                     s.token_kind = TokenKind::Own;
                     s.expires_at = Some(expires_at);
@@ -468,6 +468,7 @@ impl Engine {
         if let Err(e) = self.store.delete(&key) {
             tracing::warn!(error = %e, "could not delete a refresh token from the keyring");
         }
+        self.forget_enterprise(grant).await;
         self.tokens.take(&grant.id, None);
         self.forget_machine(&grant.id);
     }

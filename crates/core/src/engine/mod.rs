@@ -11,6 +11,7 @@ mod batch;
 mod cache;
 mod device;
 mod dpop;
+mod enterprise;
 mod login;
 mod machine;
 mod multi_resource;
@@ -25,6 +26,7 @@ pub use batch::{
     ServerResult, ServerState, TargetServer,
 };
 pub use device::DevicePrompt;
+pub use enterprise::{EnterpriseGrant, EnterpriseLogin, EnterpriseReport, EnterpriseServer};
 pub use login::{LoginRequest, LoginTarget, Opener};
 pub use machine::{MachineCredential, MachineGrant, MachineLogin};
 pub use revoke::RevokeOutcome;
@@ -84,6 +86,7 @@ pub struct Engine {
     tokens: cache::TokenCache,
     metadata: Mutex<HashMap<String, AsMetadata>>,
     dpop: dpop::DpopState,
+    enterprise: enterprise::IdpSessions,
 }
 
 impl std::fmt::Debug for Engine {
@@ -120,6 +123,7 @@ impl Engine {
             tokens: cache::TokenCache::default(),
             metadata: Mutex::new(HashMap::new()),
             dpop: dpop::DpopState::default(),
+            enterprise: enterprise::IdpSessions::default(),
         })
     }
 

@@ -42,6 +42,11 @@ impl Engine {
             self.sign_out_grant(&grant.id).await?;
             return Ok(RevokeOutcome::SignedOut);
         }
+        if let Some(enterprise) = self.enterprise_grant(&grant.id) {
+            self.revoke_enterprise_server(&grant, &enterprise, &id)
+                .await?;
+            return Ok(RevokeOutcome::Narrowed);
+        }
         let flight = self.tokens.flight(&grant.id);
         let _guard = flight.lock().await;
         let old_tokens = self.tokens.take(&grant.id, Some(&id));

@@ -186,6 +186,11 @@ impl Engine {
                 .machine_refresh(grant, &machine, server, resource, kind)
                 .await;
         }
+        if let Some(enterprise) = self.enterprise_grant(&grant.id) {
+            return self
+                .enterprise_refresh(grant, &enterprise, server, resource)
+                .await;
+        }
         // An issuer that refuses `resource` gets none on refresh either.
         let resource = resource.filter(|_| !self.provider_quirks(&grant.issuer).no_resource);
         let want_own = kind != TokenKind::Shared
