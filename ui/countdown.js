@@ -1,17 +1,23 @@
 // The page's only timer: token countdowns. It runs only while a countdown
 // is shown and the window is visible, and wakes only when a countdown's text
-// is due to change (once a second in a token's last hour, once a minute before),
-// writing only the texts that changed. Hidden or minimised, the page does
-// no work at all until it is shown again.
+// is due to change (once a second in a token's last five minutes, once a
+// minute before), writing only the texts that changed. The broker refreshes
+// a token five minutes before it expires, so while it serves, an open
+// dashboard wakes once a minute. Hidden or minimised, the page does no work
+// at all until it is shown again.
 
 import { setText } from "./dom.js";
 
-// "1 h 05 min", "4 min 05 s", "59 s", "expired".
+// Seconds are shown only below this.
+const SECONDS_BELOW_MS = 5 * 60000;
+
+// "1 h 05 min", "42 min", "4 min 05 s", "59 s", "expired".
 export function remaining(ms) {
   if (ms <= 0) return "expired";
   const s = Math.floor(ms / 1000);
   const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = s % 60;
   if (h > 0) return `${h} h ${String(m).padStart(2, "0")} min`;
+  if (ms >= SECONDS_BELOW_MS) return `${m} min`;
   if (m > 0) return `${m} min ${String(r).padStart(2, "0")} s`;
   return `${r} s`;
 }
@@ -19,7 +25,7 @@ export function remaining(ms) {
 // Milliseconds until remaining(ms) shows something else (Infinity once expired).
 export function untilChange(ms) {
   if (ms <= 0) return Infinity;
-  return (ms >= 3600000 ? ms % 60000 : ms % 1000) + 1;
+  return (ms >= SECONDS_BELOW_MS ? ms % 60000 : ms % 1000) + 1;
 }
 
 // A little after the change is due, so the text has changed when we look.

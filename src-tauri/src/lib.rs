@@ -4,8 +4,8 @@
 //! This crate is a thin shell. [`passport::Passport`] holds everything the
 //! app does and knows nothing of Tauri; the modules here connect it to the
 //! desktop, one concern each: [`commands`] (the dashboard's calls),
-//! [`tray`], [`deep_link`], [`shell`] (events, windows, notifications) and
-//! [`autostart`].
+//! [`tray`], [`deep_link`], [`shell`] (events, windows, notifications),
+//! [`window`] (the dashboard, made when first shown) and [`autostart`].
 
 pub mod autostart;
 pub mod commands;
@@ -16,6 +16,7 @@ pub mod settings;
 pub mod shell;
 pub mod tray;
 pub mod view;
+pub mod window;
 
 use passport::{Events, Passport};
 use settings::Settings;

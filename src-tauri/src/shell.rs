@@ -8,11 +8,11 @@ use tauri::{AppHandle, Emitter as _, Manager as _, Runtime};
 use tauri_plugin_notification::NotificationExt as _;
 
 /// The dashboard window's label.
-pub const MAIN_WINDOW: &str = "main";
+pub use crate::window::MAIN_WINDOW;
 
-/// Shows, restores and focuses the dashboard.
+/// Shows, restores and focuses the dashboard (making it the first time).
 pub fn show_dashboard<R: Runtime>(app: &AppHandle<R>) {
-    if let Some(window) = app.get_webview_window(MAIN_WINDOW) {
+    if let Some(window) = crate::window::dashboard(app) {
         let shown = window
             .show()
             .and_then(|()| window.unminimize())

@@ -224,10 +224,16 @@ fn close_window(title: &str) {
         .children
         .into_iter()
         .filter(|&w| {
-            x.get_property(false, w, AtomEnum::WM_NAME, AtomEnum::ANY, 0, 256)
+            // Mapped only: since the dashboard is made after the tray sets the
+            // application's name, an unmapped GTK window carries that name too.
+            x.get_window_attributes(w)
                 .ok()
                 .and_then(|c| c.reply().ok())
-                .is_some_and(|p| p.value == title.as_bytes())
+                .is_some_and(|a| a.map_state == x11rb::protocol::xproto::MapState::VIEWABLE)
+                && x.get_property(false, w, AtomEnum::WM_NAME, AtomEnum::ANY, 0, 256)
+                    .ok()
+                    .and_then(|c| c.reply().ok())
+                    .is_some_and(|p| p.value == title.as_bytes())
         })
         .collect();
     let [window] = windows[..] else {

@@ -1,0 +1,297 @@
+#!/usr/bin/env bash
+# What the desktop app costs a person who leaves it running: the release
+# build, measured as a new user would run it, under Xvfb with D-Bus and the
+# keyring (scripts/desktop-session.sh), in a private network namespace.
+#
+# The reference authorization server runs as its own process
+# (`reference-as demo`), so its CPU and memory are not the app's; three
+# grants (accounts one, two, three, one demo server each) are made with
+# `mcp-passport login` before the app starts, and the app is pointed at
+# the same home and keyring.
+#
+# Figures (per process: the app, and WebKit's web and network processes):
+#   - CPU seconds (utime + stime, /proc/<pid>/stat) per minute of idling,
+#     measured over IDLE seconds starting 5 s after the app is ready:
+#     hidden with no grants, hidden with three grants, open with three grants;
+#   - RSS (VmRSS) at the end of each idle period;
+#   - cold start of `mcp-passport-app --hidden` to the broker answering
+#     (the first HTTP answer on the port named in the endpoint file);
+#   - the dashboard opened (a second launch, as the desktop's launcher does)
+#     to its page loaded (the app's `dashboard page loaded` log line, from
+#     WebKit's load-finished: HTML, CSS and scripts in, the first overview asked);
+#   - `mcp-passport headers <id>` start to exit against the running broker
+#     (median of 15 runs after one warm-up).
+# Prints a table (figure, value, goal, met/missed) and exits 1 when a goal
+# is missed.
+#
+# Usage: scripts/footprint.sh [--no-build]
+#   FOOTPRINT_IDLE_SECONDS (default 60) shortens the idle periods for a try;
+#   FOOTPRINT_BIN_DIR measures the binaries in another folder (e.g. a copy
+#   of an earlier build, to compare) and builds nothing.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+self="$root/scripts/footprint.sh"
+bin="${FOOTPRINT_BIN_DIR:-$root/target/release}"
+idle="${FOOTPRINT_IDLE_SECONDS:-60}"
+settle=5
+
+die() {
+  echo "footprint: $*" >&2
+  exit 2
+}
+
+# ---- outside: build, then run the rest in a private network and desktop session
+if [[ ${1:-} != --inside ]]; then
+  if [[ ${1:-} != --no-build && -z ${FOOTPRINT_BIN_DIR:-} ]]; then
+    (cd "$root" && cargo build --release --workspace --features mcp-passport-app/demo --bins) ||
+      die "the release build failed (see above)"
+  fi
+  for b in mcp-passport-app mcp-passport reference-as; do
+    [[ -x $bin/$b ]] || die "$bin/$b is missing; run without --no-build"
+  done
+  if [[ $(id -u) == 0 ]]; then
+    isolate=(unshare -n)
+  else
+    isolate=(unshare -rn)
+  fi
+  exec "${isolate[@]}" -- bash -c 'ip link set lo up && exec bash "$1/scripts/desktop-session.sh" bash "$2" --inside' \
+    _ "$root" "$self"
+fi
+
+# ---- inside the session
+work="$(mktemp -d)"
+pids=()
+cleanup() {
+  local p
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+clk_tck="$(getconf CLK_TCK)"
+ms_now() { echo $(($(date +%s%N) / 1000000)); }
+
+# utime + stime of a process, in clock ticks (0 once it is gone).
+ticks() {
+  local stat
+  stat="$(cat "/proc/$1/stat" 2>/dev/null)" || {
+    echo 0
+    return
+  }
+  stat="${stat##*) }"
+  # shellcheck disable=SC2086
+  set -- $stat
+  echo $((${12} + ${13}))
+}
+
+# VmRSS of a process, in MB.
+rss_mb() {
+  awk '/^VmRSS:/ { printf "%.0f", $2 / 1024 }' "/proc/$1/status" 2>/dev/null || echo 0
+}
+
+# The WebKit helper processes under `$1`, as "pid kind" lines (kind: web, network).
+webkit_children() {
+  local app=$1 dir pid comm up
+  for dir in /proc/[0-9]*; do
+    pid=${dir#/proc/}
+    comm="$(cat "$dir/comm" 2>/dev/null)" || continue
+    case $comm in
+      WebKitWebProces*) kind=web ;;
+      WebKitNetworkPr*) kind=network ;;
+      *) continue ;;
+    esac
+    up=$pid
+    while [[ $up -gt 1 ]]; do
+      up="$(awk '{ sub(/.*\) /, ""); print $2 }' "/proc/$up/stat" 2>/dev/null)" || break
+      if [[ $up == "$app" ]]; then
+        echo "$pid $kind"
+        break
+      fi
+    done
+  done
+}
+
+# ---- the authorization server, apart
+"$bin/reference-as" demo --port 0 --ready-file "$work/ready.json" >/dev/null 2>"$work/as.log" &
+pids+=($!)
+for _ in $(seq 200); do [[ -s $work/ready.json ]] && break; sleep 0.05; done
+[[ -s $work/ready.json ]] || die "the demo authorization server did not start: $(cat "$work/as.log")"
+issuer="$(sed -n 's/.*"issuer": *"\([^"]*\)".*/\1/p' "$work/ready.json")"
+[[ -n $issuer ]] || die "no issuer in $(cat "$work/ready.json")"
+
+printf '#!/bin/sh\nexec "%s" approve --servers "$FOOTPRINT_PICK" "$1" >/dev/null\n' "$bin/reference-as" >"$work/browser.sh"
+chmod +x "$work/browser.sh"
+export NO_COLOR=1 BROWSER="$work/browser.sh" MCP_PASSPORT_PORT=0
+export MCP_PASSPORT_KEYRING_SERVICE="io.github.mcppassport.footprint-$$"
+
+app_pid=""
+app_log=""
+home=""
+
+app_running() {
+  dbus-send --session --print-reply --dest=org.freedesktop.DBus /org/freedesktop/DBus \
+    org.freedesktop.DBus.NameHasOwner string:io.github.mcppassport.SingleInstance 2>/dev/null |
+    grep -q 'boolean true'
+}
+
+# Starts the app (arguments: its flags) on $home; sets $app_pid, and
+# $started to the milliseconds from its start to the broker's first answer.
+start_app() {
+  local t0 port code
+  rm -f "$home/run/endpoint.json"
+  app_log="$work/app-$(date +%s%N).log"
+  t0=$(ms_now)
+  MCP_PASSPORT_HOME="$home" MCP_PASSPORT_LOG=info "$bin/mcp-passport-app" "$@" >/dev/null 2>"$app_log" &
+  app_pid=$!
+  pids+=("$app_pid")
+  while :; do
+    if [[ -s $home/run/endpoint.json ]]; then
+      port="$(sed -n 's/.*"port": *\([0-9]*\).*/\1/p' "$home/run/endpoint.json")"
+      if [[ -n $port ]]; then
+        code="$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://127.0.0.1:$port/v1/servers" || true)"
+        [[ $code != 000 ]] && break
+      fi
+    fi
+    kill -0 "$app_pid" 2>/dev/null || die "the app stopped: $(cat "$app_log")"
+    (($(ms_now) - t0 < 20000)) || die "the broker did not answer within 20 s: $(cat "$app_log")"
+    sleep 0.002
+  done
+  started=$(($(ms_now) - t0))
+}
+
+stop_app() {
+  kill "$app_pid" 2>/dev/null || true
+  wait "$app_pid" 2>/dev/null || true
+  for _ in $(seq 200); do app_running || break; sleep 0.05; done
+  ! app_running || die "the app's single-instance name is still held after it stopped"
+}
+
+# Opens the dashboard as a launcher does (a second launch hands over to the
+# running app); sets $opened to the milliseconds to the page loaded.
+open_dashboard() {
+  local t0 line at
+  t0=$(ms_now)
+  MCP_PASSPORT_HOME="$home" "$bin/mcp-passport-app" >/dev/null 2>>"$work/second-launch.log" || true
+  for _ in $(seq 400); do
+    line="$(grep -m1 'dashboard page loaded' "$app_log" || true)"
+    [[ -n $line ]] && break
+    sleep 0.025
+  done
+  opened=n/a
+  [[ -n $line ]] || return 0
+  at="$(date -d "${line%% *}" +%s%N)"
+  opened=$((at / 1000000 - t0))
+}
+
+# Idles $idle seconds; sets cpu_app, cpu_web, cpu_net (s per minute),
+# rss_app, rss_web, rss_net (MB).
+declare -A before
+measure_idle() {
+  local line pid kind
+  sleep "$settle"
+  before=([app]=$(ticks "$app_pid"))
+  while read -r pid kind; do before[$pid]=$(ticks "$pid"); done < <(webkit_children "$app_pid")
+  sleep "$idle"
+  per_min() { awk -v t="$1" -v hz="$clk_tck" -v s="$idle" 'BEGIN { printf "%.2f", t / hz * 60 / s }'; }
+  cpu_app=$(per_min $(($(ticks "$app_pid") - before[app])))
+  local web=0 net=0
+  rss_web=0 rss_net=0
+  while read -r pid kind; do
+    local used=$(($(ticks "$pid") - ${before[$pid]:-0}))
+    if [[ $kind == web ]]; then
+      web=$((web + used))
+      rss_web=$((rss_web + $(rss_mb "$pid")))
+    else
+      net=$((net + used))
+      rss_net=$((rss_net + $(rss_mb "$pid")))
+    fi
+  done < <(webkit_children "$app_pid")
+  cpu_web=$(per_min "$web")
+  cpu_net=$(per_min "$net")
+  cpu_all=$(awk -v a="$cpu_app" -v b="$cpu_web" -v c="$cpu_net" 'BEGIN { printf "%.2f", a + b + c }')
+  rss_app=$(rss_mb "$app_pid")
+  anon_app=$(awk '/^RssAnon:/ { printf "%.0f", $2 / 1024 }' "/proc/$app_pid/status")
+}
+
+rows=()
+missed=0
+# row FIGURE VALUE UNIT GOAL(number or -) : value < goal is met.
+row() {
+  local verdict="-"
+  if [[ $4 != - ]]; then
+    if [[ $2 != n/a ]] && awk -v v="$2" -v g="$4" 'BEGIN { exit !(v < g) }'; then
+      verdict=met
+    else
+      verdict=missed
+      missed=1
+    fi
+  fi
+  rows+=("$(printf '| %-52s | %9s %-5s | %-9s | %-6s |' "$1" "$2" "$3" "${4/#-/–}" "$verdict")")
+}
+
+# ---- 1. no grants, started hidden
+home="$work/empty"
+mkdir -p "$home"
+start_app --hidden
+start_empty=$started
+measure_idle
+row "closed (--hidden), no grants: app + WebKit CPU" "$cpu_all" "s/min" 0.1
+row "closed (--hidden), no grants: app RSS" "$rss_app" "MB" 100
+stop_app
+
+# ---- 2. three grants
+home="$work/home"
+mkdir -p "$home"
+i=0
+for server in github-mcp slack-mcp notion-mcp; do
+  i=$((i + 1))
+  label=$(echo one two three | cut -d' ' -f$i)
+  FOOTPRINT_PICK=$server MCP_PASSPORT_HOME="$home" MCP_PASSPORT_NO_AUTOSTART=1 \
+    "$bin/mcp-passport" login "$issuer" --account "$label" >"$work/login.log" 2>&1 ||
+    die "login $label failed: $(cat "$work/login.log")"
+done
+grants=$(grep -o '"mode" *:' "$home/state.json" | wc -l)
+[[ $grants == 3 ]] || die "expected 3 grants after three logins, found $grants"
+
+start_app --hidden
+start_hidden=$started
+measure_idle
+row "closed (--hidden), 3 grants: app + WebKit CPU" "$cpu_all" "s/min" 0.1
+row "closed (--hidden), 3 grants: app RSS" "$rss_app" "MB" 100
+closed_detail="app $cpu_app s, WebKit web $cpu_web s, network $cpu_net s; RSS app $rss_app MB ($anon_app MB anonymous)"
+
+MCP_PASSPORT_HOME="$home" "$bin/mcp-passport" headers github-mcp >/dev/null 2>"$work/headers.log" ||
+  die "mcp-passport headers failed: $(cat "$work/headers.log")"
+times=()
+for _ in $(seq 15); do
+  t0=$(date +%s%N)
+  MCP_PASSPORT_HOME="$home" "$bin/mcp-passport" headers github-mcp >/dev/null
+  times+=($((($(date +%s%N) - t0) / 100000)))
+done
+headers_ms=$(printf '%s\n' "${times[@]}" | sort -n | sed -n 8p | awk '{ printf "%.1f", $1 / 10 }')
+
+open_dashboard
+measure_idle
+row "open, 3 grants: app + WebKit CPU" "$cpu_all" "s/min" 0.5
+row "open, 3 grants: app RSS (without WebKit's helpers)" "$rss_app" "MB" 100
+row "open, 3 grants: WebKit web process RSS" "$rss_web" "MB" 150
+row "open, 3 grants: WebKit network process RSS" "$rss_net" "MB" -
+open_detail="app $cpu_app s, WebKit web $cpu_web s, network $cpu_net s; RSS app $rss_app MB ($anon_app MB anonymous)"
+stop_app
+
+row "cold start --hidden to broker answering, no grants" "$start_empty" "ms" 300
+row "cold start --hidden to broker answering, 3 grants" "$start_hidden" "ms" 300
+row "dashboard opened to page loaded (3 grants)" "$opened" "ms" -
+row "mcp-passport headers start to exit (median of 15)" "$headers_ms" "ms" 20
+
+echo
+echo "MCP Passport idle footprint (release, Xvfb; ${idle} s idle periods; $grants grants at $issuer)"
+printf '| %-52s | %-15s | %-9s | %-6s |\n' figure value goal result
+printf '|%s|%s|%s|%s|\n' "$(printf -- '-%.0s' {1..54})" "$(printf -- '-%.0s' {1..17})" "$(printf -- '-%.0s' {1..11})" "$(printf -- '-%.0s' {1..8})"
+printf '%s\n' "${rows[@]}"
+echo
+echo "closed, 3 grants: $closed_detail"
+echo "open, 3 grants:   $open_detail"
+exit "$missed"
