@@ -106,24 +106,35 @@ fn connection_options(headers: &HeaderMap) -> Vec<HeaderName> {
         .collect()
 }
 
-/// `headers` less those that must not be passed on, moved rather than copied.
-/// `HeaderMap::into_iter` names only the first of repeated values.
-fn keep(headers: HeaderMap, refused: impl Fn(&HeaderName) -> bool, extra: usize) -> HeaderMap {
-    let options = connection_options(&headers);
+/// A copy of `headers` less those that must not be passed on, with room
+/// for `extra` more; names and values are shared, not copied (every value
+/// of a repeated header is kept).
+fn kept(headers: &HeaderMap, refused: impl Fn(&HeaderName) -> bool, extra: usize) -> HeaderMap {
+    let options = connection_options(headers);
     let mut out = HeaderMap::with_capacity(headers.len() + extra);
-    let mut name = None;
-    for (next, value) in headers {
-        if next.is_some() {
-            name = next;
-        }
-        if let Some(name) = name
-            .as_ref()
-            .filter(|n| !hop_by_hop(n) && !refused(n) && !options.contains(n))
-        {
-            out.append(name.clone(), value);
+    for (name, value) in headers {
+        if !hop_by_hop(name) && !refused(name) && !options.contains(name) {
+            out.append(name.clone(), value.clone());
         }
     }
     out
+}
+
+/// Removes from `headers`, in place, those that must not be passed on.
+fn strip(headers: &mut HeaderMap, refused: impl Fn(&HeaderName) -> bool) {
+    let options = connection_options(headers);
+    while let Some(name) = headers
+        .keys()
+        .find(|n| hop_by_hop(n) || refused(n) || options.contains(n))
+        .cloned()
+    {
+        headers.remove(&name);
+    }
+}
+
+/// Request headers the proxy sets itself or never passes on.
+fn refused_upstream(name: &HeaderName) -> bool {
+    name == header::AUTHORIZATION || name == header::COOKIE || name == "dpop"
 }
 
 /// Proxies one request to `server` (already percent-decoded) for `key`.
@@ -143,8 +154,8 @@ pub async fn proxy(
     };
     let Some(url) = state
         .engine
-        .resolve(server, false)
-        .and_then(|(_, s)| s.resource)
+        .with_resolved(server, false, |_, s| s.resource.clone())
+        .flatten()
     else {
         return whole(empty(StatusCode::NOT_FOUND));
     };
@@ -153,11 +164,6 @@ pub async fn proxy(
         audit(state, key, server, Outcome::Code("upstream_unreachable"));
         return bad_gateway();
     };
-    let headers = keep(
-        parts.headers,
-        |n| n == header::AUTHORIZATION || n == header::COOKIE || n == "dpop",
-        2,
-    );
     let mut retried = false;
     let mut nonce_retried = false;
     let response = loop {
@@ -191,7 +197,8 @@ pub async fn proxy(
         let mut upstream = Request::new(body.clone());
         *upstream.method_mut() = parts.method.clone();
         *upstream.uri_mut() = uri.clone();
-        *upstream.headers_mut() = headers.clone();
+        // Built anew for each attempt (a retry is rare), with room for ours.
+        *upstream.headers_mut() = kept(&parts.headers, refused_upstream, 2);
         upstream
             .headers_mut()
             .insert(header::AUTHORIZATION, authorization);
@@ -232,11 +239,9 @@ pub async fn proxy(
     };
     audit(state, key, server, outcome);
     let (mut parts, body) = response.into_parts();
-    parts.headers = keep(
-        std::mem::take(&mut parts.headers),
-        |n| n.as_str().starts_with("access-control-") || n == header::SET_COOKIE,
-        0,
-    );
+    strip(&mut parts.headers, |n| {
+        n.as_str().starts_with("access-control-") || n == header::SET_COOKIE
+    });
     Response::from_parts(parts, Either::Right(Either::Left(body)))
 }
 
@@ -300,12 +305,18 @@ mod tests {
             header::ACCEPT,
             HeaderValue::from_static("text/event-stream"),
         );
-        let kept = keep(headers, |n| n == header::AUTHORIZATION, 0);
-        assert_eq!(kept["mcp-session-id"], "s1");
-        assert!(kept.get(header::AUTHORIZATION).is_none());
-        assert!(kept.get(header::CONNECTION).is_none());
-        assert!(kept.get(header::HOST).is_none());
-        assert_eq!(kept.get_all(header::ACCEPT).iter().count(), 2);
+        let copy = kept(&headers, |n| n == header::AUTHORIZATION, 2);
+        assert_eq!(copy["mcp-session-id"], "s1");
+        assert!(copy.get(header::AUTHORIZATION).is_none());
+        assert!(copy.get(header::CONNECTION).is_none());
+        assert!(copy.get(header::HOST).is_none());
+        assert_eq!(copy.get_all(header::ACCEPT).iter().count(), 2);
+        assert!(
+            copy.capacity() >= copy.len() + 2,
+            "room for the headers the proxy adds"
+        );
+        strip(&mut headers, |n| n == header::AUTHORIZATION);
+        assert_eq!(headers, copy, "stripping in place keeps what copying keeps");
     }
 
     #[test]
@@ -319,11 +330,13 @@ mod tests {
         headers.insert("x-hop-one", HeaderValue::from_static("1"));
         headers.insert("x-hop-two", HeaderValue::from_static("2"));
         headers.insert("x-end-to-end", HeaderValue::from_static("3"));
-        let kept = keep(headers, |_| false, 0);
-        assert!(kept.get("x-hop-one").is_none());
-        assert!(kept.get("x-hop-two").is_none());
-        assert!(kept.get(header::CONNECTION).is_none());
-        assert_eq!(kept["x-end-to-end"], "3");
+        let copy = kept(&headers, |_| false, 0);
+        assert!(copy.get("x-hop-one").is_none());
+        assert!(copy.get("x-hop-two").is_none());
+        assert!(copy.get(header::CONNECTION).is_none());
+        assert_eq!(copy["x-end-to-end"], "3");
+        strip(&mut headers, |_| false);
+        assert_eq!(headers, copy);
     }
 
     #[test]
