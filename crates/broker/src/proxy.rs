@@ -20,7 +20,7 @@ use crate::routes::{allowed, empty, json_response};
 use crate::service::ResponseBody;
 use crate::{BrokerState, error_body};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
-use http::{Request, Response, StatusCode, Uri};
+use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt as _, Either, Full, Limited};
 use hyper::body::{Body as _, Bytes, Incoming};
 use hyper_util::client::legacy::Client;
@@ -41,6 +41,8 @@ pub type UpstreamBody = Either<Incoming, reqwest::Body>;
 pub struct Upstream {
     plain: Client<HttpConnector, Full<Bytes>>,
     tls: reqwest::Client,
+    /// Each server URL worked out once.
+    pub targets: crate::proxy_target::Targets,
 }
 
 impl Upstream {
@@ -54,7 +56,11 @@ impl Upstream {
             .pool_timer(TokioTimer::new())
             .pool_idle_timeout(Duration::from_secs(90))
             .build(connector);
-        Self { plain, tls }
+        Self {
+            plain,
+            tls,
+            targets: crate::proxy_target::Targets::default(),
+        }
     }
 
     /// Sends `request` with the client its scheme needs.
@@ -152,18 +158,21 @@ pub async fn proxy(
         Ok(body) => body,
         Err(status) => return whole(empty(status)),
     };
-    let Some(url) = state
-        .engine
-        .with_resolved(server, false, |_, s| s.resource.clone())
-        .flatten()
-    else {
-        return whole(empty(StatusCode::NOT_FOUND));
+    let target = state.engine.with_resolved(server, false, |_, s| {
+        s.resource
+            .as_deref()
+            .map(|url| state.upstream.targets.get(url))
+    });
+    let target = match target.flatten() {
+        None => return whole(empty(StatusCode::NOT_FOUND)),
+        Some(Some(target)) => target,
+        Some(None) => {
+            tracing::warn!(%server, "the server's URL is not a valid request target");
+            audit(state, key, server, Outcome::Code("upstream_unreachable"));
+            return bad_gateway();
+        }
     };
-    let Ok(uri) = url.parse::<Uri>() else {
-        tracing::warn!(%server, "the server's URL is not a valid request target");
-        audit(state, key, server, Outcome::Code("upstream_unreachable"));
-        return bad_gateway();
-    };
+    let url = target.url.as_str();
     let mut retried = false;
     let mut nonce_retried = false;
     let response = loop {
@@ -178,7 +187,7 @@ pub async fn proxy(
         // Asked after the token: a refresh may have bound it (or unbound it).
         let dpop = state.engine.dpop_bound(server);
         let (authorization, proof) = if dpop {
-            match crate::dpop_proxy::sign(state, &parts.method, &url, token.access_token.expose()) {
+            match crate::dpop_proxy::sign(state, &parts.method, url, token.access_token.expose()) {
                 Ok((authorization, proof)) => (authorization, Some(proof)),
                 Err(e) => {
                     audit(state, key, server, Outcome::Code(e.code()));
@@ -196,9 +205,12 @@ pub async fn proxy(
         };
         let mut upstream = Request::new(body.clone());
         *upstream.method_mut() = parts.method.clone();
-        *upstream.uri_mut() = uri.clone();
+        *upstream.uri_mut() = target.uri.clone();
         // Built anew for each attempt (a retry is rare), with room for ours.
-        *upstream.headers_mut() = kept(&parts.headers, refused_upstream, 2);
+        *upstream.headers_mut() = kept(&parts.headers, refused_upstream, 3);
+        if let Some(host) = &target.host {
+            upstream.headers_mut().insert(header::HOST, host.clone());
+        }
         upstream
             .headers_mut()
             .insert(header::AUTHORIZATION, authorization);
@@ -208,7 +220,7 @@ pub async fn proxy(
         match state.upstream.send(upstream).await {
             Ok(r)
                 if dpop
-                    && crate::dpop_proxy::asks_again(state, &url, r.status(), r.headers())
+                    && crate::dpop_proxy::asks_again(state, url, r.status(), r.headers())
                     && !nonce_retried =>
             {
                 nonce_retried = true;
