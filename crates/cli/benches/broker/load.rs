@@ -82,13 +82,16 @@ pub async fn alternate(baseline: &str, measured: &str, key: &str) -> (Run, Run) 
     (summarize(a.0, a.1), summarize(b.0, b.1))
 }
 
-/// A bare hyper server answering `body` to every request; its URL.
-pub async fn bare_hyper(body: hyper::body::Bytes) -> String {
+/// A bare hyper server answering `body` to every request, run by `on` (the
+/// broker's runtime, idle during the baseline's turns, so both get the same
+/// threads); its URL.
+pub async fn bare_hyper(body: hyper::body::Bytes, on: &tokio::runtime::Handle) -> String {
     use hyper::server::conn::http1;
     use hyper_util::rt::TokioIo;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/", listener.local_addr().unwrap());
-    tokio::spawn(async move {
+    let (url_tx, url_rx) = tokio::sync::oneshot::channel();
+    on.spawn(async move {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let _ = url_tx.send(format!("http://{}/", listener.local_addr().unwrap()));
         loop {
             let (stream, _) = listener.accept().await.unwrap();
             let body = body.clone();
@@ -110,5 +113,5 @@ pub async fn bare_hyper(body: hyper::body::Bytes) -> String {
             });
         }
     });
-    url
+    url_rx.await.unwrap()
 }

@@ -99,7 +99,7 @@ async fn token_route(stack: &Stack, table: &mut Table) {
     // The baseline gets the very same request (path and key; it ignores both).
     let baseline_url = format!(
         "{}v1/token/github-mcp",
-        load::bare_hyper(sample.clone()).await
+        load::bare_hyper(sample.clone(), stack.broker_runtime()).await
     );
     let (baseline, route) = load::alternate(&baseline_url, &token_url, key).await;
     println!(

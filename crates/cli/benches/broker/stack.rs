@@ -134,6 +134,11 @@ impl Stack {
         }
     }
 
+    /// The broker's runtime.
+    pub fn broker_runtime(&self) -> &tokio::runtime::Handle {
+        self.broker_rt.handle()
+    }
+
     pub fn demo(&self) -> &Demo {
         &self.demo
     }
