@@ -19,6 +19,7 @@ pub mod guard;
 pub mod keys;
 pub mod paths;
 pub mod proxy;
+pub mod proxy_target;
 pub mod routes;
 pub mod service;
 pub mod step_up;

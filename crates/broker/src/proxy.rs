@@ -20,7 +20,7 @@ use crate::routes::{allowed, empty, json_response};
 use crate::service::ResponseBody;
 use crate::{BrokerState, error_body};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
-use http::{Request, Response, StatusCode, Uri};
+use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt as _, Either, Full, Limited};
 use hyper::body::{Body as _, Bytes, Incoming};
 use hyper_util::client::legacy::Client;
@@ -41,6 +41,8 @@ pub type UpstreamBody = Either<Incoming, reqwest::Body>;
 pub struct Upstream {
     plain: Client<HttpConnector, Full<Bytes>>,
     tls: reqwest::Client,
+    /// Each server URL worked out once.
+    pub targets: crate::proxy_target::Targets,
 }
 
 impl Upstream {
@@ -54,7 +56,11 @@ impl Upstream {
             .pool_timer(TokioTimer::new())
             .pool_idle_timeout(Duration::from_secs(90))
             .build(connector);
-        Self { plain, tls }
+        Self {
+            plain,
+            tls,
+            targets: crate::proxy_target::Targets::default(),
+        }
     }
 
     /// Sends `request` with the client its scheme needs.
@@ -106,24 +112,35 @@ fn connection_options(headers: &HeaderMap) -> Vec<HeaderName> {
         .collect()
 }
 
-/// `headers` less those that must not be passed on, moved rather than copied.
-/// `HeaderMap::into_iter` names only the first of repeated values.
-fn keep(headers: HeaderMap, refused: impl Fn(&HeaderName) -> bool, extra: usize) -> HeaderMap {
-    let options = connection_options(&headers);
+/// A copy of `headers` less those that must not be passed on, with room
+/// for `extra` more; names and values are shared, not copied (every value
+/// of a repeated header is kept).
+fn kept(headers: &HeaderMap, refused: impl Fn(&HeaderName) -> bool, extra: usize) -> HeaderMap {
+    let options = connection_options(headers);
     let mut out = HeaderMap::with_capacity(headers.len() + extra);
-    let mut name = None;
-    for (next, value) in headers {
-        if next.is_some() {
-            name = next;
-        }
-        if let Some(name) = name
-            .as_ref()
-            .filter(|n| !hop_by_hop(n) && !refused(n) && !options.contains(n))
-        {
-            out.append(name.clone(), value);
+    for (name, value) in headers {
+        if !hop_by_hop(name) && !refused(name) && !options.contains(name) {
+            out.append(name.clone(), value.clone());
         }
     }
     out
+}
+
+/// Removes from `headers`, in place, those that must not be passed on.
+fn strip(headers: &mut HeaderMap, refused: impl Fn(&HeaderName) -> bool) {
+    let options = connection_options(headers);
+    while let Some(name) = headers
+        .keys()
+        .find(|n| hop_by_hop(n) || refused(n) || options.contains(n))
+        .cloned()
+    {
+        headers.remove(&name);
+    }
+}
+
+/// Request headers the proxy sets itself or never passes on.
+fn refused_upstream(name: &HeaderName) -> bool {
+    name == header::AUTHORIZATION || name == header::COOKIE || name == "dpop"
 }
 
 /// Proxies one request to `server` (already percent-decoded) for `key`.
@@ -141,23 +158,21 @@ pub async fn proxy(
         Ok(body) => body,
         Err(status) => return whole(empty(status)),
     };
-    let Some(url) = state
-        .engine
-        .resolve(server, false)
-        .and_then(|(_, s)| s.resource)
-    else {
-        return whole(empty(StatusCode::NOT_FOUND));
+    let target = state.engine.with_resolved(server, false, |_, s| {
+        s.resource
+            .as_deref()
+            .map(|url| state.upstream.targets.get(url))
+    });
+    let target = match target.flatten() {
+        None => return whole(empty(StatusCode::NOT_FOUND)),
+        Some(Some(target)) => target,
+        Some(None) => {
+            tracing::warn!(%server, "the server's URL is not a valid request target");
+            audit(state, key, server, Outcome::Code("upstream_unreachable"));
+            return bad_gateway();
+        }
     };
-    let Ok(uri) = url.parse::<Uri>() else {
-        tracing::warn!(%server, "the server's URL is not a valid request target");
-        audit(state, key, server, Outcome::Code("upstream_unreachable"));
-        return bad_gateway();
-    };
-    let headers = keep(
-        parts.headers,
-        |n| n == header::AUTHORIZATION || n == header::COOKIE || n == "dpop",
-        2,
-    );
+    let url = target.url.as_str();
     let mut retried = false;
     let mut nonce_retried = false;
     let response = loop {
@@ -172,7 +187,7 @@ pub async fn proxy(
         // Asked after the token: a refresh may have bound it (or unbound it).
         let dpop = state.engine.dpop_bound(server);
         let (authorization, proof) = if dpop {
-            match crate::dpop_proxy::sign(state, &parts.method, &url, token.access_token.expose()) {
+            match crate::dpop_proxy::sign(state, &parts.method, url, token.access_token.expose()) {
                 Ok((authorization, proof)) => (authorization, Some(proof)),
                 Err(e) => {
                     audit(state, key, server, Outcome::Code(e.code()));
@@ -190,8 +205,12 @@ pub async fn proxy(
         };
         let mut upstream = Request::new(body.clone());
         *upstream.method_mut() = parts.method.clone();
-        *upstream.uri_mut() = uri.clone();
-        *upstream.headers_mut() = headers.clone();
+        *upstream.uri_mut() = target.uri.clone();
+        // Built anew for each attempt (a retry is rare), with room for ours.
+        *upstream.headers_mut() = kept(&parts.headers, refused_upstream, 3);
+        if let Some(host) = &target.host {
+            upstream.headers_mut().insert(header::HOST, host.clone());
+        }
         upstream
             .headers_mut()
             .insert(header::AUTHORIZATION, authorization);
@@ -201,7 +220,7 @@ pub async fn proxy(
         match state.upstream.send(upstream).await {
             Ok(r)
                 if dpop
-                    && crate::dpop_proxy::asks_again(state, &url, r.status(), r.headers())
+                    && crate::dpop_proxy::asks_again(state, url, r.status(), r.headers())
                     && !nonce_retried =>
             {
                 nonce_retried = true;
@@ -232,11 +251,9 @@ pub async fn proxy(
     };
     audit(state, key, server, outcome);
     let (mut parts, body) = response.into_parts();
-    parts.headers = keep(
-        std::mem::take(&mut parts.headers),
-        |n| n.as_str().starts_with("access-control-") || n == header::SET_COOKIE,
-        0,
-    );
+    strip(&mut parts.headers, |n| {
+        n.as_str().starts_with("access-control-") || n == header::SET_COOKIE
+    });
     Response::from_parts(parts, Either::Right(Either::Left(body)))
 }
 
@@ -300,12 +317,18 @@ mod tests {
             header::ACCEPT,
             HeaderValue::from_static("text/event-stream"),
         );
-        let kept = keep(headers, |n| n == header::AUTHORIZATION, 0);
-        assert_eq!(kept["mcp-session-id"], "s1");
-        assert!(kept.get(header::AUTHORIZATION).is_none());
-        assert!(kept.get(header::CONNECTION).is_none());
-        assert!(kept.get(header::HOST).is_none());
-        assert_eq!(kept.get_all(header::ACCEPT).iter().count(), 2);
+        let copy = kept(&headers, |n| n == header::AUTHORIZATION, 2);
+        assert_eq!(copy["mcp-session-id"], "s1");
+        assert!(copy.get(header::AUTHORIZATION).is_none());
+        assert!(copy.get(header::CONNECTION).is_none());
+        assert!(copy.get(header::HOST).is_none());
+        assert_eq!(copy.get_all(header::ACCEPT).iter().count(), 2);
+        assert!(
+            copy.capacity() >= copy.len() + 2,
+            "room for the headers the proxy adds"
+        );
+        strip(&mut headers, |n| n == header::AUTHORIZATION);
+        assert_eq!(headers, copy, "stripping in place keeps what copying keeps");
     }
 
     #[test]
@@ -319,11 +342,13 @@ mod tests {
         headers.insert("x-hop-one", HeaderValue::from_static("1"));
         headers.insert("x-hop-two", HeaderValue::from_static("2"));
         headers.insert("x-end-to-end", HeaderValue::from_static("3"));
-        let kept = keep(headers, |_| false, 0);
-        assert!(kept.get("x-hop-one").is_none());
-        assert!(kept.get("x-hop-two").is_none());
-        assert!(kept.get(header::CONNECTION).is_none());
-        assert_eq!(kept["x-end-to-end"], "3");
+        let copy = kept(&headers, |_| false, 0);
+        assert!(copy.get("x-hop-one").is_none());
+        assert!(copy.get("x-hop-two").is_none());
+        assert!(copy.get(header::CONNECTION).is_none());
+        assert_eq!(copy["x-end-to-end"], "3");
+        strip(&mut headers, |_| false);
+        assert_eq!(headers, copy);
     }
 
     #[test]

@@ -48,6 +48,20 @@ impl Engine {
         account::resolve(&state.grants, address, with_blocked).map(|(g, s)| (g.clone(), s.clone()))
     }
 
+    /// What `read` takes from the grant and server `address` names (as
+    /// [`Engine::resolve`]), without copying them: for what every proxied
+    /// request asks. `read` runs under the state lock: it must not call the
+    /// engine.
+    pub fn with_resolved<R>(
+        &self,
+        address: &str,
+        with_blocked: bool,
+        read: impl FnOnce(&Grant, &GrantedServer) -> R,
+    ) -> Option<R> {
+        let state = lock(&self.state);
+        account::resolve(&state.grants, address, with_blocked).map(|(g, s)| read(g, s))
+    }
+
     /// The address of server `id` in grant `grant_id` as the user and
     /// clients use it (`id`, or `id@label` for a second account).
     pub fn address_of(&self, grant_id: &str, id: &str) -> Option<String> {

@@ -63,8 +63,8 @@ impl Engine {
 
     /// Whether `server`'s tokens are DPoP-bound (usable only with a proof).
     pub fn dpop_bound(&self, server: &str) -> bool {
-        self.resolve(server, false)
-            .is_some_and(|(grant, _)| grant.dpop_bound)
+        self.with_resolved(server, false, |grant, _| grant.dpop_bound)
+            .unwrap_or(false)
     }
 
     /// A fresh proof for a request to a resource server with `access_token`

@@ -1,0 +1,112 @@
+//! `tools/call` straight to the sample server and through the broker's
+//! proxy, `sessions` MCP sessions at a time, the two taking turns. Sessions
+//! are opened and warmed (one call each) before a turn is measured and
+//! closed after, so a turn's figures are its calls only: their latencies,
+//! and the CPU time and allocations of each part of the stack meanwhile.
+
+use crate::allocs::{self, Allocs};
+use crate::load::{ROUNDS, Run, WINDOW, summarize};
+use crate::threads::{self, Cpu};
+use rmcp::ServiceExt as _;
+use rmcp::model::{CallToolRequestParams, ClientConfig};
+use rmcp::service::RunningService;
+use rmcp::transport::StreamableHttpClientTransport;
+use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+use std::time::{Duration, Instant};
+
+/// One side's calls over all its turns.
+#[derive(Default)]
+pub struct Side {
+    pub latencies: Vec<Duration>,
+    pub elapsed: Duration,
+    pub cpu: Cpu,
+    pub allocs: Allocs,
+}
+
+impl Side {
+    pub fn calls(&self) -> usize {
+        self.latencies.len()
+    }
+
+    pub fn run(&self) -> Run {
+        summarize(self.latencies.clone(), self.elapsed)
+    }
+
+    /// `cpu` per 1,000 calls, in ms.
+    pub fn per_thousand(&self, cpu: Duration) -> f64 {
+        cpu.as_secs_f64() * 1000.0 * 1000.0 / self.calls().max(1) as f64
+    }
+
+    fn add(&mut self, turn: Side) {
+        self.latencies.extend(turn.latencies);
+        self.elapsed += turn.elapsed;
+        self.cpu += turn.cpu;
+        self.allocs += turn.allocs;
+    }
+}
+
+fn call() -> CallToolRequestParams {
+    CallToolRequestParams::new("list_issues")
+}
+
+async fn connect(url: &str, auth: &str) -> RunningService<rmcp::RoleClient, ClientConfig> {
+    let config = StreamableHttpClientTransportConfig::with_uri(url.to_string())
+        .auth_header(auth.to_string());
+    ClientConfig::default()
+        .serve(StreamableHttpClientTransport::from_config(config))
+        .await
+        .unwrap()
+}
+
+/// One turn: `sessions` sessions calling for `window`.
+async fn turn(url: &str, auth: &str, sessions: usize, window: Duration) -> Side {
+    let mut clients = Vec::new();
+    for _ in 0..sessions {
+        let client = connect(url, auth).await;
+        client.call_tool(call()).await.unwrap();
+        clients.push(client);
+    }
+    let (cpu, counted) = (threads::snapshot(), allocs::now());
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for client in &clients {
+        let peer = client.peer().clone();
+        tasks.spawn(async move {
+            let mut latencies = Vec::new();
+            while started.elapsed() < window {
+                let t = Instant::now();
+                peer.call_tool(call()).await.unwrap();
+                latencies.push(t.elapsed());
+            }
+            latencies
+        });
+    }
+    let latencies = tasks.join_all().await.into_iter().flatten().collect();
+    let elapsed = started.elapsed();
+    let side = Side {
+        latencies,
+        elapsed,
+        cpu: threads::snapshot().since(&cpu),
+        allocs: allocs::now() - counted,
+    };
+    for client in clients {
+        let _ = client.cancel().await;
+    }
+    side
+}
+
+/// Straight (with the server's token) and proxied (with a client key), in turns.
+pub async fn alternate(
+    server: &str,
+    token: &str,
+    proxy: &str,
+    key: &str,
+    sessions: usize,
+) -> (Side, Side) {
+    let (mut straight, mut proxied) = (Side::default(), Side::default());
+    for _ in 0..ROUNDS {
+        straight.add(turn(server, token, sessions, WINDOW / ROUNDS).await);
+        proxied.add(turn(proxy, key, sessions, WINDOW / ROUNDS).await);
+    }
+    (straight, proxied)
+}
