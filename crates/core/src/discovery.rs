@@ -674,6 +674,7 @@ mod tests {
             mcp_server_catalog_endpoint: None,
             dpop_signing_alg_values_supported: None,
             device_authorization_endpoint: None,
+            grant_types_supported: None,
         }
     }
 

@@ -63,6 +63,9 @@ pub struct AsMetadata {
     /// listed, token requests carry proofs and tokens are bound.
     #[serde(default)]
     pub dpop_signing_alg_values_supported: Option<Vec<String>>,
+    /// The grant types the AS takes at its token endpoint.
+    #[serde(default)]
+    pub grant_types_supported: Option<Vec<String>>,
 }
 
 impl AsMetadata {
@@ -71,6 +74,14 @@ impl AsMetadata {
         self.scopes_supported
             .as_ref()
             .is_some_and(|s| s.iter().any(|x| x == "mcp:global"))
+    }
+
+    /// Whether the AS offers RFC 8693 token exchange, which gives each
+    /// server of a grant its own token from the grant's access token.
+    pub fn offers_token_exchange(&self) -> bool {
+        self.grant_types_supported
+            .as_ref()
+            .is_some_and(|g| g.iter().any(|x| x == crate::token::TOKEN_EXCHANGE))
     }
 
     /// Whether PKCE S256 is advertised (absent list means no).

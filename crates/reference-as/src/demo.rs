@@ -48,6 +48,9 @@ pub struct DemoConfig {
     /// its nonce; the sample servers accept only bound tokens used with a proof
     /// (and require their own nonce).
     pub dpop: bool,
+    /// RFC 8693 token exchange at the AS: a client gets each server's own
+    /// token from the grant's access token, all at once.
+    pub token_exchange: bool,
 }
 
 impl Default for DemoConfig {
@@ -66,6 +69,7 @@ impl Default for DemoConfig {
             device_code_lifetime: 600,
             device_flow: true,
             dpop: false,
+            token_exchange: false,
         }
     }
 }
@@ -184,6 +188,7 @@ impl Demo {
         as_config.device_flow = config.device_flow;
         as_config.dpop = config.dpop;
         as_config.dpop_nonce = config.dpop;
+        as_config.token_exchange = config.token_exchange;
         as_config.state_dir = config.state_dir;
         let state = std::sync::Arc::new(crate::open_state(as_config)?);
         let (stop_as, stopped) = oneshot::channel::<()>();
@@ -232,6 +237,14 @@ impl Demo {
             self.state.token_requests.code.load(Relaxed),
             self.state.token_requests.refresh.load(Relaxed),
         )
+    }
+
+    /// Token exchange requests answered (RFC 8693).
+    pub fn exchange_requests(&self) -> u64 {
+        self.state
+            .token_requests
+            .exchange
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Requests the AS answered: `(total, registrations, authorizations)`.

@@ -25,6 +25,7 @@ pub mod demo;
 pub mod device;
 pub mod dpop;
 pub mod error;
+pub mod exchange;
 pub mod html;
 pub mod issue;
 pub mod jwt;

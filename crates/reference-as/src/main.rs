@@ -52,6 +52,9 @@ enum Command {
         /// DPoP-bound tokens (RFC 9449): the AS and the servers check proofs and require nonces.
         #[arg(long)]
         dpop: bool,
+        /// Offer RFC 8693 token exchange (each server's own token from the grant's access token).
+        #[arg(long)]
+        token_exchange: bool,
     },
     /// Run one sample MCP server that trusts an authorization server (this one or another, e.g. oidc-provider).
     Server {
@@ -130,9 +133,11 @@ async fn run(cli: Cli) -> Result<(), String> {
             users,
             introspect,
             dpop,
+            token_exchange,
         } => {
             let config = DemoConfig {
                 dpop,
+                token_exchange,
                 port,
                 servers,
                 state_dir,

@@ -48,6 +48,13 @@ pub fn document(state: &AsState) -> Value {
             json!(["authorization_code", "refresh_token"]),
         );
     }
+    if state.config.token_exchange
+        && let Some(types) = doc
+            .get_mut("grant_types_supported")
+            .and_then(Value::as_array_mut)
+    {
+        types.push(json!(crate::exchange::GRANT_TYPE));
+    }
     doc
 }
 

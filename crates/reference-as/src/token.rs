@@ -1,4 +1,5 @@
-//! `POST /token`: the `authorization_code` and `refresh_token` grants.
+//! `POST /token`: the `authorization_code` and `refresh_token` grants
+//! (token exchange is `exchange`, the device grant `device`).
 //!
 //! Codes are single use (a second exchange revokes what the first issued).
 //! Every refresh rotates the refresh token; presenting a spent one revokes
@@ -21,7 +22,7 @@ use std::sync::Arc;
 
 type Params = [(String, String)];
 
-fn one<'a>(form: &'a Params, name: &str) -> Result<Option<&'a str>, OAuthError> {
+pub(crate) fn one<'a>(form: &'a Params, name: &str) -> Result<Option<&'a str>, OAuthError> {
     let mut values = form
         .iter()
         .filter(|(k, _)| k == name)
@@ -33,11 +34,11 @@ fn one<'a>(form: &'a Params, name: &str) -> Result<Option<&'a str>, OAuthError> 
     Ok(first)
 }
 
-fn required<'a>(form: &'a Params, name: &str) -> Result<&'a str, OAuthError> {
+pub(crate) fn required<'a>(form: &'a Params, name: &str) -> Result<&'a str, OAuthError> {
     one(form, name)?.ok_or_else(|| OAuthError::invalid_request(format!("{name} is missing")))
 }
 
-fn resources(form: &Params) -> Vec<&str> {
+pub(crate) fn resources(form: &Params) -> Vec<&str> {
     form.iter()
         .filter(|(k, _)| k == "resource")
         .map(|(_, v)| v.as_str())
@@ -75,6 +76,13 @@ pub async fn token(
                     .refresh
                     .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 refresh(&state, &client, &form, jkt)
+            }
+            crate::exchange::GRANT_TYPE if state.config.token_exchange => {
+                state
+                    .token_requests
+                    .exchange
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                crate::exchange::token(&state, &client, &form, jkt)
             }
             crate::device::GRANT_TYPE => crate::device::token(
                 &state,
