@@ -79,8 +79,8 @@ fn harness() -> &'static Harness {
             resource_indicators_supported: None,
             mcp_server_catalog_endpoint: None,
             device_authorization_endpoint: None,
-            dpop_signing_alg_values_supported: None,
             grant_types_supported: None,
+            dpop_signing_alg_values_supported: None,
         };
         Harness {
             runtime,

@@ -1,12 +1,20 @@
-//! Sign-in and refresh at scale: the demo with N = 1, 10 and 50 servers,
-//! one `mcp-passport login`, then every server's token asked of the broker
-//! at once, then again once they have all expired together. Asserts one
-//! browser round trip, one client registration, one token request per
-//! server per expiry (no refresh storm) and every token accepted by its
+//! Sign-in and refresh at scale: the demo with N = 1, 10, 20 and 50
+//! servers, one `mcp-passport login` run by the broker, then every
+//! server's token asked of the broker at once, then again once they have
+//! all expired together.
+//! The AS offers RFC 8693 token exchange, so each server's own token comes
+//! from the grant's access token, all at once. Asserts one browser round
+//! trip, one client registration, one exchange per server and no refresh
+//! for the first tokens, per expiry one refresh of the grant and one
+//! exchange per server (no storm), and every token accepted by its
 //! server; prints the times, the `Authorization` header sizes beside a
 //! single multi-audience token's, the state file's size and the broker's
 //! memory. The refresh tokens go to the real keyring (run under
 //! scripts/desktop-session.sh).
+//!
+//! With `MCP_PASSPORT_SCALE_SERIAL=1` the AS offers no token exchange and
+//! the rows measure the serial path (one refresh with `resource=` per
+//! server, each rotating the refresh token), for comparison.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod support;
@@ -15,14 +23,51 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use reference_as::demo::{Demo, DemoConfig};
 use std::time::{Duration, Instant};
-use support::home::{Home, broker_token, target_bin};
+use support::home::{Home, target_bin};
+
+/// Whether the AS offers token exchange (see the module's note).
+fn exchange() -> bool {
+    std::env::var_os("MCP_PASSPORT_SCALE_SERIAL").is_none()
+}
 
 /// Access token lifetime at the AS at N servers, seconds: longer than a
-/// round of N token answers (refreshes of one grant run one after another,
-/// each rotating the refresh token), so the tokens of one round still
-/// expire together, and short enough to wait out.
+/// round of N token answers (far longer when refreshes of one grant run one
+/// after another, each rotating the refresh token), so the tokens of one
+/// round still expire together, and short enough to wait out.
 fn ttl(n: usize) -> i64 {
-    6 + i64::try_from(n).unwrap()
+    let n = i64::try_from(n).unwrap();
+    if exchange() { 6 + n / 5 } else { 6 + n }
+}
+
+/// Token requests the AS answered: `(refreshes, exchanges)`.
+fn token_requests(demo: &Demo) -> (u64, u64) {
+    (demo.token_requests().1, demo.exchange_requests())
+}
+
+/// Asserts the token requests of one round at N servers: `grant_refreshes`
+/// of the grant and one exchange per server, or one refresh per server.
+fn assert_one_per_server(
+    before: (u64, u64),
+    after: (u64, u64),
+    n: usize,
+    grant_refreshes: u64,
+    round: &str,
+) {
+    let n = n as u64;
+    let (refreshes, exchanges) = (after.0 - before.0, after.1 - before.1);
+    if exchange() {
+        assert_eq!(
+            (refreshes, exchanges),
+            (grant_refreshes, n),
+            "{round} at N = {n}: {grant_refreshes} refresh of the grant and one exchange per server (no storm)"
+        );
+    } else {
+        assert_eq!(
+            (refreshes, exchanges),
+            (n, 0),
+            "{round} at N = {n}: one refresh per server (no storm)"
+        );
+    }
 }
 
 /// What one run at N servers measured.
@@ -61,29 +106,46 @@ fn multi_audience_header(token: &str, resources: &[String]) -> usize {
     "Authorization: Bearer ".len() + parts[0].len() + 1 + payload.len() + 1 + parts[2].len()
 }
 
-/// Asks the broker for every server's token at once, and each server
-/// whether it accepts the token it got: each answer, how long all took,
-/// and how long the slowest answer took.
+/// Asks the broker for every server's token at once (one HTTP client, as
+/// a local MCP client keeps), then each server whether it accepts the
+/// token it got: each answer, how long all answers took, and how long the
+/// slowest one took.
 async fn all_at_once(
+    http: &reqwest::Client,
     endpoint: &(u16, String),
     ids: &[String],
     resources: &[String],
 ) -> (Vec<(String, serde_json::Value)>, Duration, Duration) {
     let started = Instant::now();
-    let asks = ids.iter().zip(resources).map(|(id, resource)| async move {
+    let asks = ids.iter().map(|id| async move {
         let asked = Instant::now();
-        let (status, body) = broker_token(endpoint, id)
+        let response = http
+            .get(format!("http://127.0.0.1:{}/v1/token/{id}", endpoint.0))
+            .bearer_auth(&endpoint.1)
+            .timeout(Duration::from_secs(60))
+            .send()
             .await
             .expect("the broker answers");
+        let status = response.status().as_u16();
+        let body: serde_json::Value = response.json().await.unwrap_or_default();
         let took = asked.elapsed();
         assert_eq!(status, 200, "{id}: {body}");
-        let token = body["access_token"].as_str().unwrap();
-        assert!(accepted(resource, token).await, "{id} refuses its token");
         (id.clone(), body, took)
     });
     let answers = futures_util::future::join_all(asks).await;
     let all = started.elapsed();
     let slowest = answers.iter().map(|a| a.2).max().unwrap_or_default();
+    let checks = answers
+        .iter()
+        .zip(resources)
+        .map(|((id, body, _), resource)| async move {
+            let token = body["access_token"].as_str().unwrap();
+            assert!(
+                accepted(http, resource, token).await,
+                "{id} refuses its token"
+            );
+        });
+    futures_util::future::join_all(checks).await;
     (
         answers
             .into_iter()
@@ -94,13 +156,13 @@ async fn all_at_once(
     )
 }
 
-async fn accepted(resource: &str, token: &str) -> bool {
+async fn accepted(http: &reqwest::Client, resource: &str, token: &str) -> bool {
     let body = serde_json::json!({
         "jsonrpc": "2.0", "id": 1, "method": "initialize",
         "params": {"protocolVersion": "2025-06-18", "capabilities": {},
                    "clientInfo": {"name": "scale", "version": "1"}}
     });
-    let response = reqwest::Client::new()
+    let response = http
         .post(resource)
         .bearer_auth(token)
         .header("accept", "application/json, text/event-stream")
@@ -136,6 +198,7 @@ async fn run(n: usize) -> Figures {
     let demo = Demo::start(DemoConfig {
         servers: ids.clone(),
         access_ttl: ttl(n),
+        token_exchange: exchange(),
         ..DemoConfig::default()
     })
     .await
@@ -160,6 +223,13 @@ async fn run(n: usize) -> Figures {
     )
     .unwrap();
 
+    // The broker runs the sign-in (as for the app, and for `login` while
+    // a broker runs), so the code exchange's token is where the tokens
+    // are then asked for.
+    let http = reqwest::Client::new();
+    let mut broker = home.spawn_broker(None);
+    let endpoint = home.endpoint(&mut broker).await;
+    let pid = broker.id().unwrap();
     let started = Instant::now();
     home.login(&demo.info().issuer).await;
     let login = started.elapsed();
@@ -175,19 +245,13 @@ async fn run(n: usize) -> Figures {
         .len();
     assert_eq!(granted, n, "servers granted");
 
-    let mut broker = home.spawn_broker(None);
-    let endpoint = home.endpoint(&mut broker).await;
-    let pid = broker.id().unwrap();
-    let (_, refreshes_before) = demo.token_requests();
-    let (first, first_tokens, _) = all_at_once(&endpoint, &ids, &resources).await;
+    let requests_before = token_requests(&demo);
+    let (first, first_tokens, _) = all_at_once(&http, &endpoint, &ids, &resources).await;
     eprintln!("N = {n}: first tokens in {first_tokens:?}");
-    let (_, refreshes_first) = demo.token_requests();
+    let requests_first = token_requests(&demo);
     let (total_first, _, _) = demo.as_requests();
-    assert_eq!(
-        refreshes_first - refreshes_before,
-        n as u64,
-        "one token request per server for the first tokens at N = {n}"
-    );
+    // The code exchange's token is the subject: no refresh.
+    assert_one_per_server(requests_before, requests_first, n, 0, "first tokens");
     let mut header = 0;
     for (_, body) in &first {
         let token = body["access_token"].as_str().unwrap();
@@ -198,14 +262,10 @@ async fn run(n: usize) -> Figures {
     // Every token expires; then every server is asked for at once.
     let wait = first.iter().map(|(_, b)| expires_in(b)).max().unwrap();
     tokio::time::sleep(wait + Duration::from_millis(300)).await;
-    let (again, refresh, slowest_refresh) = all_at_once(&endpoint, &ids, &resources).await;
+    let (again, refresh, slowest_refresh) = all_at_once(&http, &endpoint, &ids, &resources).await;
     eprintln!("N = {n}: refreshed in {refresh:?}");
-    let (_, refreshes_after) = demo.token_requests();
-    assert_eq!(
-        refreshes_after - refreshes_first,
-        n as u64,
-        "one refresh per server per expiry at N = {n} (no storm)"
-    );
+    let requests_after = token_requests(&demo);
+    assert_one_per_server(requests_first, requests_after, n, 1, "after the expiry");
     for ((id, body), (_, before)) in again.iter().zip(&first) {
         assert_ne!(
             body["access_token"], before["access_token"],
@@ -234,9 +294,9 @@ async fn run(n: usize) -> Figures {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn sign_in_and_refresh_at_1_10_and_50_servers() {
+async fn sign_in_and_refresh_at_1_10_20_and_50_servers() {
     let mut rows = Vec::new();
-    for n in [1, 10, 50] {
+    for n in [1, 10, 20, 50] {
         rows.push(run(n).await);
     }
     println!(
@@ -260,7 +320,7 @@ async fn sign_in_and_refresh_at_1_10_and_50_servers() {
             f.rss_kb
         );
     }
-    let (one, fifty) = (&rows[0], &rows[2]);
+    let (one, fifty) = (&rows[0], &rows[3]);
     println!(
         "broker RSS growth N = 1 -> 50: {} kB; state file growth: {} B",
         fifty.rss_kb.saturating_sub(one.rss_kb),

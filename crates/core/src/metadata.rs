@@ -78,6 +78,14 @@ impl AsMetadata {
             .is_some_and(|s| s.iter().any(|x| x == "mcp:global"))
     }
 
+    /// Whether the AS offers RFC 8693 token exchange, which gives each
+    /// server of a grant its own token from the grant's access token.
+    pub fn offers_token_exchange(&self) -> bool {
+        self.grant_types_supported
+            .as_ref()
+            .is_some_and(|g| g.iter().any(|x| x == crate::token::TOKEN_EXCHANGE))
+    }
+
     /// Whether PKCE S256 is advertised (absent list means no).
     pub fn supports_s256(&self) -> bool {
         self.code_challenge_methods_supported

@@ -18,6 +18,9 @@ use oauth2::{
 };
 use std::time::Duration;
 
+mod exchange;
+pub use exchange::TOKEN_EXCHANGE;
+
 type OAuthClient =
     BasicClient<EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
 
@@ -208,6 +211,41 @@ impl<'a> TokenEndpoint<'a> {
         self.revoke(token.expose(), "access_token").await
     }
 
+    /// Adds the client's authentication to a form sent by hand; returns
+    /// the `Authorization` header when the secret goes there
+    /// (client_secret_basic).
+    fn authenticate(
+        &self,
+        form: &mut url::form_urlencoded::Serializer<'_, String>,
+    ) -> Option<String> {
+        match (&self.auth, &self.secret) {
+            (ClientAuth::ClientSecretBasic, Some(secret)) => {
+                let encode = |s: &str| {
+                    url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>()
+                };
+                let pair = format!("{}:{}", encode(&self.client_id), encode(secret.expose()));
+                Some(format!(
+                    "Basic {}",
+                    base64::engine::general_purpose::STANDARD.encode(pair)
+                ))
+            }
+            (ClientAuth::ClientSecretPost, Some(secret)) => {
+                form.append_pair("client_id", &self.client_id)
+                    .append_pair("client_secret", secret.expose());
+                None
+            }
+            _ => {
+                form.append_pair("client_id", &self.client_id);
+                None
+            }
+        }
+    }
+
+    /// The token endpoint's address.
+    fn token_url(&self) -> &str {
+        self.client.token_uri().as_str()
+    }
+
     /// Sent by hand rather than through `oauth2`, which refuses http
     /// revocation endpoints even on loopback.
     async fn revoke(&self, token: &str, hint: &str) -> Result<(), TokenError> {
@@ -221,26 +259,7 @@ impl<'a> TokenEndpoint<'a> {
             let mut form = url::form_urlencoded::Serializer::new(String::new());
             form.append_pair("token", token)
                 .append_pair("token_type_hint", hint);
-            let mut basic = None;
-            match (&self.auth, &self.secret) {
-                (ClientAuth::ClientSecretBasic, Some(secret)) => {
-                    let encode = |s: &str| {
-                        url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>()
-                    };
-                    let pair = format!("{}:{}", encode(&self.client_id), encode(secret.expose()));
-                    basic = Some(format!(
-                        "Basic {}",
-                        base64::engine::general_purpose::STANDARD.encode(pair)
-                    ));
-                }
-                (ClientAuth::ClientSecretPost, Some(secret)) => {
-                    form.append_pair("client_id", &self.client_id)
-                        .append_pair("client_secret", secret.expose());
-                }
-                _ => {
-                    form.append_pair("client_id", &self.client_id);
-                }
-            }
+            let basic = self.authenticate(&mut form);
             (form.finish(), basic)
         };
         let mut request = http::Request::post(url.as_str()).header(

@@ -196,12 +196,15 @@ pub async fn register(
     if grant_types.iter().any(|g| {
         !matches!(
             g.as_str(),
-            "authorization_code" | "refresh_token" | crate::device::GRANT_TYPE
+            "authorization_code"
+                | "refresh_token"
+                | crate::device::GRANT_TYPE
+                | crate::exchange::GRANT_TYPE
         )
     }) {
         return Err(OAuthError::invalid_client_metadata(
             "invalid_client_metadata",
-            "grant_types may only hold authorization_code, refresh_token and the device code grant",
+            "grant_types may only hold authorization_code, refresh_token, the device code grant and token exchange",
         ));
     }
     if reg

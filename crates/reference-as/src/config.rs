@@ -74,6 +74,8 @@ pub struct AsConfig {
     pub dpop: bool,
     /// With `dpop`, require this AS's nonce in every proof (`use_dpop_nonce`).
     pub dpop_nonce: bool,
+    /// Offer RFC 8693 token exchange: a grant's access token for one server's own token.
+    pub token_exchange: bool,
     /// Identity providers whose ID-JAGs the token endpoint accepts with the
     /// JWT bearer grant (Enterprise-Managed Authorization); empty: the grant is off.
     pub trusted_idps: Vec<TrustedIdp>,
@@ -107,6 +109,7 @@ impl AsConfig {
             device_flow: true,
             dpop: false,
             dpop_nonce: false,
+            token_exchange: false,
             trusted_idps: Vec::new(),
         }
     }

@@ -65,6 +65,9 @@ pub struct DemoConfig {
     /// With `idp`: register the AS-side enterprise client as public
     /// (`none`, no secret) instead of confidential (`client_secret_basic`).
     pub idp_public_client: bool,
+    /// RFC 8693 token exchange at the AS: a client gets each server's own
+    /// token from the grant's access token, all at once.
+    pub token_exchange: bool,
 }
 
 impl Default for DemoConfig {
@@ -86,6 +89,7 @@ impl Default for DemoConfig {
             idp: false,
             idp_allowed: Vec::new(),
             idp_public_client: false,
+            token_exchange: false,
         }
     }
 }
@@ -230,6 +234,7 @@ impl Demo {
         as_config.device_flow = config.device_flow;
         as_config.dpop = config.dpop;
         as_config.dpop_nonce = config.dpop;
+        as_config.token_exchange = config.token_exchange;
         as_config.state_dir = config.state_dir;
         let state = std::sync::Arc::new(crate::open_state(as_config)?);
         let (stop_as, stopped) = oneshot::channel::<()>();
@@ -314,6 +319,14 @@ impl Demo {
             self.state.token_requests.code.load(Relaxed),
             self.state.token_requests.refresh.load(Relaxed),
         )
+    }
+
+    /// Token exchange requests answered (RFC 8693).
+    pub fn exchange_requests(&self) -> u64 {
+        self.state
+            .token_requests
+            .exchange
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Requests the AS answered: `(total, registrations, authorizations)`.

@@ -28,6 +28,7 @@ pub mod demo;
 pub mod device;
 pub mod dpop;
 pub mod error;
+pub mod exchange;
 pub mod html;
 pub mod idp;
 pub mod idp_keys;

@@ -61,6 +61,9 @@ enum Command {
         /// With --idp: the client at the AS is public (no secret) instead of client_secret_basic.
         #[arg(long, requires = "idp")]
         idp_public_client: bool,
+        /// Offer RFC 8693 token exchange (each server's own token from the grant's access token).
+        #[arg(long)]
+        token_exchange: bool,
     },
     /// Run one sample MCP server that trusts an authorization server (this one or another, e.g. oidc-provider).
     Server {
@@ -155,12 +158,14 @@ async fn run(cli: Cli) -> Result<(), String> {
             idp,
             idp_allowed,
             idp_public_client,
+            token_exchange,
         } => {
             let config = DemoConfig {
                 dpop,
                 idp,
                 idp_allowed,
                 idp_public_client,
+                token_exchange,
                 port,
                 servers,
                 state_dir,

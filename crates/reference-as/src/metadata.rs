@@ -55,6 +55,13 @@ pub fn document(state: &AsState) -> Value {
     {
         grants.push(json!(crate::jwt_bearer::GRANT_TYPE));
     }
+    if state.config.token_exchange
+        && let Some(types) = doc
+            .get_mut("grant_types_supported")
+            .and_then(Value::as_array_mut)
+    {
+        types.push(json!(crate::exchange::GRANT_TYPE));
+    }
     doc
 }
 

@@ -121,6 +121,8 @@ pub struct TokenCounters {
     pub code: std::sync::atomic::AtomicU64,
     /// `refresh_token` requests.
     pub refresh: std::sync::atomic::AtomicU64,
+    /// Token exchange requests (RFC 8693).
+    pub exchange: std::sync::atomic::AtomicU64,
     /// Device code polls.
     pub device: std::sync::atomic::AtomicU64,
     /// `slow_down` answers to device code polls.

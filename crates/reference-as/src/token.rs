@@ -1,5 +1,6 @@
-//! `POST /token`: the `authorization_code` and `refresh_token` grants (and
-//! the device code and JWT bearer grants, answered by `device` and `jwt_bearer`).
+//! `POST /token`: the `authorization_code` and `refresh_token` grants (token
+//! exchange is `exchange`, the device code and JWT bearer grants `device`
+//! and `jwt_bearer`).
 //!
 //! Codes are single use (a second exchange revokes what the first issued).
 //! Every refresh rotates the refresh token; presenting a spent one revokes
@@ -84,6 +85,13 @@ pub async fn token(
                     .jwt_bearer
                     .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 crate::jwt_bearer::token(&state, &client, &form, jkt).await
+            }
+            crate::exchange::GRANT_TYPE if state.config.token_exchange => {
+                state
+                    .token_requests
+                    .exchange
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                crate::exchange::token(&state, &client, &form, jkt)
             }
             crate::device::GRANT_TYPE => crate::device::token(
                 &state,

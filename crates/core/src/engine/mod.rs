@@ -12,6 +12,7 @@ mod cache;
 mod device;
 mod dpop;
 mod enterprise;
+mod exchange;
 mod login;
 mod machine;
 mod multi_resource;
@@ -162,6 +163,11 @@ impl Engine {
             .rev()
             .find(|c| c.issuer == issuer)
             .cloned()?;
+        // A public client has no secret: no keyring call (each is a
+        // Secret Service round trip, on every token request).
+        if record.auth == crate::model::ClientAuth::None {
+            return Some((record, None));
+        }
         let secret = self
             .store
             .get(&StoreKey::ClientSecret {
@@ -191,7 +197,12 @@ impl Engine {
         let _turn = lock(&self.saving);
         let mut next = lock(&self.state).clone();
         let out = change(&mut next);
+        let started = std::time::Instant::now();
         crate::atomic_file::blocking(|| self.file.save(&next))?;
+        tracing::debug!(
+            took_ms = started.elapsed().as_secs_f64() * 1000.0,
+            "state file written"
+        );
         *lock(&self.state) = next;
         Ok(out)
     }

@@ -32,7 +32,7 @@ pub struct IssuedToken {
 }
 
 impl Engine {
-    fn fresh(&self, c: &Cached, now: DateTime<Utc>) -> bool {
+    pub(super) fn fresh(&self, c: &Cached, now: DateTime<Utc>) -> bool {
         let lifetime = c.expires_at - c.issued_at;
         let margin = self.config.refresh_margin.min(lifetime / 10);
         c.expires_at - margin > now
@@ -111,6 +111,14 @@ impl Engine {
             .filter(|c| !now_please && self.fresh(c, now))
         {
             return Ok(issued(c, &entry.id, entry.token_kind));
+        }
+        // Each server's own token by exchange where the AS offers it, all at once.
+        if let Some(resource) = self.exchanges_for(&grant, &entry).await
+            && let Some(token) = self
+                .token_by_exchange(server, &resource, now_please)
+                .await?
+        {
+            return Ok(token);
         }
         let flight = self.tokens.flight(&grant.id);
         let _guard = flight.lock().await;
@@ -262,6 +270,7 @@ impl Engine {
         narrow_scope: Option<&str>,
     ) -> Result<Tokens, EngineError> {
         let metadata = self.metadata_for(&grant.issuer).await?;
+        let reading = std::time::Instant::now();
         let (client, secret) = self
             .client_of(grant)
             .ok_or_else(|| EngineError::SignInNeeded {
@@ -283,6 +292,7 @@ impl Engine {
                 reason,
             });
         };
+        let read = reading.elapsed();
         let dpop_key = self.dpop_key_for(&metadata)?;
         let endpoint = TokenEndpoint::new(&self.http, &metadata, &client, secret.as_ref())?
             .with_dpop(self.prover(dpop_key.as_deref()));
@@ -292,10 +302,12 @@ impl Engine {
             "refresh"
         };
         crate::fault::step(flow, "before-request");
-        let tokens = match endpoint
+        let started = std::time::Instant::now();
+        let answer = endpoint
             .refresh(&RefreshToken::new(stored), narrow_scope, resource)
-            .await
-        {
+            .await;
+        let asked = started.elapsed();
+        let tokens = match answer {
             Ok(t) => t,
             Err(TokenError::InvalidClient(reason)) => {
                 // The registration is gone at the AS: register anew at the next sign-in.
@@ -323,12 +335,22 @@ impl Engine {
             return Err(EngineError::Store(e));
         }
         crate::fault::step(flow, "after-keyring-write");
+        tracing::debug!(
+            keyring_read_ms = read.as_secs_f64() * 1000.0,
+            request_ms = asked.as_secs_f64() * 1000.0,
+            keyring_write_ms = (started.elapsed() - asked).as_secs_f64() * 1000.0,
+            "refresh"
+        );
         Ok(tokens)
     }
 
     /// Marks `grant` "sign-in needed" after the AS refused its refresh token
     /// (never retried), drops its tokens, and returns the error to report.
-    fn sign_in_needed(&self, grant: &Grant, said: &str) -> Result<EngineError, EngineError> {
+    pub(super) fn sign_in_needed(
+        &self,
+        grant: &Grant,
+        said: &str,
+    ) -> Result<EngineError, EngineError> {
         tracing::warn!(issuer = %grant.issuer, "refresh refused; sign-in needed");
         self.tokens.take(&grant.id, None);
         let reason = format!("the authorization server refused the refresh token ({said})");
@@ -343,7 +365,11 @@ impl Engine {
         })
     }
 
-    fn note_unreachable(&self, grant: &Grant, e: &EngineError) -> Result<(), EngineError> {
+    pub(super) fn note_unreachable(
+        &self,
+        grant: &Grant,
+        e: &EngineError,
+    ) -> Result<(), EngineError> {
         let now = self.clock.now();
         let attempts = match &grant.status {
             GrantStatus::Unreachable { attempts, .. } => attempts.saturating_add(1),
@@ -361,7 +387,7 @@ impl Engine {
     }
 }
 
-fn issued(c: Cached, server: &str, kind: TokenKind) -> IssuedToken {
+pub(super) fn issued(c: Cached, server: &str, kind: TokenKind) -> IssuedToken {
     IssuedToken {
         access_token: c.token,
         expires_at: c.expires_at,
@@ -376,7 +402,7 @@ fn set_kind(grant: &mut Grant, server: &str, kind: TokenKind) {
     }
 }
 
-fn expiry(tokens: &Tokens) -> Duration {
+pub(super) fn expiry(tokens: &Tokens) -> Duration {
     tokens
         .expires_in
         .and_then(|d| Duration::from_std(d).ok())
@@ -384,7 +410,7 @@ fn expiry(tokens: &Tokens) -> Duration {
         .unwrap_or_else(|| Duration::minutes(5))
 }
 
-fn is_transient(e: &EngineError) -> bool {
+pub(super) fn is_transient(e: &EngineError) -> bool {
     matches!(e, EngineError::Token(t) if t.is_transient())
         || matches!(
             e,

@@ -9,6 +9,8 @@ mod support;
 mod grants;
 // Refresh: storm, expiry, AS down, grant revoked at the AS.
 mod refresh;
+// RFC 8693 token exchange: every server's own token at once, revoked grants.
+mod exchange;
 // Several accounts at one issuer: labels, addresses, revoke and sign-out apart, old state.
 mod accounts;
 // SECURITY-CASES on the engine (9, 21, 23, 24, 26, 27).

@@ -12,6 +12,8 @@ mod global_flow;
 mod authorization;
 // Rotation, reuse detection, grace, narrowing, resource-restricted tokens.
 mod refresh;
+// RFC 8693: a grant's access token for one server's own token.
+mod token_exchange;
 // Revocation, introspection, the account page.
 mod revocation;
 // Per-server and multi-resource flows, CIMD and DCR.
