@@ -11,6 +11,7 @@
 pub mod admin;
 pub mod admin_api;
 pub mod admin_elsewhere;
+pub mod admin_enterprise;
 pub mod admin_machine;
 pub mod audit;
 pub mod dpop_proxy;

@@ -395,3 +395,68 @@ async fn a_server_the_idp_refuses_or_whose_as_lacks_the_profile_fails_alone_and_
     );
     assert_eq!(demo.as_requests().2, 0, "no AS browser visit");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn login_idp_while_serve_runs_signs_in_inside_the_broker_which_serves_the_tokens_at_once() {
+    let demo = demo().await;
+    let servers: Vec<String> = demo
+        .info()
+        .servers
+        .iter()
+        .map(|s| s.resource.clone())
+        .collect();
+    let idp = demo.idp_issuer().unwrap().to_string();
+    let home = Home::new("enterprise-broker", "");
+    let mut broker = home.spawn_broker(None);
+    let (port, key) = home.endpoint(&mut broker).await;
+
+    // The IdP's sign-in address comes from the broker (an `open` line);
+    // the browser's redirect returns to the broker's loopback listener.
+    let (ok, stdout, stderr) = login(&home, &demo, "demo", &servers).await;
+    assert!(
+        ok,
+        "login --idp through the broker failed:\n{stdout}\n{stderr}"
+    );
+    assert!(
+        stderr.contains("sign in with your organization"),
+        "{stderr}"
+    );
+    for s in &servers {
+        assert!(stdout.contains(s), "{s} in {stdout}");
+    }
+    assert_eq!(demo.idp_requests().1, 3, "one token exchange per server");
+
+    // The broker did the login: its audit has the admin call for the IdP.
+    let mut audited = String::new();
+    for _ in 0..50 {
+        audited = std::fs::read_to_string(home.dir.path().join("audit.jsonl")).unwrap_or_default();
+        if audited
+            .lines()
+            .any(|l| l.contains("\"admin\"") && l.contains(&idp) && l.contains("\"ok\""))
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        audited
+            .lines()
+            .any(|l| l.contains("\"admin\"") && l.contains(&idp)),
+        "the enterprise login went through the broker: {audited}"
+    );
+
+    // It serves the tokens at once, with the ones it just got (no new
+    // ID-JAG, no restart).
+    for s in &servers {
+        let listed = tools(port, &key, s).await.unwrap();
+        assert!(!listed.is_empty(), "{s} lists its tools");
+    }
+    assert_eq!(
+        demo.idp_requests().1,
+        3,
+        "the broker kept the tokens it got"
+    );
+    assert_eq!(demo.jwt_bearer_requests(), 3);
+    assert_eq!(demo.as_requests().2, 0, "no AS browser visit");
+    let _ = broker.kill().await;
+}
