@@ -394,6 +394,40 @@ async fn a_server_the_idp_refuses_or_whose_as_lacks_the_profile_fails_alone_and_
         "nothing asked of the plain AS's token endpoint"
     );
     assert_eq!(demo.as_requests().2, 0, "no AS browser visit");
+
+    // When every server fails, the IdP sign-in is ended there (its refresh
+    // token revoked), not just dropped: alice keeps only the first one.
+    let idp_live = || {
+        demo.idp_state()
+            .unwrap()
+            .base
+            .store
+            .tx(|c| reference_as::db::live_grants_of(c, "alice"))
+            .unwrap()
+            .len()
+    };
+    let live_before = idp_live();
+    assert_eq!(live_before, 1, "the first sign-in is live at the IdP");
+    let refused: Vec<String> = demo
+        .info()
+        .servers
+        .iter()
+        .filter(|s| s.id != "github-mcp")
+        .map(|s| s.resource.clone())
+        .collect();
+    let home = Home::new("enterprise-all-refused", "");
+    let (ok, stdout, stderr) = login(&home, &demo, "alice", &refused).await;
+    assert!(
+        !ok,
+        "every server refused makes login fail:\n{stdout}\n{stderr}"
+    );
+    let state = home.state_parses("after a refused login");
+    assert!(state["grants"].as_array().unwrap().is_empty(), "{state}");
+    assert_eq!(
+        idp_live(),
+        live_before,
+        "the unused IdP sign-in was revoked at the IdP"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
