@@ -16,6 +16,7 @@ pub mod admin_machine;
 pub mod audit;
 pub mod dpop_proxy;
 pub mod endpoint;
+mod enterprise_step_up;
 pub mod guard;
 pub mod keys;
 pub mod paths;

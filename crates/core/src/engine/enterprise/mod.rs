@@ -35,6 +35,7 @@ use std::path::PathBuf;
 
 mod idp;
 mod revoke;
+mod step_up;
 
 pub(super) use idp::IdpSessions;
 
