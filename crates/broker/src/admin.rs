@@ -18,7 +18,9 @@
 //!   `open: paste` the CLI posts the address the person pasted to
 //!   `POST /v1/admin/callback` (`admin_elsewhere`).
 //!   With `machine` set it gets a machine grant instead (`admin_machine`):
-//!   no page, the same last line.
+//!   no page, the same last line. With `enterprise` set it signs in with
+//!   the organization (`admin_enterprise`): the IdP's page, then every
+//!   server's token with no browser.
 //! - `POST /v1/admin/revoke/{server}`: `{"server", "outcome", "reason"?}`.
 //! - `POST /v1/admin/logout` with `{"issuer"?}`: `{"signed_out": N}`.
 
@@ -54,11 +56,11 @@ impl std::fmt::Debug for HostOpener {
 }
 
 /// Sends each sign-in page to the CLI, then opens it as asked.
-struct StreamOpener {
-    lines: UnboundedSender<Bytes>,
-    open: OpenWith,
-    host: Arc<dyn Opener>,
-    headless: Option<HeadlessOpener>,
+pub(crate) struct StreamOpener {
+    pub(crate) lines: UnboundedSender<Bytes>,
+    pub(crate) open: OpenWith,
+    pub(crate) host: Arc<dyn Opener>,
+    pub(crate) headless: Option<HeadlessOpener>,
 }
 
 impl Opener for StreamOpener {
@@ -132,6 +134,9 @@ async fn run_login(
 ) {
     if let Some(credential) = body.machine.clone() {
         return crate::admin_machine::run(state, key, body, credential, lines).await;
+    }
+    if let Some(enterprise) = body.enterprise.clone() {
+        return crate::admin_enterprise::run(state, key, body, enterprise, lines).await;
     }
     let engine = &state.engine;
     let timeout = Duration::from_secs(body.timeout_secs.max(1));

@@ -144,6 +144,23 @@ pub struct LoginBody {
     /// (the secret, for a client secret, in `client_secret`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub machine: Option<passport_core::engine::MachineCredential>,
+    /// A sign-in with the organization (Enterprise-Managed Authorization)
+    /// instead: the IdP once, then each server of `target` by an ID-JAG.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enterprise: Option<EnterpriseBody>,
+}
+
+/// The organization's identity provider for an enterprise sign-in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnterpriseBody {
+    /// The IdP's issuer.
+    pub idp: String,
+    /// This application's client id at the IdP.
+    pub idp_client_id: String,
+    /// An ID token obtained elsewhere, in this file (an absolute path the
+    /// broker reads), instead of the browser sign-in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_token_file: Option<std::path::PathBuf>,
 }
 
 impl std::fmt::Debug for LoginBody {
@@ -158,6 +175,7 @@ impl std::fmt::Debug for LoginBody {
             .field("quirks", &self.quirks)
             .field("account", &self.account)
             .field("machine", &self.machine)
+            .field("enterprise", &self.enterprise)
             .finish_non_exhaustive()
     }
 }
@@ -299,6 +317,7 @@ mod tests {
             quirks: Default::default(),
             account: None,
             machine: None,
+            enterprise: None,
         };
         let wire = serde_json::to_value(&body).unwrap();
         assert_eq!(wire["target"], json!({"issuer": "http://127.0.0.1:9000"}));

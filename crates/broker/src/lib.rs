@@ -11,10 +11,12 @@
 pub mod admin;
 pub mod admin_api;
 pub mod admin_elsewhere;
+pub mod admin_enterprise;
 pub mod admin_machine;
 pub mod audit;
 pub mod dpop_proxy;
 pub mod endpoint;
+mod enterprise_step_up;
 pub mod guard;
 pub mod keys;
 pub mod paths;

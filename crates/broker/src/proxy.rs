@@ -175,6 +175,7 @@ pub async fn proxy(
     let url = target.url.as_str();
     let mut retried = false;
     let mut nonce_retried = false;
+    let mut stepped_up = false;
     let response = loop {
         let token = match state.engine.token(server).await {
             Ok(t) => t,
@@ -228,6 +229,13 @@ pub async fn proxy(
             Ok(r) if r.status() == StatusCode::UNAUTHORIZED && !retried => {
                 retried = true;
                 state.engine.invalidate(server);
+            }
+            Ok(r)
+                if r.status() == StatusCode::FORBIDDEN
+                    && !stepped_up
+                    && crate::enterprise_step_up::stepped_up(state, server, r.headers()).await =>
+            {
+                stepped_up = true;
             }
             Ok(r) => break r,
             Err(e) => {

@@ -108,6 +108,7 @@ async fn through_broker(
         quirks: Default::default(),
         account: options.account.clone(),
         machine: Some(credential.clone()),
+        enterprise: None,
     };
     match broker_client::admin_login(&paths.endpoint_file(), &body, |_| {}).await {
         AdminAnswer::NoBroker => None,

@@ -57,6 +57,7 @@ pub async fn login(
         },
         account: options.account.clone(),
         machine: None,
+        enterprise: None,
     };
     let endpoint_file = paths.endpoint_file();
     let login = broker_client::admin_login(&endpoint_file, &body, |shown| match (shown, open) {

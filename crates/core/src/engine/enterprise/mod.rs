@@ -35,6 +35,7 @@ use std::path::PathBuf;
 
 mod idp;
 mod revoke;
+mod step_up;
 
 pub(super) use idp::IdpSessions;
 
@@ -191,6 +192,12 @@ impl Engine {
             }
         }
         if got.is_empty() {
+            // Nothing will use the IdP sign-in: end it there rather than
+            // leave a live refresh token nobody holds.
+            if let Some(rt) = &idp_refresh {
+                self.revoke_idp_refresh(&idp, &login.idp_client_id, rt)
+                    .await;
+            }
             return Ok(EnterpriseReport {
                 grant: None,
                 failed,

@@ -56,22 +56,9 @@ impl Engine {
         };
         if let Ok(Some(rt)) = self.store.get(&key)
             && let Ok(idp) = self.idp_metadata(&entry.idp).await
-            && let Some(endpoint) = &idp.revocation_endpoint
         {
-            let metadata = revocation_only(&idp, endpoint);
-            let record = crate::model::ClientRecord {
-                issuer: idp.issuer.clone(),
-                client_id: entry.idp_client_id.clone(),
-                auth: crate::model::ClientAuth::None,
-                registration: crate::model::Registration::Preregistered,
-                redirect_uris: Vec::new(),
-            };
-            if let Ok(endpoint) =
-                crate::token::TokenEndpoint::new(&self.http, &metadata, &record, None)
-                && let Err(e) = endpoint.revoke_refresh(&RefreshToken::new(rt)).await
-            {
-                tracing::warn!(idp = %entry.idp, error = %e, "could not revoke the sign-in at the identity provider");
-            }
+            self.revoke_idp_refresh(&idp, &entry.idp_client_id, &RefreshToken::new(rt))
+                .await;
         }
         for key in [
             key,
@@ -86,6 +73,32 @@ impl Engine {
         lock(&self.enterprise.id_tokens).remove(&grant.id);
         if let Err(e) = self.update(|s| s.enterprise.retain(|e| e.grant_id != grant.id)) {
             tracing::warn!(error = %e, "could not update the state file");
+        }
+    }
+
+    /// Ends a sign-in at the IdP by revoking its refresh token, where the
+    /// IdP has a revocation endpoint (best effort: a failure is logged).
+    pub(super) async fn revoke_idp_refresh(
+        &self,
+        idp: &IdpMetadata,
+        idp_client_id: &str,
+        refresh: &RefreshToken,
+    ) {
+        let Some(endpoint) = &idp.revocation_endpoint else {
+            return;
+        };
+        let metadata = revocation_only(idp, endpoint);
+        let record = crate::model::ClientRecord {
+            issuer: idp.issuer.clone(),
+            client_id: idp_client_id.to_string(),
+            auth: crate::model::ClientAuth::None,
+            registration: crate::model::Registration::Preregistered,
+            redirect_uris: Vec::new(),
+        };
+        if let Ok(endpoint) = crate::token::TokenEndpoint::new(&self.http, &metadata, &record, None)
+            && let Err(e) = endpoint.revoke_refresh(refresh).await
+        {
+            tracing::warn!(idp = %idp.issuer, error = %e, "could not revoke the sign-in at the identity provider");
         }
     }
 
