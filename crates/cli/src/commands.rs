@@ -339,6 +339,33 @@ pub async fn sign_in_with(
     Ok(report.into_result()?)
 }
 
+/// The page opener of a sign-in run in this process: the headless follower
+/// (`--headless-authorize`), the printed address (`--no-browser`), or the
+/// system browser.
+pub(crate) fn sign_in_opener(
+    engine: &Arc<Engine>,
+    options: &SignInOptions,
+    redirect_uri: &str,
+) -> Result<Box<dyn Opener>, Failure> {
+    Ok(if options.headless_authorize {
+        let flows = engine.flows();
+        let clock = engine.clock();
+        let deliver = Arc::new(move |url: String| {
+            if let Err(e) = flows.deliver(&url, clock.now()) {
+                tracing::warn!(error = %e, "callback refused");
+            }
+        });
+        Box::new(
+            HeadlessOpener::new(redirect_uri, deliver)
+                .map_err(|e| Failure::other("redirect_uri", e.to_string()))?,
+        )
+    } else if options.no_browser {
+        Box::new(PrintUrl)
+    } else {
+        Box::new(SystemBrowser)
+    })
+}
+
 /// Runs a sign-in with a loopback redirect and the chosen opener; the
 /// report has each flow's outcome.
 pub async fn sign_in_report(
@@ -376,22 +403,8 @@ pub async fn sign_in_report(
     let sign_in = |redirect_uri: String| async move {
         let opener: Box<dyn Opener> = if paste {
             Box::new(crate::elsewhere::PasteUrl)
-        } else if options.headless_authorize {
-            let flows = engine.flows();
-            let clock = engine.clock();
-            let deliver = Arc::new(move |url: String| {
-                if let Err(e) = flows.deliver(&url, clock.now()) {
-                    tracing::warn!(error = %e, "callback refused");
-                }
-            });
-            Box::new(
-                HeadlessOpener::new(&redirect_uri, deliver)
-                    .map_err(|e| Failure::other("redirect_uri", e.to_string()))?,
-            )
-        } else if options.no_browser {
-            Box::new(PrintUrl)
         } else {
-            Box::new(SystemBrowser)
+            sign_in_opener(engine, options, &redirect_uri)?
         };
         let request = LoginRequest {
             target,

@@ -11,14 +11,11 @@ use crate::broker_client::{self, AdminAnswer};
 use crate::cli::{Cli, SignInOptions};
 use crate::commands::Failure;
 use crate::context::Context;
-use crate::opener::{PrintUrl, SystemBrowser};
+use crate::opener::PrintUrl;
 use passport_broker::admin_api::{
     EnterpriseBody, LoginBody, LoginLine, LoginResult, OpenWith, Target,
 };
-use passport_core::engine::{
-    Engine, EnterpriseLogin, EnterpriseReport, LoginTarget, Opener, ServerState,
-};
-use passport_core::headless::HeadlessOpener;
+use passport_core::engine::{Engine, EnterpriseLogin, EnterpriseReport, LoginTarget, ServerState};
 use passport_core::loopback::sign_in_via_loopback;
 use passport_core::model::Grant;
 use passport_core::secret::ClientSecret;
@@ -68,23 +65,7 @@ pub async fn run(
         return Ok(engine.login_enterprise(&login, &PrintUrl).await?);
     }
     let sign_in = |redirect_uri: String| async move {
-        let opener: Box<dyn Opener> = if options.headless_authorize {
-            let flows = engine.flows();
-            let clock = engine.clock();
-            let deliver = Arc::new(move |url: String| {
-                if let Err(e) = flows.deliver(&url, clock.now()) {
-                    tracing::warn!(error = %e, "callback refused");
-                }
-            });
-            Box::new(
-                HeadlessOpener::new(&redirect_uri, deliver)
-                    .map_err(|e| Failure::other("redirect_uri", e.to_string()))?,
-            )
-        } else if options.no_browser {
-            Box::new(PrintUrl)
-        } else {
-            Box::new(SystemBrowser)
-        };
+        let opener = crate::commands::sign_in_opener(engine, options, &redirect_uri)?;
         let login = EnterpriseLogin {
             redirect_uri,
             ..login

@@ -70,6 +70,38 @@ pub trait Opener: Send + Sync {
 }
 
 impl Engine {
+    /// Opens the sign-in page of a registered flow and waits for it to end:
+    /// the accepted code, or why not (the flow is cancelled when the page
+    /// cannot be opened or the wait runs out).
+    pub(crate) async fn open_and_wait(
+        &self,
+        opener: &dyn Opener,
+        url: &Url,
+        state: &str,
+        receiver: tokio::sync::oneshot::Receiver<FlowEnd>,
+        timeout: std::time::Duration,
+    ) -> Result<crate::flows::Accepted, EngineError> {
+        if let Err(e) = opener.open(url) {
+            self.flows.cancel(state);
+            return Err(EngineError::Browser(e));
+        }
+        let end = match tokio::time::timeout(timeout, receiver).await {
+            Ok(Ok(end)) => end,
+            _ => {
+                self.flows.cancel(state);
+                return Err(EngineError::TimedOut(timeout.as_secs()));
+            }
+        };
+        match end {
+            FlowEnd::Accepted(a) => Ok(a),
+            FlowEnd::Denied { error, description } => Err(EngineError::Denied {
+                error,
+                description: description.unwrap_or_default(),
+            }),
+            FlowEnd::Aborted(e) => Err(EngineError::FlowAborted(e)),
+        }
+    }
+
     /// Signs in: runs every flow the request needs and returns the new
     /// grants, or the first failure (see [`Engine::sign_in`] for each
     /// flow's outcome; grants that signed in are kept either way).
@@ -228,27 +260,9 @@ impl Engine {
             expires_at: self.clock.now() + timeout,
         };
         let receiver = self.flows.register(flow);
-        if let Err(e) = opener.open(&url) {
-            self.flows.cancel(&state);
-            return Err(EngineError::Browser(e));
-        }
-        let end = match tokio::time::timeout(request.timeout, receiver).await {
-            Ok(Ok(end)) => end,
-            _ => {
-                self.flows.cancel(&state);
-                return Err(EngineError::TimedOut(request.timeout.as_secs()));
-            }
-        };
-        let accepted = match end {
-            FlowEnd::Accepted(a) => a,
-            FlowEnd::Denied { error, description } => {
-                return Err(EngineError::Denied {
-                    error,
-                    description: description.unwrap_or_default(),
-                });
-            }
-            FlowEnd::Aborted(e) => return Err(EngineError::FlowAborted(e)),
-        };
+        let accepted = self
+            .open_and_wait(opener, &url, &state, receiver, request.timeout)
+            .await?;
         let dpop_key = self.dpop_key_for(&plan.metadata)?;
         let endpoint = TokenEndpoint::new(&self.http, &plan.metadata, &client, secret.as_ref())?
             .with_dpop(self.prover(dpop_key.as_deref()));

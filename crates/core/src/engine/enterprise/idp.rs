@@ -6,7 +6,7 @@ use super::{EnterpriseGrant, EnterpriseLogin};
 use crate::engine::login::Opener;
 use crate::engine::{Engine, lock};
 use crate::error::EngineError;
-use crate::flows::{FlowEnd, PendingFlow};
+use crate::flows::PendingFlow;
 use crate::id_jag::{self, IdToken, IdpError, IdpMetadata};
 use crate::model::{Grant, GrantStatus};
 use crate::secret::RefreshToken;
@@ -78,27 +78,9 @@ impl Engine {
             verifier,
             expires_at: self.clock.now() + timeout,
         });
-        if let Err(e) = opener.open(&url) {
-            self.flows.cancel(&state);
-            return Err(EngineError::Browser(e));
-        }
-        let end = match tokio::time::timeout(login.timeout, receiver).await {
-            Ok(Ok(end)) => end,
-            _ => {
-                self.flows.cancel(&state);
-                return Err(EngineError::TimedOut(login.timeout.as_secs()));
-            }
-        };
-        let accepted = match end {
-            FlowEnd::Accepted(a) => a,
-            FlowEnd::Denied { error, description } => {
-                return Err(EngineError::Denied {
-                    error,
-                    description: description.unwrap_or_default(),
-                });
-            }
-            FlowEnd::Aborted(e) => return Err(EngineError::FlowAborted(e)),
-        };
+        let accepted = self
+            .open_and_wait(opener, &url, &state, receiver, login.timeout)
+            .await?;
         id_jag::redeem_code(
             &self.http,
             idp,
