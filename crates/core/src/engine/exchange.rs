@@ -68,15 +68,7 @@ impl Engine {
         let flight = self.tokens.flight(&format!("{}\n{}", grant.id, entry.id));
         let _guard = flight.lock().await;
         // Re-read: the grant may have changed while we waited.
-        let (grant, entry) = self
-            .resolve(server, false)
-            .ok_or_else(|| EngineError::NotGranted(server.to_string()))?;
-        if let GrantStatus::SignInNeeded { reason } = &grant.status {
-            return Err(EngineError::SignInNeeded {
-                issuer: grant.issuer.clone(),
-                reason: reason.clone(),
-            });
-        }
+        let (grant, entry) = self.resolve_usable(server)?;
         let now = self.clock.now();
         let cached = self.tokens.get(&grant.id, &entry.id);
         if let Some(c) = cached.clone().filter(|c| !now_please && self.fresh(c, now)) {

@@ -11,7 +11,7 @@
 use super::cache::{Cached, SHARED};
 use super::{Engine, lock};
 use crate::error::EngineError;
-use crate::model::{Grant, GrantStatus, Mode, TokenKind};
+use crate::model::{Grant, GrantStatus, GrantedServer, Mode, TokenKind};
 use crate::scope;
 use crate::secret::{AccessToken, RefreshToken};
 use crate::store::StoreKey;
@@ -32,6 +32,24 @@ pub struct IssuedToken {
 }
 
 impl Engine {
+    /// The grant and entry serving `server`, when the grant can still be
+    /// used: not granted, or a grant that needs a new sign-in, is the error.
+    pub(super) fn resolve_usable(
+        &self,
+        server: &str,
+    ) -> Result<(Grant, GrantedServer), EngineError> {
+        let (grant, entry) = self
+            .resolve(server, false)
+            .ok_or_else(|| EngineError::NotGranted(server.to_string()))?;
+        if let GrantStatus::SignInNeeded { reason } = &grant.status {
+            return Err(EngineError::SignInNeeded {
+                issuer: grant.issuer.clone(),
+                reason: reason.clone(),
+            });
+        }
+        Ok((grant, entry))
+    }
+
     pub(super) fn fresh(&self, c: &Cached, now: DateTime<Utc>) -> bool {
         let lifetime = c.expires_at - c.issued_at;
         let margin = self.config.refresh_margin.min(lifetime / 10);
@@ -96,15 +114,7 @@ impl Engine {
         server: &str,
         now_please: bool,
     ) -> Result<IssuedToken, EngineError> {
-        let (grant, entry) = self
-            .resolve(server, false)
-            .ok_or_else(|| EngineError::NotGranted(server.to_string()))?;
-        if let GrantStatus::SignInNeeded { reason } = &grant.status {
-            return Err(EngineError::SignInNeeded {
-                issuer: grant.issuer.clone(),
-                reason: reason.clone(),
-            });
-        }
+        let (grant, entry) = self.resolve_usable(server)?;
         let now = self.clock.now();
         if let Some(c) = self
             .cached_for(&grant, &entry.id, entry.token_kind)
@@ -123,15 +133,7 @@ impl Engine {
         let flight = self.tokens.flight(&grant.id);
         let _guard = flight.lock().await;
         // Re-read: another caller may have refreshed (or the grant changed) while we waited.
-        let (grant, entry) = self
-            .resolve(server, false)
-            .ok_or_else(|| EngineError::NotGranted(server.to_string()))?;
-        if let GrantStatus::SignInNeeded { reason } = &grant.status {
-            return Err(EngineError::SignInNeeded {
-                issuer: grant.issuer.clone(),
-                reason: reason.clone(),
-            });
-        }
+        let (grant, entry) = self.resolve_usable(server)?;
         let now = self.clock.now();
         let cached = self.cached_for(&grant, &entry.id, entry.token_kind);
         if let Some(c) = cached.clone().filter(|c| !now_please && self.fresh(c, now)) {
