@@ -16,25 +16,29 @@
 //! says, per grant, where each server's AS is and which client id is used
 //! there; the client secret, if any, is in the store
 //! (`StoreKey::EnterpriseSecret`).
+//!
+//! Here: the sign-in itself and what a grant records. Beside it: the IdP
+//! session (`idp`), one server's token at sign-in and renewal
+//! (`server_token`), keeping the new grant (`keep`), revocation (`revoke`)
+//! and step-up (`step_up`).
 
 use super::login::Opener;
-use super::{Engine, IssuedToken, lock};
+use super::{Engine, lock};
 use crate::discovery::{self, ServerDiscovery};
 use crate::error::EngineError;
-use crate::id_jag::{self, BearerRequest, IdToken, IdpError, IdpMetadata, JagRequest};
-use crate::metadata::AsMetadata;
-use crate::model::{Grant, GrantStatus, GrantedServer, Mode, TokenKind};
+use crate::id_jag::IdToken;
+use crate::model::Grant;
 use crate::providers::QuirkOverrides;
-use crate::secret::{ClientSecret, RefreshToken};
-use crate::store::StoreKey;
+use crate::secret::ClientSecret;
 use crate::token::Tokens;
-use crate::{pkce, scope, url_policy};
-use chrono::Duration;
+use crate::{scope, url_policy};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
 mod idp;
+mod keep;
 mod revoke;
+mod server_token;
 mod step_up;
 
 pub(super) use idp::IdpSessions;
@@ -220,255 +224,4 @@ impl Engine {
             .find(|e| e.grant_id == id)
             .cloned()
     }
-
-    /// Renews one server's token of an enterprise grant: a new ID-JAG from
-    /// the IdP (with a fresh ID token first when it has expired), then the
-    /// JWT bearer grant at the server's AS.
-    pub(super) async fn enterprise_refresh(
-        &self,
-        grant: &Grant,
-        entry: &EnterpriseGrant,
-        server: &str,
-        resource: Option<&str>,
-    ) -> Result<IssuedToken, EngineError> {
-        let target = entry
-            .servers
-            .iter()
-            .find(|s| s.server == server)
-            .ok_or_else(|| EngineError::NotGranted(server.to_string()))?;
-        let resource = resource.unwrap_or(server);
-        let idp = self.idp_metadata(&entry.idp).await?;
-        let id_token = self.current_id_token(grant, entry, &idp).await?;
-        let metadata = self.metadata_for(&target.issuer).await?;
-        let secret = self
-            .store
-            .get(&StoreKey::EnterpriseSecret {
-                grant_id: grant.id.clone(),
-            })?
-            .map(ClientSecret::new);
-        let (_, tokens) = self
-            .server_token(
-                &idp,
-                &entry.idp_client_id,
-                &id_token,
-                &metadata,
-                server,
-                resource,
-                target.scope.as_deref(),
-                Some(&target.client_id),
-                secret.as_ref(),
-            )
-            .await?;
-        let now = self.clock.now();
-        let expires_at = now + lifetime(&tokens);
-        self.tokens.put(
-            &grant.id,
-            server,
-            tokens.access_token.clone(),
-            now,
-            expires_at,
-        );
-        self.update_grant(&grant.id, |g| {
-            g.status = GrantStatus::Active;
-            g.refreshed_at = Some(now);
-            g.dpop_bound = tokens.dpop_bound;
-            if let Some(s) = g.servers.iter_mut().find(|s| s.id == server) {
-                s.token_kind = TokenKind::Own;
-                s.expires_at = Some(expires_at);
-            }
-        })?;
-        Ok(IssuedToken {
-            access_token: tokens.access_token,
-            expires_at,
-            server: server.to_string(),
-            kind: TokenKind::Own,
-        })
-    }
-
-    /// One server's token: an ID-JAG from the IdP for its AS, then the JWT
-    /// bearer grant there. Returns the client id used at the AS.
-    #[allow(clippy::too_many_arguments)]
-    async fn server_token(
-        &self,
-        idp: &IdpMetadata,
-        idp_client_id: &str,
-        id_token: &IdToken,
-        metadata: &AsMetadata,
-        server: &str,
-        resource: &str,
-        scope: Option<&str>,
-        client_id: Option<&str>,
-        secret: Option<&ClientSecret>,
-    ) -> Result<(String, Tokens), EngineError> {
-        let profile = metadata
-            .grant_types_supported
-            .as_ref()
-            .is_some_and(|g| g.iter().any(|x| x == id_jag::JWT_BEARER_GRANT));
-        if !profile {
-            return Err(IdpError::NoGrantProfile {
-                server: server.to_string(),
-                issuer: metadata.issuer.clone(),
-            }
-            .into());
-        }
-        let jag = id_jag::exchange_for_id_jag(
-            &self.http,
-            &JagRequest {
-                token_endpoint: &idp.token_endpoint,
-                client_id: idp_client_id,
-                id_token,
-                audience: &metadata.issuer,
-                resource,
-                scope,
-            },
-        )
-        .await?;
-        let client_id = match client_id.map(str::to_string).or(jag.client_id) {
-            Some(c) => c,
-            None => {
-                return Err(IdpError::NoClientId {
-                    issuer: metadata.issuer.clone(),
-                }
-                .into());
-            }
-        };
-        let no_resource = self.provider_quirks(&metadata.issuer).no_resource;
-        let dpop_key = self.dpop_key_for(metadata)?;
-        let tokens = id_jag::jwt_bearer(
-            &self.http,
-            &BearerRequest {
-                metadata,
-                client_id: &client_id,
-                secret,
-                assertion: &jag.assertion,
-                resource: Some(resource).filter(|_| !no_resource),
-                scope,
-            },
-            self.prover(dpop_key.as_deref()),
-        )
-        .await?;
-        Ok((client_id, tokens))
-    }
-
-    /// Keeps the new grant: the IdP refresh token and the AS client secret
-    /// to the store first, then the grant and its entry to the state file
-    /// (replacing this account's earlier grant at the same IdP), then the
-    /// ID token and the access tokens to memory.
-    async fn keep_enterprise(
-        &self,
-        login: &EnterpriseLogin,
-        idp: &IdpMetadata,
-        id_token: &IdToken,
-        idp_refresh: Option<RefreshToken>,
-        got: Vec<(&ServerDiscovery, Option<String>, String, Tokens)>,
-    ) -> Result<Grant, EngineError> {
-        let now = self.clock.now();
-        let id = pkce::new_state();
-        let chosen = login.account.is_some();
-        let label = login
-            .account
-            .clone()
-            .or_else(|| crate::account::label_from_token(id_token.expose()));
-        if let Some(rt) = &idp_refresh {
-            self.store.put(
-                &StoreKey::IdpRefreshToken {
-                    grant_id: id.clone(),
-                },
-                rt.expose(),
-            )?;
-        }
-        if let Some(secret) = &login.secret {
-            self.store.put(
-                &StoreKey::EnterpriseSecret {
-                    grant_id: id.clone(),
-                },
-                secret.expose(),
-            )?;
-        }
-        let mut servers = Vec::new();
-        let mut targets = Vec::new();
-        let mut cached = Vec::new();
-        let mut bound = false;
-        for (d, scope, client_id, tokens) in got {
-            let expires_at = now + lifetime(&tokens);
-            bound |= tokens.dpop_bound;
-            servers.push(GrantedServer {
-                id: d.server_url.clone(),
-                name: display_name(d),
-                resource: Some(d.server_url.clone()),
-                resource_indicator: (d.resource.resource != d.server_url)
-                    .then(|| d.resource.resource.clone()),
-                token_kind: TokenKind::Own,
-                expires_at: Some(expires_at),
-                step_up: None,
-            });
-            targets.push(EnterpriseServer {
-                server: d.server_url.clone(),
-                issuer: d.issuer.clone(),
-                client_id,
-                scope,
-            });
-            cached.push((d.server_url.clone(), tokens.access_token, expires_at));
-        }
-        let grant = Grant {
-            id: id.clone(),
-            issuer: idp.issuer.clone(),
-            account: label,
-            mode: Mode::Enterprise,
-            client_id: login.idp_client_id.clone(),
-            scope: Vec::new(),
-            servers,
-            blocked: Vec::new(),
-            created_at: now,
-            refreshed_at: Some(now),
-            status: GrantStatus::Active,
-            dpop_bound: bound,
-        };
-        let entry = EnterpriseGrant {
-            grant_id: id.clone(),
-            idp: idp.issuer.clone(),
-            idp_client_id: login.idp_client_id.clone(),
-            id_token_file: login
-                .id_token_file
-                .as_ref()
-                .map(|f| std::path::absolute(f).unwrap_or_else(|_| f.clone())),
-            servers: targets,
-        };
-        let supersedes = |g: &Grant| {
-            g.mode == Mode::Enterprise
-                && g.issuer == grant.issuer
-                && crate::account::same_account(g, grant.account_label(), chosen)
-        };
-        let replaced = self.update(|s| {
-            let old: Vec<Grant> = s.grants.iter().filter(|g| supersedes(g)).cloned().collect();
-            s.grants.retain(|g| !supersedes(g));
-            s.grants.push(grant.clone());
-            s.enterprise.push(entry);
-            old
-        })?;
-        for old in replaced {
-            self.forget_grant(&old).await;
-        }
-        self.remember_id_token(&id, id_token);
-        for (server, token, expires_at) in cached {
-            self.tokens.put(&id, &server, token, now, expires_at);
-        }
-        Ok(grant)
-    }
-}
-
-fn lifetime(tokens: &Tokens) -> Duration {
-    tokens
-        .expires_in
-        .and_then(|d| Duration::from_std(d).ok())
-        .unwrap_or(Duration::minutes(5))
-}
-
-fn display_name(d: &ServerDiscovery) -> String {
-    d.resource.resource_name.clone().unwrap_or_else(|| {
-        url::Url::parse(&d.server_url)
-            .ok()
-            .and_then(|u| u.host_str().map(|h| format!("{h}{}", u.path())))
-            .unwrap_or_else(|| d.server_url.clone())
-    })
 }
