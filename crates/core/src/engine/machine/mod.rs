@@ -11,21 +11,24 @@
 //! request (the user's key stays where they manage and rotate it, and the
 //! platform rewrites its short-lived JWT in place), so only their paths are
 //! in the state file.
+//!
+//! Here: the sign-in and what a grant records. Beside it: the token
+//! request with the credential (`request`) and the renewal (`refresh`).
 
-use super::cache::SHARED;
+use super::Engine;
 use super::login::{LoginRequest, LoginTarget};
-use super::{Engine, IssuedToken};
-use crate::client_assertion::{self, ASSERTION_TYPE, AssertionError, JWT_BEARER_GRANT};
+use crate::client_assertion::{self, AssertionError, JWT_BEARER_GRANT};
 use crate::error::EngineError;
 use crate::metadata::AsMetadata;
-use crate::model::{ClientAuth, ClientRecord, Grant, GrantStatus, Registration, TokenKind};
+use crate::model::{ClientAuth, ClientRecord, Grant, Registration};
 use crate::providers::QuirkOverrides;
 use crate::secret::ClientSecret;
 use crate::store::StoreKey;
-use crate::token::{self, Tokens};
-use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
+
+mod refresh;
+mod request;
 
 /// What a machine presents at the token endpoint.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -223,67 +226,6 @@ impl Engine {
             .cloned()
     }
 
-    /// Renews a machine grant's token for `server`: the same request again.
-    pub(super) async fn machine_refresh(
-        &self,
-        grant: &Grant,
-        entry: &MachineGrant,
-        server: &str,
-        resource: Option<&str>,
-        kind: TokenKind,
-    ) -> Result<IssuedToken, EngineError> {
-        let metadata = self.metadata_for(&grant.issuer).await?;
-        let secret = match entry.credential {
-            MachineCredential::ClientSecret => self
-                .store
-                .get(&StoreKey::MachineSecret {
-                    grant_id: grant.id.clone(),
-                })?
-                .map(ClientSecret::new),
-            _ => None,
-        };
-        let resource = resource.filter(|_| !self.provider_quirks(&grant.issuer).no_resource);
-        let tokens = self
-            .ask(&metadata, entry, secret.as_ref(), resource)
-            .await?;
-        let now = self.clock.now();
-        let lifetime = tokens
-            .expires_in
-            .and_then(|d| chrono::Duration::from_std(d).ok())
-            .unwrap_or(chrono::Duration::minutes(5));
-        let expires_at = now + lifetime;
-        let kind = if kind == TokenKind::Shared {
-            TokenKind::Shared
-        } else {
-            TokenKind::Own
-        };
-        let key = if kind == TokenKind::Own {
-            server
-        } else {
-            SHARED
-        };
-        self.tokens
-            .put(&grant.id, key, tokens.access_token.clone(), now, expires_at);
-        self.update_grant(&grant.id, |g| {
-            g.status = GrantStatus::Active;
-            g.refreshed_at = Some(now);
-            for s in g
-                .servers
-                .iter_mut()
-                .filter(|s| s.id == server || kind == TokenKind::Shared)
-            {
-                s.token_kind = kind;
-                s.expires_at = Some(expires_at);
-            }
-        })?;
-        Ok(IssuedToken {
-            access_token: tokens.access_token,
-            expires_at,
-            server: server.to_string(),
-            kind,
-        })
-    }
-
     /// Forgets a machine grant's credential (its secret and its entry).
     pub(super) fn forget_machine(&self, grant_id: &str) {
         if let Err(e) = self.store.delete(&StoreKey::MachineSecret {
@@ -296,110 +238,6 @@ impl Engine {
         {
             tracing::warn!(error = %e, "could not update the state file");
         }
-    }
-
-    /// One token request with the machine's credential.
-    async fn ask(
-        &self,
-        metadata: &AsMetadata,
-        entry: &MachineGrant,
-        secret: Option<&ClientSecret>,
-        resource: Option<&str>,
-    ) -> Result<Tokens, EngineError> {
-        let (body, basic) = self.form(metadata, entry, secret, resource)?;
-        let mut builder = http::Request::builder()
-            .method(http::Method::POST)
-            .uri(metadata.token_endpoint.as_str())
-            .header(
-                http::header::CONTENT_TYPE,
-                "application/x-www-form-urlencoded",
-            )
-            .header(http::header::ACCEPT, "application/json");
-        if let Some(basic) = basic {
-            builder = builder.header(http::header::AUTHORIZATION, basic);
-        }
-        let request = builder
-            .body(body.into_bytes())
-            .map_err(|e| token::TokenError::Malformed(e.to_string()))?;
-        let response = self
-            .http
-            .oauth_call(request)
-            .await
-            .map_err(token::TokenError::from)?;
-        Ok(token::parse_answer(
-            response.status().as_u16(),
-            response.body(),
-        )?)
-    }
-
-    /// The token request's form body, and its `Authorization` header when
-    /// the secret goes there (client_secret_basic).
-    fn form(
-        &self,
-        metadata: &AsMetadata,
-        entry: &MachineGrant,
-        secret: Option<&ClientSecret>,
-        resource: Option<&str>,
-    ) -> Result<(String, Option<String>), EngineError> {
-        let mut form = url::form_urlencoded::Serializer::new(String::new());
-        let mut basic = None;
-        let client_id = entry.client_id.as_deref().unwrap_or_default();
-        match &entry.credential {
-            MachineCredential::ClientSecret => {
-                form.append_pair("grant_type", "client_credentials");
-                let secret = secret.ok_or(AssertionError::Incomplete(
-                    "the client secret is missing from the keyring; sign in again with login --client-credentials",
-                ))?;
-                let post_only = metadata
-                    .token_endpoint_auth_methods_supported
-                    .as_ref()
-                    .is_some_and(|m| {
-                        m.iter().any(|x| x == "client_secret_post")
-                            && !m.iter().any(|x| x == "client_secret_basic")
-                    });
-                if post_only {
-                    form.append_pair("client_id", client_id);
-                    form.append_pair("client_secret", secret.expose());
-                } else {
-                    // RFC 6749 section 2.3.1: each part form-encoded, then base64.
-                    let enc = |s: &str| {
-                        url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>()
-                    };
-                    let pair = format!("{}:{}", enc(client_id), enc(secret.expose()));
-                    basic = Some(format!(
-                        "Basic {}",
-                        base64::engine::general_purpose::STANDARD.encode(pair)
-                    ));
-                }
-            }
-            MachineCredential::PrivateKeyJwt { key_file } => {
-                let jwt = client_assertion::sign_client_assertion(
-                    key_file,
-                    client_id,
-                    &metadata.issuer,
-                    self.clock.now(),
-                )?;
-                form.append_pair("grant_type", "client_credentials");
-                form.append_pair("client_id", client_id);
-                form.append_pair("client_assertion_type", ASSERTION_TYPE);
-                form.append_pair("client_assertion", &jwt);
-            }
-            MachineCredential::JwtBearer { assertion_file } => {
-                let jwt = client_assertion::read_assertion(assertion_file)?;
-                form.append_pair("grant_type", JWT_BEARER_GRANT);
-                form.append_pair("assertion", &jwt);
-                if !client_id.is_empty() {
-                    form.append_pair("client_id", client_id);
-                }
-            }
-        }
-        if let Some(resource) = resource {
-            form.append_pair("resource", resource);
-        }
-        if let Some(scope) = entry.scope.as_deref().filter(|s| !s.trim().is_empty()) {
-            form.append_pair("scope", scope);
-        }
-        Ok((form.finish(), basic))
     }
 }
 
