@@ -17,6 +17,7 @@ mod context;
 mod dpop_forward;
 mod elsewhere;
 mod enterprise;
+mod grant_list;
 mod idle;
 mod import;
 mod login_report;
@@ -26,6 +27,7 @@ mod opener;
 mod quirks;
 mod remote;
 mod serve;
+mod sign_in;
 mod stdio;
 mod step_up;
 
