@@ -11,15 +11,23 @@
 //! code) passes through [`crate::text::untrusted`]; the verification URIs
 //! are checked like any address opened in a browser. The device code is a
 //! secret (it is a bearer credential until used) and never printed.
+//!
+//! Here: the code and the polling. Beside it: what the AS answers, read
+//! into tokens or errors (`answers`), and each form POSTed with the
+//! client's authentication (`request`).
 
-use crate::http::{HttpClient, HttpError};
-use crate::model::{ClientAuth, ClientRecord};
-use crate::secret::{AccessToken, ClientSecret, RefreshToken};
+use crate::http::HttpClient;
+use crate::model::ClientRecord;
+use crate::secret::ClientSecret;
 use crate::token::{TokenError, Tokens};
 use crate::url_policy::{self, UrlError};
-use base64::Engine as _;
 use std::time::Duration;
 use url::Url;
+
+mod answers;
+mod request;
+
+use answers::{Answer, TokenAnswer, error_of, tokens_of, untrusted};
 
 /// The grant type of a device access token request (RFC 8628 section 3.4).
 pub const GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:device_code";
@@ -90,39 +98,6 @@ pub enum DeviceError {
     /// The token endpoint failed otherwise.
     #[error(transparent)]
     Token(#[from] TokenError),
-}
-
-/// What the device authorization endpoint answers (RFC 8628 section 3.2).
-#[derive(serde::Deserialize)]
-struct Answer {
-    device_code: String,
-    user_code: String,
-    #[serde(alias = "verification_url")]
-    verification_uri: String,
-    #[serde(default)]
-    verification_uri_complete: Option<String>,
-    expires_in: u64,
-    #[serde(default)]
-    interval: Option<u64>,
-}
-
-/// A token endpoint answer, success or error (RFC 6749 sections 5.1, 5.2).
-#[derive(serde::Deserialize)]
-struct TokenAnswer {
-    #[serde(default)]
-    access_token: Option<String>,
-    #[serde(default)]
-    token_type: Option<String>,
-    #[serde(default)]
-    expires_in: Option<u64>,
-    #[serde(default)]
-    refresh_token: Option<String>,
-    #[serde(default)]
-    scope: Option<String>,
-    #[serde(default)]
-    error: Option<String>,
-    #[serde(default)]
-    error_description: Option<String>,
 }
 
 /// One registered client at one AS, speaking the device grant.
@@ -285,114 +260,6 @@ impl<'a> DeviceClient<'a> {
             _ => Err(DeviceError::Token(error_of(&response.body))),
         }
     }
-
-    /// POSTs a form with this client's authentication.
-    async fn post(
-        &self,
-        url: &Url,
-        pairs: &[(&str, &str)],
-    ) -> Result<crate::http::Response, DeviceError> {
-        // The form serializer is not `Send`; it lives only in this block.
-        let (body, basic) = {
-            let mut form = url::form_urlencoded::Serializer::new(String::new());
-            for (k, v) in pairs {
-                form.append_pair(k, v);
-            }
-            let id = &self.record.client_id;
-            let mut basic = None;
-            match (&self.record.auth, self.secret) {
-                (ClientAuth::ClientSecretBasic, Some(secret)) => {
-                    let enc = |s: &str| {
-                        url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>()
-                    };
-                    let pair = format!("{}:{}", enc(id), enc(secret.expose()));
-                    basic = Some(format!(
-                        "Basic {}",
-                        base64::engine::general_purpose::STANDARD.encode(pair)
-                    ));
-                }
-                (ClientAuth::ClientSecretPost, Some(secret)) => {
-                    form.append_pair("client_id", id)
-                        .append_pair("client_secret", secret.expose());
-                }
-                _ => {
-                    form.append_pair("client_id", id);
-                }
-            }
-            (form.finish(), basic)
-        };
-        let mut request = http::Request::post(url.as_str())
-            .header(
-                http::header::CONTENT_TYPE,
-                "application/x-www-form-urlencoded",
-            )
-            .header(http::header::ACCEPT, "application/json");
-        if let Some(value) = basic {
-            request = request.header(http::header::AUTHORIZATION, value);
-        }
-        let request = request
-            .body(body.into_bytes())
-            .map_err(|_| UrlError::Malformed(url_policy::redact(url)))?;
-        let response = self.http.send(request).await.map_err(TokenError::from)?;
-        if response.status.is_server_error() {
-            return Err(TokenError::Unreachable(HttpError::ServerError {
-                url: url_policy::redact(url),
-                status: response.status.as_u16(),
-            })
-            .into());
-        }
-        Ok(response)
-    }
-}
-
-fn untrusted(text: &str) -> String {
-    crate::text::untrusted(text, 300)
-}
-
-fn tokens_of(answer: TokenAnswer) -> Result<Tokens, DeviceError> {
-    let access = answer
-        .access_token
-        .filter(|t| !t.is_empty())
-        .ok_or_else(|| TokenError::Malformed("no access_token in the answer".into()))?;
-    if !answer
-        .token_type
-        .as_deref()
-        .is_some_and(|t| t.eq_ignore_ascii_case("bearer"))
-    {
-        return Err(TokenError::Malformed("the token_type is not Bearer".into()).into());
-    }
-    Ok(Tokens {
-        access_token: AccessToken::new(access),
-        refresh_token: answer.refresh_token.map(RefreshToken::new),
-        expires_in: answer.expires_in.map(Duration::from_secs),
-        scope: answer.scope,
-        dpop_bound: false,
-    })
-}
-
-/// The OAuth error in a failed answer, in the token module's terms.
-fn error_of(body: &[u8]) -> TokenError {
-    let answer: Option<TokenAnswer> = serde_json::from_slice(body).ok();
-    let (error, description) = match answer {
-        Some(a) => (
-            untrusted(a.error.as_deref().unwrap_or("unknown_error")),
-            untrusted(a.error_description.as_deref().unwrap_or("")),
-        ),
-        None => return TokenError::Malformed("the answer is not JSON".into()),
-    };
-    match error.as_str() {
-        "invalid_grant" => TokenError::InvalidGrant(description),
-        "invalid_client" | "unauthorized_client" => TokenError::InvalidClient(description),
-        "invalid_target" => TokenError::Refused {
-            what: "resource",
-            description,
-        },
-        "invalid_scope" => TokenError::Refused {
-            what: "scope",
-            description,
-        },
-        _ => TokenError::Other { error, description },
-    }
 }
 
 #[cfg(test)]
@@ -413,18 +280,6 @@ mod tests {
         let shown = format!("{code:?}");
         assert!(!shown.contains("SECRET-DEVICE-CODE"), "{shown}");
         assert!(shown.contains("ABCD-EFGH"));
-    }
-
-    #[test]
-    fn error_answers_keep_their_meaning_and_lose_control_characters() {
-        let e = error_of(br#"{"error":"invalid_grant","error_description":"gone\u001b[2J"}"#);
-        assert!(
-            matches!(&e, TokenError::InvalidGrant(d) if d == "gone[2J"),
-            "{e:?}"
-        );
-        let e = error_of(br#"{"error":"unauthorized_client"}"#);
-        assert!(matches!(e, TokenError::InvalidClient(_)), "{e:?}");
-        assert!(matches!(error_of(b"<html>"), TokenError::Malformed(_)));
     }
 
     #[tokio::test]
@@ -463,13 +318,5 @@ mod tests {
         let e = client.request_code(None, &[]).await.expect_err("refused");
         assert!(matches!(e, DeviceError::Malformed(_)), "{e:?}");
         assert!(!e.to_string().contains('\u{202e}'));
-    }
-
-    #[test]
-    fn a_token_answer_without_bearer_is_refused() {
-        let answer: TokenAnswer =
-            serde_json::from_str(r#"{"access_token":"a","token_type":"mac"}"#)
-                .unwrap_or_else(|e| panic!("{e}"));
-        assert!(tokens_of(answer).is_err());
     }
 }
