@@ -19,13 +19,15 @@
 //! checked before anything is written: taking our members out of the new
 //! text must give back the old one exactly.
 
+mod doc;
 mod members;
 mod pieces;
 
+use doc::{Doc, pieces_at};
 use jsonc_parser::common::Range;
-use jsonc_parser::{CollectOptions, ParseOptions, ast, parse_to_ast, parse_to_serde_value};
+use jsonc_parser::{ParseOptions, parse_to_serde_value};
 use members::Layout;
-use pieces::{Kind, Piece, join, object_pieces};
+use pieces::{Kind, join, object_pieces};
 use serde_json::Value;
 
 /// The UTF-8 byte order mark some editors write first; kept as it is.
@@ -69,132 +71,6 @@ fn options() -> ParseOptions {
         allow_non_finite_numbers: false,
         allow_extended_string_escapes: false,
     }
-}
-
-/// A checked file: where its top-level object and the servers object are.
-struct Doc<'t> {
-    /// The byte order mark, or nothing.
-    bom: &'static str,
-    /// The text after it.
-    body: &'t str,
-    /// The top-level object; `None` for a file without a value.
-    top: Option<Range>,
-    /// The servers object and the member holding it.
-    container: Option<(Range, Range)>,
-    /// Where the first top-level member starts.
-    first_member: Option<usize>,
-}
-
-impl<'t> Doc<'t> {
-    /// Parses the whole file (syntax only: no tree is kept) and finds the
-    /// top-level object and its member `name` (when given).
-    fn open(text: &'t str, name: Option<&str>) -> Result<Self, EditError> {
-        let (bom, body) = match text.strip_prefix(BOM) {
-            Some(body) => (BOM, body),
-            None => ("", text),
-        };
-        let parsed = match parse_to_ast(body, &CollectOptions::default(), &options()) {
-            Ok(parsed) => parsed,
-            Err(e) => {
-                return err(format!(
-                    "not valid JSON: {} on line {}, column {}",
-                    e.kind(),
-                    e.line_display(),
-                    e.column_display()
-                ));
-            }
-        };
-        let top = match &parsed.value {
-            None => None,
-            Some(ast::Value::Object(top)) => Some(top),
-            Some(_) => return err("the top level is not a JSON object"),
-        };
-        let container = match (top, name) {
-            (Some(top), Some(name)) => find(top, name.split('.'))?,
-            _ => None,
-        };
-        Ok(Self {
-            bom,
-            body,
-            top: top.map(|t| t.range),
-            container,
-            first_member: top
-                .and_then(|t| t.properties.first())
-                .map(|m| m.range.start),
-        })
-    }
-
-    /// The file's line break (its first one; LF when it has none).
-    fn newline(&self) -> &'static str {
-        match self.body.find(['\n', '\r']) {
-            Some(at) if self.body[at..].starts_with("\r\n") => "\r\n",
-            Some(at) if self.body[at..].starts_with('\r') => "\r",
-            _ => "\n",
-        }
-    }
-
-    /// The blanks that start the line holding byte `at`.
-    fn line_indent(&self, at: usize) -> &'t str {
-        let start = self.body[..at].rfind(['\n', '\r']).map_or(0, |n| n + 1);
-        let line = &self.body[start..at];
-        &line[..line.len() - line.trim_start_matches([' ', '\t']).len()]
-    }
-
-    /// The file's indentation unit: the first top-level member's, else two spaces.
-    fn unit(&self) -> String {
-        match self.first_member.map(|at| self.line_indent(at)) {
-            Some(unit) if !unit.is_empty() => unit.to_string(),
-            _ => "  ".into(),
-        }
-    }
-
-    /// The text with the bytes in `range` replaced.
-    fn splice(&self, range: Range, replacement: &str) -> String {
-        format!(
-            "{}{}{replacement}{}",
-            self.bom,
-            &self.body[..range.start],
-            &self.body[range.end..]
-        )
-    }
-}
-
-/// The object at `path` (member names; a dotted container name is a path
-/// into nested objects) below `object`, and the member holding it.
-fn find<'a>(
-    object: &ast::Object,
-    mut path: impl Iterator<Item = &'a str>,
-) -> Result<Option<(Range, Range)>, EditError> {
-    let Some(key) = path.next() else {
-        return Ok(None);
-    };
-    let mut found = None;
-    for prop in object.properties.iter().filter(|p| p.name.as_str() == key) {
-        if found.is_some() {
-            return err(format!("\"{key}\" appears more than once; keep one"));
-        }
-        let ast::Value::Object(inner) = &prop.value else {
-            return err(format!("\"{key}\" is not a JSON object"));
-        };
-        found = Some((inner, prop.range));
-    }
-    let Some((inner, member)) = found else {
-        return Ok(None);
-    };
-    let rest: Vec<&str> = path.collect();
-    if rest.is_empty() {
-        Ok(Some((inner.range, member)))
-    } else {
-        find(inner, rest.into_iter())
-    }
-}
-
-/// The pieces of the object in `range`.
-fn pieces_at(doc: &Doc, range: Range) -> Result<Vec<Piece>, EditError> {
-    object_pieces(&doc.body[range.start..range.end]).map_or_else(
-        || err("the file could not be read back exactly as written"),
-        Ok,
-    )
 }
 
 /// Parses the text (comments and trailing commas allowed) into a value; a
