@@ -51,8 +51,8 @@ mod linux {
         }
     }
 
-    /// Write, read and delete times with `keyring::Entry`.
-    fn keyring_3(service: &str) -> [Vec<Duration>; 3] {
+    /// Write, read, delete and refresh times with `keyring::Entry`.
+    fn keyring_3(service: &str) -> [Vec<Duration>; 4] {
         let entry = |i| keyring::Entry::new(service, &key(i).account()).unwrap();
         let write = timed(CALLS, |i| {
             entry(i).set_password(&format!("rt-{i}")).unwrap()
@@ -60,18 +60,26 @@ mod linux {
         let read = timed(CALLS, |i| {
             assert_eq!(entry(i).get_password().unwrap(), format!("rt-{i}"));
         });
+        let refresh = timed(CALLS, |i| {
+            let old = entry(i).get_password().unwrap();
+            entry(i).set_password(&format!("{old}'")).unwrap();
+        });
         let delete = timed(CALLS, |i| entry(i).delete_credential().unwrap());
-        [write, read, delete]
+        [write, read, delete, refresh]
     }
 
-    /// Write, read and delete times with the store.
-    fn store(store: &KeyringStore) -> [Vec<Duration>; 3] {
+    /// Write, read, delete and refresh times with the store.
+    fn store(store: &KeyringStore) -> [Vec<Duration>; 4] {
         let write = timed(CALLS, |i| store.put(&key(i), &format!("rt-{i}")).unwrap());
         let read = timed(CALLS, |i| {
             assert_eq!(store.get(&key(i)).unwrap(), Some(format!("rt-{i}")));
         });
+        let refresh = timed(CALLS, |i| {
+            let old = store.get(&key(i)).unwrap().unwrap();
+            store.put(&key(i), &format!("{old}'")).unwrap();
+        });
         let delete = timed(CALLS, |i| store.delete(&key(i)).unwrap());
-        [write, read, delete]
+        [write, read, delete, refresh]
     }
 
     pub fn main() {
