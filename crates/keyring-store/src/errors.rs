@@ -30,6 +30,20 @@ pub(crate) fn map_error(e: keyring::Error) -> StoreError {
     }
 }
 
+/// Maps a Secret Service error to a [`StoreError`] the way keyring 3 does
+/// for its own calls: a locked object, no result or a dismissed prompt is
+/// "no storage access", anything else a platform failure.
+#[cfg(target_os = "linux")]
+pub(crate) fn map_service_error(e: dbus_secret_service::Error) -> StoreError {
+    use dbus_secret_service::Error;
+    map_error(match e {
+        Error::Locked | Error::NoResult | Error::Prompt => {
+            keyring::Error::NoStorageAccess(Box::new(e))
+        }
+        other => keyring::Error::PlatformFailure(Box::new(other)),
+    })
+}
+
 /// Whether a storage-access error means "locked and not unlocked":
 /// the Secret Service says "object locked" or "unlock prompt was dismissed".
 fn is_locked(text: &str) -> bool {
@@ -73,6 +87,22 @@ mod tests {
         ))));
         assert!(matches!(&e, StoreError::Unavailable(r) if r.contains("No DBus session")));
         assert!(e.to_string().contains("then try again"), "{e}");
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn secret_service_errors_map_as_keyring_3_maps_them() {
+        use dbus_secret_service::Error;
+        assert_eq!(map_service_error(Error::Locked), StoreError::Locked);
+        assert_eq!(map_service_error(Error::Prompt), StoreError::Locked);
+        assert!(matches!(
+            map_service_error(Error::NoResult),
+            StoreError::Unavailable(r) if r.contains("no result")
+        ));
+        assert!(matches!(
+            map_service_error(Error::Unavailable),
+            StoreError::Unavailable(r) if r.contains("No DBus session")
+        ));
     }
 
     #[test]
