@@ -1,10 +1,12 @@
-//! `tools/call` straight to the sample server and through the broker's
-//! proxy, `sessions` MCP sessions at a time, the two taking turns. Sessions
-//! are opened and warmed (one call each) before a turn is measured and
-//! closed after, so a turn's figures are its calls only: their latencies,
-//! and the CPU time and allocations of each part of the stack meanwhile.
+//! `tools/call` straight to the sample server, through a bare forwarder
+//! and through the broker's proxy, `sessions` MCP sessions at a time, the
+//! sides taking turns. Sessions are opened and warmed (one call each)
+//! before a turn is measured and closed after, so a turn's figures are its
+//! calls only: their latencies, and the CPU time and allocations of each
+//! part of the stack meanwhile.
 
 use crate::allocs::{self, Allocs};
+use crate::forwarder::Connections;
 use crate::load::{ROUNDS, Run, WINDOW, summarize};
 use crate::threads::{self, Cpu};
 use rmcp::ServiceExt as _;
@@ -21,6 +23,9 @@ pub struct Side {
     pub elapsed: Duration,
     pub cpu: Cpu,
     pub allocs: Allocs,
+    /// Connections the hop accepted and opened to the server, where it
+    /// counts them (the bare forwarder).
+    pub connections: (u64, u64),
 }
 
 impl Side {
@@ -42,6 +47,8 @@ impl Side {
         self.elapsed += turn.elapsed;
         self.cpu += turn.cpu;
         self.allocs += turn.allocs;
+        self.connections.0 += turn.connections.0;
+        self.connections.1 += turn.connections.1;
     }
 }
 
@@ -58,15 +65,25 @@ async fn connect(url: &str, auth: &str) -> RunningService<rmcp::RoleClient, Clie
         .unwrap()
 }
 
-/// One turn: `sessions` sessions calling for `window`.
-async fn turn(url: &str, auth: &str, sessions: usize, window: Duration) -> Side {
+/// What one side calls: a URL, the `Authorization` credential it takes,
+/// and the hop's connection counts where it keeps them.
+pub struct Target<'a> {
+    pub url: &'a str,
+    pub auth: &'a str,
+    pub connections: Option<&'a Connections>,
+}
+
+/// One turn: `sessions` sessions calling `target` for `window`.
+async fn turn(target: &Target<'_>, sessions: usize, window: Duration) -> Side {
+    let (url, auth) = (target.url, target.auth);
+    let connections = || target.connections.map(Connections::now).unwrap_or_default();
     let mut clients = Vec::new();
     for _ in 0..sessions {
         let client = connect(url, auth).await;
         client.call_tool(call()).await.unwrap();
         clients.push(client);
     }
-    let (cpu, counted) = (threads::snapshot(), allocs::now());
+    let (cpu, counted, opened) = (threads::snapshot(), allocs::now(), connections());
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     for client in &clients {
@@ -88,6 +105,10 @@ async fn turn(url: &str, auth: &str, sessions: usize, window: Duration) -> Side 
         elapsed,
         cpu: threads::snapshot().since(&cpu),
         allocs: allocs::now() - counted,
+        connections: {
+            let now = connections();
+            (now.0 - opened.0, now.1 - opened.1)
+        },
     };
     for client in clients {
         let _ = client.cancel().await;
@@ -95,18 +116,13 @@ async fn turn(url: &str, auth: &str, sessions: usize, window: Duration) -> Side 
     side
 }
 
-/// Straight (with the server's token) and proxied (with a client key), in turns.
-pub async fn alternate(
-    server: &str,
-    token: &str,
-    proxy: &str,
-    key: &str,
-    sessions: usize,
-) -> (Side, Side) {
-    let (mut straight, mut proxied) = (Side::default(), Side::default());
+/// Each side in turns: a round gives every side one turn, in order.
+pub async fn alternate(sides: &[Target<'_>], sessions: usize) -> Vec<Side> {
+    let mut all: Vec<Side> = sides.iter().map(|_| Side::default()).collect();
     for _ in 0..ROUNDS {
-        straight.add(turn(server, token, sessions, WINDOW / ROUNDS).await);
-        proxied.add(turn(proxy, key, sessions, WINDOW / ROUNDS).await);
+        for (side, target) in all.iter_mut().zip(sides) {
+            side.add(turn(target, sessions, WINDOW / ROUNDS).await);
+        }
     }
-    (straight, proxied)
+    all
 }
