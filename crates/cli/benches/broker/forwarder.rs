@@ -7,9 +7,7 @@
 //! on frame by frame, and the same pooled keep-alive upstream client (plain
 //! `HttpConnector` without Nagle, 10 s connect timeout, 90 s idle). It runs
 //! on the broker's runtime, idle during the forwarder's turns, so its CPU
-//! time is read from the same threads. It counts the connections it accepts
-//! and the ones it opens to the server, so a turn tells how many TCP
-//! connections each call costs on either side of a hop.
+//! time is read from the same threads.
 
 use http::{HeaderValue, Request, Response, Uri, header};
 use http_body_util::{BodyExt as _, Full};
@@ -17,70 +15,21 @@ use hyper::body::{Bytes, Incoming};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-/// Connections accepted from clients and opened to the server.
-#[derive(Debug, Default)]
-pub struct Connections {
-    pub accepted: AtomicU64,
-    pub opened: AtomicU64,
-}
-
-impl Connections {
-    /// (accepted, opened) so far.
-    pub fn now(&self) -> (u64, u64) {
-        (
-            self.accepted.load(Ordering::Relaxed),
-            self.opened.load(Ordering::Relaxed),
-        )
-    }
-}
-
-/// A running forwarder.
-pub struct Forwarder {
-    /// Its URL, standing for the server's.
-    pub url: String,
-    pub connections: Arc<Connections>,
-}
-
-/// An `HttpConnector` that counts the connections it opens.
-#[derive(Clone)]
-struct Counting(HttpConnector, Arc<Connections>);
-
-impl tower_service::Service<Uri> for Counting {
-    type Response = <HttpConnector as tower_service::Service<Uri>>::Response;
-    type Error = <HttpConnector as tower_service::Service<Uri>>::Error;
-    type Future = <HttpConnector as tower_service::Service<Uri>>::Future;
-
-    fn poll_ready(
-        &mut self,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Result<(), Self::Error>> {
-        self.0.poll_ready(cx)
-    }
-
-    fn call(&mut self, uri: Uri) -> Self::Future {
-        self.1.opened.fetch_add(1, Ordering::Relaxed);
-        self.0.call(uri)
-    }
-}
-
-/// Starts a forwarder to `server` (an `http` URL) on `on`.
-pub async fn start(server: &str, on: &tokio::runtime::Handle) -> Forwarder {
+/// Starts a forwarder to `server` (an `http` URL) on `on`; its URL,
+/// standing for the server's.
+pub async fn start(server: &str, on: &tokio::runtime::Handle) -> String {
     let target: Uri = server.parse().unwrap();
     let host = HeaderValue::from_str(target.authority().unwrap().as_str()).unwrap();
-    let connections = Arc::new(Connections::default());
     let mut connector = HttpConnector::new();
     connector.set_nodelay(true);
     connector.set_connect_timeout(Some(Duration::from_secs(10)));
-    let client: Client<Counting, Full<Bytes>> = Client::builder(TokioExecutor::new())
+    let client: Client<HttpConnector, Full<Bytes>> = Client::builder(TokioExecutor::new())
         .pool_timer(TokioTimer::new())
         .pool_idle_timeout(Duration::from_secs(90))
-        .build(Counting(connector, Arc::clone(&connections)));
+        .build(connector);
     let (url_tx, url_rx) = tokio::sync::oneshot::channel();
-    let counted = Arc::clone(&connections);
     on.spawn(async move {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let local = listener.local_addr().unwrap();
@@ -90,7 +39,6 @@ pub async fn start(server: &str, on: &tokio::runtime::Handle) -> Forwarder {
             .header_read_timeout(Duration::from_secs(5));
         loop {
             let (tcp, _) = listener.accept().await.unwrap();
-            counted.accepted.fetch_add(1, Ordering::Relaxed);
             let _ = tcp.set_nodelay(true);
             let (client, target, host) = (client.clone(), target.clone(), host.clone());
             let service = hyper::service::service_fn(move |request: Request<Incoming>| {
@@ -100,16 +48,13 @@ pub async fn start(server: &str, on: &tokio::runtime::Handle) -> Forwarder {
             tokio::spawn(connection);
         }
     });
-    Forwarder {
-        url: url_rx.await.unwrap(),
-        connections,
-    }
+    url_rx.await.unwrap()
 }
 
 /// One request: its headers as they came (less `Host`, set to the
 /// server's), its body whole, the answer passed on as it arrives.
 async fn forward(
-    client: Client<Counting, Full<Bytes>>,
+    client: Client<HttpConnector, Full<Bytes>>,
     target: Uri,
     host: HeaderValue,
     request: Request<Incoming>,

@@ -37,6 +37,7 @@ mod mcp;
 mod proxy_cost;
 mod stack;
 mod table;
+mod tcp;
 mod threads;
 
 use stack::Stack;

@@ -6,7 +6,7 @@
 //! part of the stack meanwhile.
 
 use crate::allocs::{self, Allocs};
-use crate::forwarder::Connections;
+use crate::tcp;
 use crate::load::{ROUNDS, Run, WINDOW, summarize};
 use crate::threads::{self, Cpu};
 use rmcp::ServiceExt as _;
@@ -23,9 +23,8 @@ pub struct Side {
     pub elapsed: Duration,
     pub cpu: Cpu,
     pub allocs: Allocs,
-    /// Connections the hop accepted and opened to the server, where it
-    /// counts them (the bare forwarder).
-    pub connections: (u64, u64),
+    /// TCP connections opened in this network namespace while measured.
+    pub opened: u64,
 }
 
 impl Side {
@@ -47,8 +46,7 @@ impl Side {
         self.elapsed += turn.elapsed;
         self.cpu += turn.cpu;
         self.allocs += turn.allocs;
-        self.connections.0 += turn.connections.0;
-        self.connections.1 += turn.connections.1;
+        self.opened += turn.opened;
     }
 }
 
@@ -65,25 +63,15 @@ async fn connect(url: &str, auth: &str) -> RunningService<rmcp::RoleClient, Clie
         .unwrap()
 }
 
-/// What one side calls: a URL, the `Authorization` credential it takes,
-/// and the hop's connection counts where it keeps them.
-pub struct Target<'a> {
-    pub url: &'a str,
-    pub auth: &'a str,
-    pub connections: Option<&'a Connections>,
-}
-
-/// One turn: `sessions` sessions calling `target` for `window`.
-async fn turn(target: &Target<'_>, sessions: usize, window: Duration) -> Side {
-    let (url, auth) = (target.url, target.auth);
-    let connections = || target.connections.map(Connections::now).unwrap_or_default();
+/// One turn: `sessions` sessions calling `url` with `auth` for `window`.
+async fn turn(url: &str, auth: &str, sessions: usize, window: Duration) -> Side {
     let mut clients = Vec::new();
     for _ in 0..sessions {
         let client = connect(url, auth).await;
         client.call_tool(call()).await.unwrap();
         clients.push(client);
     }
-    let (cpu, counted, opened) = (threads::snapshot(), allocs::now(), connections());
+    let (cpu, counted, opened) = (threads::snapshot(), allocs::now(), tcp::opened());
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     for client in &clients {
@@ -105,10 +93,7 @@ async fn turn(target: &Target<'_>, sessions: usize, window: Duration) -> Side {
         elapsed,
         cpu: threads::snapshot().since(&cpu),
         allocs: allocs::now() - counted,
-        connections: {
-            let now = connections();
-            (now.0 - opened.0, now.1 - opened.1)
-        },
+        opened: tcp::opened() - opened,
     };
     for client in clients {
         let _ = client.cancel().await;
@@ -116,12 +101,13 @@ async fn turn(target: &Target<'_>, sessions: usize, window: Duration) -> Side {
     side
 }
 
-/// Each side in turns: a round gives every side one turn, in order.
-pub async fn alternate(sides: &[Target<'_>], sessions: usize) -> Vec<Side> {
+/// Each side, named by its URL and the `Authorization` credential it
+/// takes, in turns: a round gives every side one turn, in order.
+pub async fn alternate(sides: &[(&str, &str)], sessions: usize) -> Vec<Side> {
     let mut all: Vec<Side> = sides.iter().map(|_| Side::default()).collect();
     for _ in 0..ROUNDS {
-        for (side, target) in all.iter_mut().zip(sides) {
-            side.add(turn(target, sessions, WINDOW / ROUNDS).await);
+        for (side, (url, auth)) in all.iter_mut().zip(sides) {
+            side.add(turn(url, auth, sessions, WINDOW / ROUNDS).await);
         }
     }
     all

@@ -6,7 +6,7 @@
 
 use crate::forwarder;
 use crate::load::{ROUNDS, WINDOW};
-use crate::mcp::{self, Side, Target};
+use crate::mcp::{self, Side};
 use crate::stack::Stack;
 use crate::table::Table;
 use crate::{ADDED_P50_MS, CPU_SHARE, ms};
@@ -53,21 +53,9 @@ pub async fn run(stack: &Stack, table: &mut Table) {
     let bare = forwarder::start(&server_url, stack.broker_runtime()).await;
     let cores = std::thread::available_parallelism().map_or(0, usize::from);
     let sides = [
-        Target {
-            url: &server_url,
-            auth: &token,
-            connections: None,
-        },
-        Target {
-            url: &bare.url,
-            auth: &token,
-            connections: Some(&bare.connections),
-        },
-        Target {
-            url: &proxy_url,
-            auth: &stack.key,
-            connections: None,
-        },
+        (server_url.as_str(), token.as_str()),
+        (bare.as_str(), token.as_str()),
+        (proxy_url.as_str(), stack.key.as_str()),
     ];
     for sessions in [1, 8] {
         let [straight, forwarded, proxied]: [Side; 3] = mcp::alternate(&sides, sessions)
@@ -97,10 +85,13 @@ pub async fn run(stack: &Stack, table: &mut Table) {
             );
         }
         let per_call = |n: u64, side: &Side| n as f64 / side.calls().max(1) as f64;
+        // Each hop adds the connections it opens to the server to the client's own.
+        let opened = |side: &Side| per_call(side.opened, side);
         println!(
-            "  bare forwarder connections per call: {:.2} accepted, {:.2} opened to the server",
-            per_call(forwarded.connections.0, &forwarded),
-            per_call(forwarded.connections.1, &forwarded),
+            "  TCP connections opened per call: straight {:.2}; through the bare forwarder {:.2}, through the broker {:.2} (the client's to the hop, plus the hop's to the server)",
+            opened(&straight),
+            opened(&forwarded),
+            opened(&proxied),
         );
         println!(
             "  hop allocations per call: broker {:.1} ({:.0} B), bare forwarder {:.1} ({:.0} B); while calls went straight: {:.2} per call",
