@@ -60,8 +60,14 @@ async fn forward(
     request: Request<Incoming>,
 ) -> Result<Response<Incoming>, hyper_util::client::legacy::Error> {
     let (mut parts, body) = request.into_parts();
-    let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    let body = body
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
     parts.uri = target;
     parts.headers.insert(header::HOST, host);
-    client.request(Request::from_parts(parts, Full::new(body))).await
+    client
+        .request(Request::from_parts(parts, Full::new(body)))
+        .await
 }

@@ -6,8 +6,8 @@
 //! part of the stack meanwhile.
 
 use crate::allocs::{self, Allocs};
-use crate::tcp;
 use crate::load::{ROUNDS, Run, WINDOW, summarize};
+use crate::tcp;
 use crate::threads::{self, Cpu};
 use rmcp::ServiceExt as _;
 use rmcp::model::{CallToolRequestParams, ClientConfig};
@@ -54,20 +54,36 @@ fn call() -> CallToolRequestParams {
     CallToolRequestParams::new("list_issues")
 }
 
-async fn connect(url: &str, auth: &str) -> RunningService<rmcp::RoleClient, ClientConfig> {
+/// How the client treats its connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Client {
+    /// rmcp's default: its pool is off, so every call opens a connection.
+    Default,
+    /// A client that keeps its connections open between calls.
+    Pooled,
+}
+
+async fn connect(
+    url: &str,
+    auth: &str,
+    client: Client,
+) -> RunningService<rmcp::RoleClient, ClientConfig> {
     let config = StreamableHttpClientTransportConfig::with_uri(url.to_string())
         .auth_header(auth.to_string());
-    ClientConfig::default()
-        .serve(StreamableHttpClientTransport::from_config(config))
-        .await
-        .unwrap()
+    let transport = match client {
+        Client::Default => StreamableHttpClientTransport::from_config(config),
+        Client::Pooled => {
+            StreamableHttpClientTransport::with_client(reqwest::Client::new(), config)
+        }
+    };
+    ClientConfig::default().serve(transport).await.unwrap()
 }
 
 /// One turn: `sessions` sessions calling `url` with `auth` for `window`.
-async fn turn(url: &str, auth: &str, sessions: usize, window: Duration) -> Side {
+async fn turn(url: &str, auth: &str, client: Client, sessions: usize, window: Duration) -> Side {
     let mut clients = Vec::new();
     for _ in 0..sessions {
-        let client = connect(url, auth).await;
+        let client = connect(url, auth, client).await;
         client.call_tool(call()).await.unwrap();
         clients.push(client);
     }
@@ -103,11 +119,11 @@ async fn turn(url: &str, auth: &str, sessions: usize, window: Duration) -> Side 
 
 /// Each side, named by its URL and the `Authorization` credential it
 /// takes, in turns: a round gives every side one turn, in order.
-pub async fn alternate(sides: &[(&str, &str)], sessions: usize) -> Vec<Side> {
+pub async fn alternate(sides: &[(&str, &str)], client: Client, sessions: usize) -> Vec<Side> {
     let mut all: Vec<Side> = sides.iter().map(|_| Side::default()).collect();
     for _ in 0..ROUNDS {
         for (side, (url, auth)) in all.iter_mut().zip(sides) {
-            side.add(turn(url, auth, sessions, WINDOW / ROUNDS).await);
+            side.add(turn(url, auth, client, sessions, WINDOW / ROUNDS).await);
         }
     }
     all

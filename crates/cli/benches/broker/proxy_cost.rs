@@ -2,11 +2,12 @@
 //! hyper forwarder (`forwarder`: the floor any HTTP hop costs) and through
 //! the broker's proxy, in turns, with 1 session and with 8. For each hop:
 //! its CPU time per 1,000 calls beside the sample server's for the same
-//! calls, and its added p50; for the broker also its allocations per call.
+//! calls, its added p50, its allocations per call, and the TCP connections
+//! each call opened (`tcp`): the client's own, plus the hop's to the server.
 
 use crate::forwarder;
 use crate::load::{ROUNDS, WINDOW};
-use crate::mcp::{self, Side};
+use crate::mcp::{self, Client, Side};
 use crate::stack::Stack;
 use crate::table::Table;
 use crate::{ADDED_P50_MS, CPU_SHARE, ms};
@@ -57,13 +58,21 @@ pub async fn run(stack: &Stack, table: &mut Table) {
         (bare.as_str(), token.as_str()),
         (proxy_url.as_str(), stack.key.as_str()),
     ];
-    for sessions in [1, 8] {
-        let [straight, forwarded, proxied]: [Side; 3] = mcp::alternate(&sides, sessions)
+    for (client, sessions) in [
+        (Client::Default, 1),
+        (Client::Default, 8),
+        (Client::Pooled, 1),
+    ] {
+        let [straight, forwarded, proxied]: [Side; 3] = mcp::alternate(&sides, client, sessions)
             .await
             .try_into()
             .unwrap_or_else(|_| unreachable!("one side per target"));
+        let how = match client {
+            Client::Default => "rmcp's client: a connection per call",
+            Client::Pooled => "a client that keeps its connections",
+        };
         println!(
-            "tools/call straight, through a bare forwarder and through the proxy ({sessions} session(s), {}s each in {} turns):",
+            "tools/call straight, through a bare forwarder and through the proxy ({sessions} session(s), {how}, {}s each in {} turns):",
             WINDOW.as_secs(),
             ROUNDS
         );
@@ -102,6 +111,21 @@ pub async fn run(stack: &Stack, table: &mut Table) {
             per_call(straight.allocs.count, &straight),
         );
         let (broker, bare_hop) = (Hop::of(&proxied, &straight), Hop::of(&forwarded, &straight));
+        if client == Client::Pooled {
+            table.show(
+                "the same with a client that keeps its connections (one session): hop CPU share of the server's, added p50",
+                format!(
+                    "broker {:.2}, {:.3} ms; bare forwarder {:.2}, {:.3} ms; {:.2} connections opened per call through the broker",
+                    broker.share(),
+                    broker.added,
+                    bare_hop.share(),
+                    bare_hop.added,
+                    opened(&proxied),
+                ),
+                "for comparison: the goals are read with rmcp's client above",
+            );
+            continue;
+        }
         let floor = if bare_hop.share() > CPU_SHARE {
             format!(
                 "; the bare hop alone takes {:.1}x the goal",
