@@ -12,13 +12,14 @@
 //!    the same size (keep-alive, 64 connections): throughput ratio, p50/p99;
 //!    both get the same request (path and key), and they take turns in short
 //!    rounds, so a burst of other work on the machine lands on both;
-//! 2. `tools/call` through the proxy vs straight to the sample server, in
-//!    turns (`mcp`), with 1 session (unloaded: the hop's own latency) and 8:
-//!    the broker's CPU time per 1,000 proxied calls beside the sample
+//! 2. `tools/call` through the proxy, through a bare hyper forwarder (the
+//!    floor any HTTP hop costs) and straight to the sample server, in turns
+//!    (`mcp`, `proxy_cost`), with 1 session (unloaded: the hop's own
+//!    latency) and 8: each hop's CPU time per 1,000 calls beside the sample
 //!    server's for the same calls (its JWT check against the JWKS and its
-//!    MCP handling), the broker's allocations per proxied call, the added
-//!    p50, and the throughput ratio (at 8 sessions bounded by the machine's
-//!    cores: load generator, server and broker share them);
+//!    MCP handling), allocations per call, the added p50, and the
+//!    throughput ratio (at 8 sessions bounded by the machine's cores: load
+//!    generator, server and hop share them);
 //! 3. a refresh storm: 1,000 concurrent token requests on an expired token:
 //!    refreshes at the AS and the slowest answer;
 //! 4. `mcp-passport headers` cold start (process start to exit, via the broker).
@@ -30,10 +31,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod allocs;
+mod forwarder;
 mod load;
 mod mcp;
+mod proxy_cost;
 mod stack;
 mod table;
+mod tcp;
 mod threads;
 
 use stack::Stack;
@@ -42,9 +46,9 @@ use std::time::{Duration, Instant};
 use table::Table;
 
 /// The broker's CPU time at most this share of the sample server's, per call.
-const CPU_SHARE: f64 = 0.10;
+pub const CPU_SHARE: f64 = 0.10;
 /// The proxy's added p50 with one session.
-const ADDED_P50_MS: f64 = 0.1;
+pub const ADDED_P50_MS: f64 = 0.1;
 
 fn main() -> ExitCode {
     allocs::install();
@@ -130,102 +134,9 @@ async fn token_route(stack: &Stack, table: &mut Table) {
     );
 }
 
-/// 2. `tools/call` through the proxy vs straight (same token kind: the server's own).
+/// 2. `tools/call` through the proxy vs a bare forwarder vs straight.
 async fn proxy(stack: &Stack, table: &mut Table) {
-    let token = stack
-        .engine
-        .token("github-mcp")
-        .await
-        .unwrap()
-        .access_token
-        .expose()
-        .to_string();
-    let server_url = stack.demo().info().servers[0].resource.clone();
-    let proxy_url = format!("{}/v1/mcp/github-mcp", stack.base);
-    let cores = std::thread::available_parallelism().map_or(0, usize::from);
-    for sessions in [1, 8] {
-        let (straight, proxied) =
-            mcp::alternate(&server_url, &token, &proxy_url, &stack.key, sessions).await;
-        let (s, p) = (straight.run(), proxied.run());
-        let ratio = p.per_second / s.per_second;
-        let added = ms(p.p50) - ms(s.p50);
-        let broker = proxied.per_thousand(proxied.cpu.broker);
-        let server = proxied.per_thousand(proxied.cpu.server);
-        let share = broker / server;
-        println!(
-            "tools/call through the proxy vs straight ({sessions} session(s), {}s each in {} turns):",
-            load::WINDOW.as_secs(),
-            load::ROUNDS
-        );
-        for (name, side, run) in [("straight", &straight, &s), ("proxied", &proxied, &p)] {
-            println!(
-                "  {name:<8} {:>6} calls {:>7.0} calls/s  p50 {:>6.3} ms  CPU per 1,000 calls: broker {:>6.1} ms, server {:>6.1} ms, load {:>6.1} ms, other {:>4.1} ms",
-                side.calls(),
-                run.per_second,
-                ms(run.p50),
-                side.per_thousand(side.cpu.broker),
-                side.per_thousand(side.cpu.server),
-                side.per_thousand(side.cpu.load),
-                side.per_thousand(side.cpu.other),
-            );
-        }
-        let per_call = |n: u64| n as f64 / proxied.calls().max(1) as f64;
-        println!(
-            "  broker allocations per proxied call: {:.1} ({:.0} B); while calls went straight: {:.2} per call",
-            per_call(proxied.allocs.count),
-            per_call(proxied.allocs.bytes),
-            straight.allocs.count as f64 / straight.calls().max(1) as f64,
-        );
-        let cpu_row = (
-            format!(
-                "broker CPU per 1,000 proxied `tools/call`, beside the sample server's for the same calls, {sessions} session(s)"
-            ),
-            format!("{broker:.1} ms vs {server:.1} ms: share {share:.3}"),
-        );
-        if sessions == 1 {
-            table.check(
-                &cpu_row.0,
-                cpu_row.1,
-                &format!("share <= {CPU_SHARE:.2}"),
-                share <= CPU_SHARE,
-            );
-            table.check(
-                "`tools/call` added p50, 1 session (the hop's own latency)",
-                format!("{added:.3} ms ({:.3} vs {:.3} ms)", ms(p.p50), ms(s.p50)),
-                &format!("< {ADDED_P50_MS} ms"),
-                added < ADDED_P50_MS,
-            );
-            table.show(
-                "broker allocations per proxied `tools/call`",
-                format!(
-                    "{:.1} ({:.0} B)",
-                    per_call(proxied.allocs.count),
-                    per_call(proxied.allocs.bytes)
-                ),
-                "fewer is better",
-            );
-            table.show(
-                "`tools/call` throughput ratio, 1 session",
-                format!(
-                    "{ratio:.2} ({:.0} vs {:.0} calls/s)",
-                    p.per_second, s.per_second
-                ),
-                "",
-            );
-        } else {
-            table.check(
-                &cpu_row.0,
-                cpu_row.1,
-                &format!("share <= {CPU_SHARE:.2}"),
-                share <= CPU_SHARE,
-            );
-            table.show(
-                &format!("`tools/call` through the proxy vs straight, {sessions} sessions, in turns"),
-                format!("ratio {ratio:.2} ({:.0} vs {:.0} calls/s), added p50 {added:.3} ms ({:.3} vs {:.3} ms)", p.per_second, s.per_second, ms(p.p50), ms(s.p50)),
-                &format!("ratio >= 0.9, added p50 < 0.3 ms: bounded by this machine's {cores} cores, shared by load generator, server and broker"),
-            );
-        }
-    }
+    proxy_cost::run(stack, table).await;
 }
 
 /// 3. A refresh storm on an expired token.
@@ -308,6 +219,6 @@ fn headers_cold_start(stack: &Stack, table: &mut Table) {
     );
 }
 
-fn ms(d: Duration) -> f64 {
+pub fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }

@@ -1,11 +1,13 @@
-//! `tools/call` straight to the sample server and through the broker's
-//! proxy, `sessions` MCP sessions at a time, the two taking turns. Sessions
-//! are opened and warmed (one call each) before a turn is measured and
-//! closed after, so a turn's figures are its calls only: their latencies,
-//! and the CPU time and allocations of each part of the stack meanwhile.
+//! `tools/call` straight to the sample server, through a bare forwarder
+//! and through the broker's proxy, `sessions` MCP sessions at a time, the
+//! sides taking turns. Sessions are opened and warmed (one call each)
+//! before a turn is measured and closed after, so a turn's figures are its
+//! calls only: their latencies, and the CPU time and allocations of each
+//! part of the stack meanwhile.
 
 use crate::allocs::{self, Allocs};
 use crate::load::{ROUNDS, Run, WINDOW, summarize};
+use crate::tcp;
 use crate::threads::{self, Cpu};
 use rmcp::ServiceExt as _;
 use rmcp::model::{CallToolRequestParams, ClientConfig};
@@ -21,6 +23,8 @@ pub struct Side {
     pub elapsed: Duration,
     pub cpu: Cpu,
     pub allocs: Allocs,
+    /// TCP connections opened in this network namespace while measured.
+    pub opened: u64,
 }
 
 impl Side {
@@ -42,6 +46,7 @@ impl Side {
         self.elapsed += turn.elapsed;
         self.cpu += turn.cpu;
         self.allocs += turn.allocs;
+        self.opened += turn.opened;
     }
 }
 
@@ -49,24 +54,40 @@ fn call() -> CallToolRequestParams {
     CallToolRequestParams::new("list_issues")
 }
 
-async fn connect(url: &str, auth: &str) -> RunningService<rmcp::RoleClient, ClientConfig> {
-    let config = StreamableHttpClientTransportConfig::with_uri(url.to_string())
-        .auth_header(auth.to_string());
-    ClientConfig::default()
-        .serve(StreamableHttpClientTransport::from_config(config))
-        .await
-        .unwrap()
+/// How the client treats its connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Client {
+    /// rmcp's default: its pool is off, so every call opens a connection.
+    Default,
+    /// A client that keeps its connections open between calls.
+    Pooled,
 }
 
-/// One turn: `sessions` sessions calling for `window`.
-async fn turn(url: &str, auth: &str, sessions: usize, window: Duration) -> Side {
+async fn connect(
+    url: &str,
+    auth: &str,
+    client: Client,
+) -> RunningService<rmcp::RoleClient, ClientConfig> {
+    let config = StreamableHttpClientTransportConfig::with_uri(url.to_string())
+        .auth_header(auth.to_string());
+    let transport = match client {
+        Client::Default => StreamableHttpClientTransport::from_config(config),
+        Client::Pooled => {
+            StreamableHttpClientTransport::with_client(reqwest::Client::new(), config)
+        }
+    };
+    ClientConfig::default().serve(transport).await.unwrap()
+}
+
+/// One turn: `sessions` sessions calling `url` with `auth` for `window`.
+async fn turn(url: &str, auth: &str, client: Client, sessions: usize, window: Duration) -> Side {
     let mut clients = Vec::new();
     for _ in 0..sessions {
-        let client = connect(url, auth).await;
+        let client = connect(url, auth, client).await;
         client.call_tool(call()).await.unwrap();
         clients.push(client);
     }
-    let (cpu, counted) = (threads::snapshot(), allocs::now());
+    let (cpu, counted, opened) = (threads::snapshot(), allocs::now(), tcp::opened());
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     for client in &clients {
@@ -88,6 +109,7 @@ async fn turn(url: &str, auth: &str, sessions: usize, window: Duration) -> Side 
         elapsed,
         cpu: threads::snapshot().since(&cpu),
         allocs: allocs::now() - counted,
+        opened: tcp::opened() - opened,
     };
     for client in clients {
         let _ = client.cancel().await;
@@ -95,18 +117,14 @@ async fn turn(url: &str, auth: &str, sessions: usize, window: Duration) -> Side 
     side
 }
 
-/// Straight (with the server's token) and proxied (with a client key), in turns.
-pub async fn alternate(
-    server: &str,
-    token: &str,
-    proxy: &str,
-    key: &str,
-    sessions: usize,
-) -> (Side, Side) {
-    let (mut straight, mut proxied) = (Side::default(), Side::default());
+/// Each side, named by its URL and the `Authorization` credential it
+/// takes, in turns: a round gives every side one turn, in order.
+pub async fn alternate(sides: &[(&str, &str)], client: Client, sessions: usize) -> Vec<Side> {
+    let mut all: Vec<Side> = sides.iter().map(|_| Side::default()).collect();
     for _ in 0..ROUNDS {
-        straight.add(turn(server, token, sessions, WINDOW / ROUNDS).await);
-        proxied.add(turn(proxy, key, sessions, WINDOW / ROUNDS).await);
+        for (side, (url, auth)) in all.iter_mut().zip(sides) {
+            side.add(turn(url, auth, client, sessions, WINDOW / ROUNDS).await);
+        }
     }
-    (straight, proxied)
+    all
 }
