@@ -14,6 +14,7 @@ pub mod admin_elsewhere;
 pub mod admin_enterprise;
 pub mod admin_machine;
 pub mod audit;
+pub mod descriptors;
 pub mod dpop_proxy;
 pub mod endpoint;
 mod enterprise_step_up;
@@ -25,6 +26,7 @@ pub mod proxy_target;
 pub mod routes;
 pub mod service;
 pub mod step_up;
+pub mod waiting;
 
 use audit::Audit;
 use axum::Router;

@@ -11,12 +11,13 @@
 //! Any local process can open sockets here, so no client may exhaust the
 //! broker: a request's headers must arrive within [`HEADER_READ`] (a socket
 //! that sends nothing, sends slowly, or idles between keep-alive requests is
-//! closed); at most [`MAX_CONNECTIONS`] are open at once (beyond that the
-//! broker waits before accepting more, so it never runs out of file
-//! descriptors); and of the connections that have not sent a request yet,
-//! only the newest [`MAX_WAITING`] are kept, so a client that opens
-//! hundreds of silent sockets pushes out its own oldest ones, not the next
-//! well-behaved client.
+//! closed); when the broker is full, connections silent for a grace
+//! period go first (`waiting`); and at most
+//! [`MAX_CONNECTIONS`] are open at once, fewer where the open-files limit
+//! is low (`descriptors`), so the broker never runs out of descriptors.
+//! When few connections are left, each answer closes its connection, so
+//! clients holding idle keep-alive connections make room: a burst of a
+//! thousand clients is served, not refused.
 //!
 //! Every response the broker writes itself says `Cache-Control: no-store`:
 //! the token route's carries a token, and none of the others is worth
@@ -33,12 +34,11 @@ use http_body_util::{Either, Full};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use std::borrow::Cow;
-use std::collections::VecDeque;
+use crate::waiting::{Line, Reading, Slot};
 use std::convert::Infallible;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
-use tokio::sync::{Notify, Semaphore};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{Semaphore, TryAcquireError};
 
 /// A response body: a whole buffer (token route, refusals), an upstream
 /// body passed on as it arrives (proxy), or the router's body.
@@ -51,47 +51,17 @@ const DRAIN: Duration = Duration::from_secs(5);
 /// connection's start or from the end of its previous response.
 pub const HEADER_READ: Duration = Duration::from_secs(5);
 
-/// Connections open at once; the broker waits before accepting more.
+/// Connections open at once (fewer where the open-files limit is low; see
+/// `descriptors`); beyond that the broker waits before accepting more.
 pub const MAX_CONNECTIONS: usize = 512;
 
-/// Connections kept that have not sent a request yet; a new one pushes out
-/// the oldest.
-pub const MAX_WAITING: usize = 64;
+/// With less than this share (1/n) of the connections left, each answer
+/// closes its connection (`Connection: close`), so clients that keep idle
+/// connections open make room for new ones. The client is told, so it never
+/// sends a request on a connection the broker is closing.
+const CROWDED: usize = 8;
 
-/// One connection's standing in the waiting line.
-#[derive(Debug, Default)]
-struct Slot {
-    /// It has sent a request.
-    started: AtomicBool,
-    /// Told when it is pushed out of the line.
-    evict: Notify,
-}
-
-/// The connections that have not sent a request yet, oldest first.
-#[derive(Debug, Default)]
-struct Waiting(Mutex<VecDeque<Arc<Slot>>>);
-
-impl Waiting {
-    /// Puts `slot` in line, pushing out the oldest beyond [`MAX_WAITING`].
-    fn admit(&self, slot: Arc<Slot>) {
-        let mut line = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        line.retain(|s| !s.started.load(Ordering::Relaxed) && Arc::strong_count(s) > 1);
-        while line.len() >= MAX_WAITING {
-            if let Some(oldest) = line.pop_front() {
-                oldest.evict.notify_one();
-            }
-        }
-        line.push_back(slot);
-    }
-}
-
-/// Resolves when `slot` was pushed out of the line before it sent a request.
-async fn evicted(slot: &Slot) {
-    slot.evict.notified().await;
-    if slot.started.load(Ordering::Relaxed) {
-        std::future::pending::<()>().await;
-    }
-}
+pub use crate::waiting::GRACE;
 
 /// Serves `listener` until `stop` fires.
 pub async fn serve(
@@ -100,19 +70,32 @@ pub async fn serve(
     router: Router,
     stop: tokio::sync::oneshot::Receiver<()>,
 ) {
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let open = Arc::new(Semaphore::new(MAX_CONNECTIONS));
-    let waiting = Arc::new(Waiting::default());
+    // Sent once the broker stops: each connection finishes its response, then closes.
+    let (stopping, _) = tokio::sync::watch::channel(());
+    let cap = crate::descriptors::connection_cap(MAX_CONNECTIONS);
+    let open = Arc::new(Semaphore::new(cap));
+    let waiting = Line::default();
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(hyper_util::rt::TokioTimer::new())
         .header_read_timeout(HEADER_READ);
     let mut stop = std::pin::pin!(stop);
     loop {
-        let permit = tokio::select! {
-            permit = Arc::clone(&open).acquire_owned() => permit,
-            _ = &mut stop => break,
+        let permit = match Arc::clone(&open).try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(TryAcquireError::Closed) => break,
+            Err(TryAcquireError::NoPermits) => {
+                // Full: connections silent for their grace make room.
+                let sweep_at = waiting.sweep(Instant::now());
+                tokio::select! {
+                    permit = Arc::clone(&open).acquire_owned() => match permit {
+                        Ok(permit) => permit,
+                        Err(_) => break,
+                    },
+                    _ = &mut stop => break,
+                    () = until(sweep_at) => continue,
+                }
+            }
         };
-        let Ok(permit) = permit else { break };
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
             _ = &mut stop => break,
@@ -123,35 +106,93 @@ pub async fn serve(
                 // Out of file descriptors and the like: wait, then go on.
                 tracing::warn!(error = %e, "accepting a connection failed");
                 tokio::time::sleep(Duration::from_millis(50)).await;
+                waiting.sweep(Instant::now());
                 continue;
             }
         };
         let _ = tcp.set_nodelay(true);
-        let slot = Arc::new(Slot::default());
+        let slot = Arc::new(Slot::new(Instant::now()));
         waiting.admit(Arc::clone(&slot));
-        let (state, router, started) = (Arc::clone(&state), router.clone(), Arc::clone(&slot));
+        let (state, router, started, open) = (
+            Arc::clone(&state),
+            router.clone(),
+            Arc::clone(&slot),
+            Arc::clone(&open),
+        );
         let service = hyper::service::service_fn(move |request| {
-            started.started.store(true, Ordering::Relaxed);
-            handle(Arc::clone(&state), router.clone(), request)
+            started.start();
+            let crowded = open.available_permits() <= cap / CROWDED;
+            handle(Arc::clone(&state), router.clone(), request, crowded)
         });
-        let connection = http.serve_connection(TokioIo::new(tcp), service);
-        let watched = graceful.watch(connection);
+        let http = http.clone();
+        let mut stopping = stopping.subscribe();
         tokio::spawn(async move {
             let _permit = permit;
-            tokio::select! {
-                ended = watched => if let Err(e) = ended {
-                    tracing::debug!(error = %e, "connection ended with an error");
-                },
-                () = evicted(&slot) => tracing::debug!("closed a connection that sent no request"),
+            if !first_bytes(&tcp, &slot).await {
+                return;
+            }
+            let io = TokioIo::new(Reading::new(tcp, Arc::clone(&slot)));
+            let connection = http.serve_connection(io, service);
+            let mut connection = std::pin::pin!(connection);
+            let (mut kept, mut stop_seen) = (false, false);
+            let ended = loop {
+                tokio::select! {
+                    ended = connection.as_mut() => break ended,
+                    // Headers a byte at a time hold a connection too.
+                    () = slot.evicted(), if !kept => {
+                        if slot.is_stalled() {
+                            tracing::debug!("closed a connection that stopped halfway through its request");
+                            return;
+                        }
+                        kept = true;
+                    }
+                    _ = stopping.changed(), if !stop_seen => {
+                        connection.as_mut().graceful_shutdown();
+                        stop_seen = true;
+                    }
+                }
+            };
+            if let Err(e) = ended {
+                tracing::debug!(error = %e, "connection ended with an error");
             }
         });
     }
     drop(listener);
-    if tokio::time::timeout(DRAIN, graceful.shutdown())
+    stopping.send_replace(());
+    // Every connection has ended when all the permits are back.
+    let all = u32::try_from(cap).unwrap_or(u32::MAX);
+    if tokio::time::timeout(DRAIN, open.acquire_many(all))
         .await
         .is_err()
     {
         tracing::debug!("streams still open after the drain time; dropping them");
+    }
+}
+
+/// Waits for a new connection's first bytes; `false` when it should be
+/// closed instead: pushed out of the waiting line with nothing received
+/// (looked at on the socket itself, so a broker too busy to read in time
+/// never closes a client that did send), silent for the header time, or
+/// closed by the client.
+async fn first_bytes(tcp: &tokio::net::TcpStream, slot: &Slot) -> bool {
+    tokio::select! {
+        ready = tcp.readable() => ready.is_ok(),
+        () = slot.evicted() => {
+            let sent = crate::descriptors::has_bytes(tcp);
+            if !sent {
+                tracing::debug!("closed a connection that sent nothing");
+            }
+            sent
+        }
+        () = tokio::time::sleep(HEADER_READ) => false,
+    }
+}
+
+/// Resolves at `at`, or never.
+async fn until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
     }
 }
 
@@ -160,9 +201,15 @@ pub async fn handle(
     state: Arc<BrokerState>,
     router: Router,
     request: Request<Incoming>,
+    crowded: bool,
 ) -> Result<Response<ResponseBody>, Infallible> {
     let proxied = request.uri().path().starts_with("/v1/mcp/");
     let mut response = route(state, router, request).await;
+    if crowded {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
     if !proxied || !response.headers().contains_key(header::CACHE_CONTROL) {
         response
             .headers_mut()

@@ -1,7 +1,7 @@
 //! The broker's connections on real sockets: a client that sends nothing,
-//! or its headers a byte at a time, is dropped after a few seconds; silent
-//! sockets beyond the waiting line are closed, oldest first, and a
-//! well-behaved client is served at once; every response the broker writes
+//! or its headers a byte at a time, is dropped after a few seconds; when
+//! silent sockets fill the broker, those silent for their grace are closed,
+//! oldest first, and a well-behaved client is served; every response the broker writes
 //! says `Cache-Control: no-store`; and the proxy passes no hop-by-hop header
 //! either way, including those a `Connection` header names, to a real
 //! upstream that records what it receives; the MCP headers (version,
@@ -10,7 +10,8 @@
 
 mod support;
 
-use passport_broker::service::{HEADER_READ, MAX_WAITING};
+use passport_broker::descriptors::connection_cap;
+use passport_broker::service::{GRACE, HEADER_READ, MAX_CONNECTIONS};
 use passport_broker::{BrokerConfig, RunningBroker};
 use passport_core::clock::SystemClock;
 use passport_core::engine::{Engine, EngineConfig, LoginRequest, LoginTarget, Opener};
@@ -93,10 +94,13 @@ async fn a_client_that_sends_nothing_or_trickles_its_headers_is_dropped() {
 }
 
 #[tokio::test]
-async fn hundreds_of_silent_sockets_push_out_their_own_oldest_not_a_new_client() {
+async fn silent_sockets_that_fill_the_broker_make_room_for_a_new_client() {
     let s = setup().await;
+    // The broker's cap under this process's open-files limit (which the
+    // broker has raised as far as it goes).
+    let cap = connection_cap(MAX_CONNECTIONS);
     let mut silent = Vec::new();
-    for _ in 0..300 {
+    for _ in 0..cap + 100 {
         silent.push(TcpStream::connect(s.broker.addr).await.unwrap());
     }
     let started = Instant::now();
@@ -109,10 +113,16 @@ async fn hundreds_of_silent_sockets_push_out_their_own_oldest_not_a_new_client()
         .unwrap();
     let took = started.elapsed();
     assert_eq!(token.status(), 200);
-    assert!(took < Duration::from_secs(1), "the token took {took:?}");
-    // The oldest silent sockets were closed long before their header time ran out.
+    assert!(
+        took < GRACE + Duration::from_secs(1),
+        "the token took {took:?} behind {} silent sockets",
+        cap + 100
+    );
+    // Silent sockets were closed, oldest first, to make room for the 100
+    // behind them and the client, long before their header time ran out;
+    // those still within their grace when room was made may stay.
     let mut closed = 0;
-    for stream in silent.iter_mut().take(300 - MAX_WAITING - 10) {
+    for stream in silent.iter_mut().take(cap) {
         if closed_within(stream, Duration::from_millis(200))
             .await
             .is_some()
@@ -120,11 +130,11 @@ async fn hundreds_of_silent_sockets_push_out_their_own_oldest_not_a_new_client()
             closed += 1;
         }
     }
-    assert_eq!(
-        closed,
-        300 - MAX_WAITING - 10,
-        "silent sockets beyond the waiting line are closed at once"
+    assert!(
+        closed > 100 && closed <= cap,
+        "{closed} of the first {cap} silent sockets were closed"
     );
+    assert!(started.elapsed() < HEADER_READ);
     s.broker.shutdown().await;
     s.demo.shutdown().await;
 }

@@ -22,6 +22,8 @@ pub(super) struct TokenCache {
     /// grant id -> server id (or `*`) -> token; looked up by `&str`, no allocation.
     tokens: Mutex<HashMap<String, HashMap<String, Cached>>>,
     flights: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// One metadata fetch per issuer at a time.
+    metadata_flights: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 /// The slot of a grant's shared (multi-audience) token.
@@ -88,5 +90,13 @@ impl TokenCache {
 
     pub(super) fn flight(&self, grant: &str) -> Arc<tokio::sync::Mutex<()>> {
         Arc::clone(lock(&self.flights).entry(grant.to_string()).or_default())
+    }
+
+    pub(super) fn metadata_flight(&self, issuer: &str) -> Arc<tokio::sync::Mutex<()>> {
+        Arc::clone(
+            lock(&self.metadata_flights)
+                .entry(issuer.to_string())
+                .or_default(),
+        )
     }
 }

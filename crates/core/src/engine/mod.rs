@@ -183,6 +183,12 @@ impl Engine {
         if let Some(m) = lock(&self.metadata).get(issuer) {
             return Ok(m.clone());
         }
+        // A burst of first requests after a start fetches it once.
+        let flight = self.tokens.metadata_flight(issuer);
+        let _turn = flight.lock().await;
+        if let Some(m) = lock(&self.metadata).get(issuer) {
+            return Ok(m.clone());
+        }
         let hosts = self.provider_quirks(issuer).endpoint_hosts;
         let m = discovery::fetch_as_metadata_allowing(&self.http, issuer, &hosts).await?;
         lock(&self.metadata).insert(issuer.to_string(), m.clone());
