@@ -176,15 +176,7 @@ impl Passport {
         // finished in the grants first, so the page never sees a server
         // neither revoking nor gone while its revocation is still under way.
         let activity = lock(&self.activity).clone();
-        let refreshing = lock(&self.refreshing).clone();
-        let accounts = view::accounts(
-            &self.engine.grants(),
-            now,
-            &view::Busy {
-                refreshing: &refreshing,
-                revoking: &activity.revoking,
-            },
-        );
+        let accounts = self.accounts_at(now, &activity);
         let (clients, connected) = self.client_uses();
         Overview {
             accounts,
@@ -197,6 +189,25 @@ impl Passport {
             autostart,
             now,
         }
+    }
+
+    /// The accounts and their servers alone (what the tray shows): none of
+    /// the overview's reading of MCP clients' files and the broker's audit.
+    pub fn accounts(&self) -> Vec<AccountView> {
+        let activity = lock(&self.activity).clone();
+        self.accounts_at(self.engine.clock().now(), &activity)
+    }
+
+    fn accounts_at(&self, now: DateTime<Utc>, activity: &Activity) -> Vec<AccountView> {
+        let refreshing = lock(&self.refreshing).clone();
+        view::accounts(
+            &self.engine.grants(),
+            now,
+            &view::Busy {
+                refreshing: &refreshing,
+                revoking: &activity.revoking,
+            },
+        )
     }
 
     /// Hands a deep link (or any callback URL) to the pending sign-in.
