@@ -23,7 +23,8 @@
 #     to its page loaded (the app's `dashboard page loaded` log line, from
 #     WebKit's load-finished: HTML, CSS and scripts in, the first overview asked),
 #     and its steps (the app's `dashboard` lines at debug: the later launch
-#     handed over, the window made, the page load started);
+#     handed over, the window made, the page load started, the first
+#     overview made for the page);
 #   - `mcp-passport headers <id>` start to exit against the running broker
 #     (median of 15 runs after one warm-up).
 # Prints a table (figure, value, goal, met/missed) and exits 1 when a goal
@@ -141,7 +142,8 @@ app_running() {
     grep -q 'boolean true'
 }
 
-# The steps the app logged (`<what> step="..."` lines at debug) since $2
+# The steps the app logged (`<what> step="..."` lines at debug, the first of
+# each) since $2
 # (epoch ms), as "step ms, step ms", ms since $2; $1 is what (start, dashboard).
 # A start's `main began` is its first step's time less that step's own `ms`
 # (milliseconds since main began): what exec and dynamic linking took.
@@ -152,6 +154,7 @@ steps_since() {
       at = (hms[1] * 3600 + hms[2] * 60 + hms[3]) * 1000 - t0 % 86400000
       if (at < 0) next
       match($0, /step="[^"]*"/); step = substr($0, RSTART + 6, RLENGTH - 7)
+      if (seen[step]++) next
       if (what == "start" && !began && match($0, / ms=[0-9.]+/)) {
         printf "main began %.0f", at - substr($0, RSTART + 4, RLENGTH - 4); sep = ", "; began = 1
       }
@@ -211,7 +214,7 @@ open_dashboard() {
   [[ -n $line ]] || return 0
   at="$(date -d "${line%% *}" +%s%N)"
   opened=$((at / 1000000 - t0))
-  open_steps="$(steps_since dashboard "$t0")"
+  open_t0=$t0
 }
 
 # Idles $idle seconds; sets cpu_app, cpu_web, cpu_net (s per minute),
@@ -305,6 +308,7 @@ headers_ms=$(printf '%s\n' "${times[@]}" | sort -n | sed -n 8p | awk '{ printf "
 
 open_dashboard
 measure_idle
+[[ $opened == n/a ]] || open_steps="$(steps_since dashboard "$open_t0")"
 row "open, 3 grants: app + WebKit CPU" "$cpu_all" "s/min" 0.5
 row "open, 3 grants: app RSS (without WebKit's helpers)" "$rss_app" "MB" 100
 row "open, 3 grants: WebKit web process RSS" "$rss_web" "MB" 150

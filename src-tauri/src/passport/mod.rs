@@ -178,7 +178,7 @@ impl Passport {
         let activity = lock(&self.activity).clone();
         let accounts = self.accounts_at(now, &activity);
         let (clients, connected) = self.client_uses();
-        Overview {
+        let overview = Overview {
             accounts,
             activity,
             broker: lock(&self.broker_view).clone(),
@@ -188,7 +188,10 @@ impl Passport {
             demo_issuer: lock(&self.demo_issuer).clone(),
             autostart,
             now,
-        }
+        };
+        // What `scripts/footprint.sh` times the dashboard's first data by.
+        tracing::debug!(step = "overview made", "dashboard");
+        overview
     }
 
     /// The accounts and their servers alone (what the tray shows): none of
