@@ -15,10 +15,16 @@
 #     hidden with no grants, hidden with three grants, open with three grants;
 #   - RSS (VmRSS) at the end of each idle period;
 #   - cold start of `mcp-passport-app --hidden` to the broker answering
-#     (the first HTTP answer on the port named in the endpoint file);
+#     (the first HTTP answer on the port named in the endpoint file), and
+#     its steps (the app's `start` lines at debug: main began, session
+#     claimed, controller opened, broker started, window system up, tray
+#     created, shell attached), in ms since the launch;
 #   - the dashboard opened (a second launch, as the desktop's launcher does)
 #     to its page loaded (the app's `dashboard page loaded` log line, from
-#     WebKit's load-finished: HTML, CSS and scripts in, the first overview asked);
+#     WebKit's load-finished: HTML, CSS and scripts in, the first overview asked),
+#     and its steps (the app's `dashboard` lines at debug: the later launch
+#     handed over, the window made, the page load started, the first
+#     overview made for the page);
 #   - `mcp-passport headers <id>` start to exit against the running broker
 #     (median of 15 runs after one warm-up).
 # Prints a table (figure, value, goal, met/missed) and exits 1 when a goal
@@ -136,14 +142,36 @@ app_running() {
     grep -q 'boolean true'
 }
 
+# The steps the app logged (`<what> step="..."` lines at debug, the first of
+# each) since $2
+# (epoch ms), as "step ms, step ms", ms since $2; $1 is what (start, dashboard).
+# A start's `main began` is its first step's time less that step's own `ms`
+# (milliseconds since main began): what exec and dynamic linking took.
+steps_since() {
+  awk -v what="$1" -v t0="$2" '
+    index($0, " " what " step=\"") {
+      split($1, dt, "T"); split(dt[2], hms, ":"); sub(/Z$/, "", hms[3])
+      at = (hms[1] * 3600 + hms[2] * 60 + hms[3]) * 1000 - t0 % 86400000
+      if (at < 0) next
+      match($0, /step="[^"]*"/); step = substr($0, RSTART + 6, RLENGTH - 7)
+      if (seen[step]++) next
+      if (what == "start" && !began && match($0, / ms=[0-9.]+/)) {
+        printf "main began %.0f", at - substr($0, RSTART + 4, RLENGTH - 4); sep = ", "; began = 1
+      }
+      printf "%s%s %.0f", sep, step, at; sep = ", "
+    }
+    END { print "" }' "$app_log"
+}
+
 # Starts the app (arguments: its flags) on $home; sets $app_pid, and
-# $started to the milliseconds from its start to the broker's first answer.
+# $started to the milliseconds from its start to the broker's first answer,
+# $start_steps to its steps.
 start_app() {
   local t0 port code
   rm -f "$home/run/endpoint.json"
   app_log="$work/app-$(date +%s%N).log"
   t0=$(ms_now)
-  MCP_PASSPORT_HOME="$home" MCP_PASSPORT_LOG=info "$bin/mcp-passport-app" "$@" >/dev/null 2>"$app_log" &
+  MCP_PASSPORT_HOME="$home" MCP_PASSPORT_LOG=info,passport_app=debug "$bin/mcp-passport-app" "$@" >/dev/null 2>"$app_log" &
   app_pid=$!
   pids+=("$app_pid")
   while :; do
@@ -159,6 +187,8 @@ start_app() {
     sleep 0.002
   done
   started=$(($(ms_now) - t0))
+  sleep 1 # the window system's steps, logged after the broker answers
+  start_steps="$(steps_since start "$t0")"
 }
 
 stop_app() {
@@ -180,9 +210,11 @@ open_dashboard() {
     sleep 0.025
   done
   opened=n/a
+  open_steps=n/a
   [[ -n $line ]] || return 0
   at="$(date -d "${line%% *}" +%s%N)"
   opened=$((at / 1000000 - t0))
+  open_t0=$t0
 }
 
 # Idles $idle seconds; sets cpu_app, cpu_web, cpu_net (s per minute),
@@ -236,6 +268,7 @@ home="$work/empty"
 mkdir -p "$home"
 start_app --hidden
 start_empty=$started
+start_empty_steps=$start_steps
 measure_idle
 row "closed (--hidden), no grants: app + WebKit CPU" "$cpu_all" "s/min" 0.1
 row "closed (--hidden), no grants: app RSS" "$rss_app" "MB" 100
@@ -257,6 +290,7 @@ grants=$(grep -o '"mode" *:' "$home/state.json" | wc -l)
 
 start_app --hidden
 start_hidden=$started
+start_hidden_steps=$start_steps
 measure_idle
 row "closed (--hidden), 3 grants: app + WebKit CPU" "$cpu_all" "s/min" 0.1
 row "closed (--hidden), 3 grants: app RSS" "$rss_app" "MB" 100
@@ -274,6 +308,7 @@ headers_ms=$(printf '%s\n' "${times[@]}" | sort -n | sed -n 8p | awk '{ printf "
 
 open_dashboard
 measure_idle
+[[ $opened == n/a ]] || open_steps="$(steps_since dashboard "$open_t0")"
 row "open, 3 grants: app + WebKit CPU" "$cpu_all" "s/min" 0.5
 row "open, 3 grants: app RSS (without WebKit's helpers)" "$rss_app" "MB" 100
 row "open, 3 grants: WebKit web process RSS" "$rss_web" "MB" 150
@@ -294,4 +329,7 @@ printf '%s\n' "${rows[@]}"
 echo
 echo "closed, 3 grants: $closed_detail"
 echo "open, 3 grants:   $open_detail"
+echo "start --hidden, no grants, first in the session (ms since launch): $start_empty_steps; broker answered $start_empty"
+echo "start --hidden, 3 grants (ms since launch): $start_hidden_steps; broker answered $start_hidden"
+echo "dashboard opened (ms since the launcher's launch): $open_steps, page loaded $opened"
 exit "$missed"

@@ -27,7 +27,7 @@ packages=(
   libwebkit2gtk-4.1-dev build-essential curl wget file libxdo-dev libssl-dev
   libayatana-appindicator3-dev librsvg2-dev libdbus-1-dev pkg-config
   xvfb xauth webkit2gtk-driver dbus dbus-x11 gnome-keyring libsecret-tools
-  xdg-utils imagemagick
+  xdg-utils imagemagick openssl
 )
 node_min_major=20
 node22_version=22

@@ -31,8 +31,7 @@ pub fn on_event<R: Runtime>(app: &AppHandle<R>, event: Event) {
                 tracing::warn!(error = %e, "could not tell the dashboard");
             }
             if let Some(passport) = app.try_state::<Arc<Passport>>() {
-                let overview = passport.overview(false);
-                crate::tray::update(app, &overview.accounts);
+                crate::tray::update(app, &passport.accounts());
             }
         }
         Event::SignedIn => show_dashboard(app),

@@ -5,7 +5,8 @@
 //! the window stays: closing it hides it (the app lives on in the tray).
 //!
 //! Each page load is logged (`dashboard page loaded`, at `info`), which is
-//! what `scripts/footprint.sh` times an opening by.
+//! what `scripts/footprint.sh` times an opening by; the steps before it
+//! (`dashboard`, with `step`) are logged at `debug`.
 
 use tauri::webview::{PageLoadEvent, PageLoadPayload};
 use tauri::{AppHandle, Manager as _, Runtime, WebviewWindow, WebviewWindowBuilder};
@@ -33,7 +34,10 @@ pub fn dashboard<R: Runtime>(app: &AppHandle<R>) -> Option<WebviewWindow<R>> {
     let made = WebviewWindowBuilder::from_config(app, &config)
         .and_then(|builder| builder.on_page_load(log_load).build());
     match made {
-        Ok(window) => Some(window),
+        Ok(window) => {
+            tracing::debug!(step = "window made", "dashboard");
+            Some(window)
+        }
         // Two callers at once: the other one made it.
         Err(e) => app.get_webview_window(MAIN_WINDOW).or_else(|| {
             tracing::warn!(error = %e, "could not open the dashboard");
@@ -43,8 +47,9 @@ pub fn dashboard<R: Runtime>(app: &AppHandle<R>) -> Option<WebviewWindow<R>> {
 }
 
 fn log_load<R: Runtime>(_window: WebviewWindow<R>, payload: PageLoadPayload<'_>) {
-    if payload.event() == PageLoadEvent::Finished {
-        tracing::info!("dashboard page loaded");
+    match payload.event() {
+        PageLoadEvent::Started => tracing::debug!(step = "page load started", "dashboard"),
+        PageLoadEvent::Finished => tracing::info!("dashboard page loaded"),
     }
 }
 

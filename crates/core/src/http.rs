@@ -129,8 +129,14 @@ fn proxy_for(
 
 /// A `reqwest` client builder with the proxy rule ([`proxy_rule`]): start
 /// every client of this side of the wire here.
+/// Its TLS reads the system's roots at the first certificate it checks
+/// ([`crate::tls_roots`]).
 pub fn client_builder() -> reqwest::ClientBuilder {
-    reqwest::Client::builder().proxy(proxy_rule())
+    let builder = reqwest::Client::builder().proxy(proxy_rule());
+    match crate::tls_roots::client_config() {
+        Ok(tls) => builder.tls_backend_preconfigured(tls),
+        Err(_) => builder,
+    }
 }
 
 /// The engine's HTTP client.

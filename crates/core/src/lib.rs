@@ -41,5 +41,6 @@ pub mod state_file;
 pub mod step_up;
 pub mod store;
 pub mod text;
+pub mod tls_roots;
 pub mod token;
 pub mod url_policy;

@@ -176,17 +176,9 @@ impl Passport {
         // finished in the grants first, so the page never sees a server
         // neither revoking nor gone while its revocation is still under way.
         let activity = lock(&self.activity).clone();
-        let refreshing = lock(&self.refreshing).clone();
-        let accounts = view::accounts(
-            &self.engine.grants(),
-            now,
-            &view::Busy {
-                refreshing: &refreshing,
-                revoking: &activity.revoking,
-            },
-        );
+        let accounts = self.accounts_at(now, &activity);
         let (clients, connected) = self.client_uses();
-        Overview {
+        let overview = Overview {
             accounts,
             activity,
             broker: lock(&self.broker_view).clone(),
@@ -196,7 +188,29 @@ impl Passport {
             demo_issuer: lock(&self.demo_issuer).clone(),
             autostart,
             now,
-        }
+        };
+        // What `scripts/footprint.sh` times the dashboard's first data by.
+        tracing::debug!(step = "overview made", "dashboard");
+        overview
+    }
+
+    /// The accounts and their servers alone (what the tray shows): none of
+    /// the overview's reading of MCP clients' files and the broker's audit.
+    pub fn accounts(&self) -> Vec<AccountView> {
+        let activity = lock(&self.activity).clone();
+        self.accounts_at(self.engine.clock().now(), &activity)
+    }
+
+    fn accounts_at(&self, now: DateTime<Utc>, activity: &Activity) -> Vec<AccountView> {
+        let refreshing = lock(&self.refreshing).clone();
+        view::accounts(
+            &self.engine.grants(),
+            now,
+            &view::Busy {
+                refreshing: &refreshing,
+                revoking: &activity.revoking,
+            },
+        )
     }
 
     /// Hands a deep link (or any callback URL) to the pending sign-in.
