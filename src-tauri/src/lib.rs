@@ -5,7 +5,8 @@
 //! app does and knows nothing of Tauri; the modules here connect it to the
 //! desktop, one concern each: [`commands`] (the dashboard's calls),
 //! [`tray`], [`deep_link`], [`shell`] (events, windows, notifications),
-//! [`window`] (the dashboard, made when first shown) and [`autostart`].
+//! [`window`] (the dashboard, made when first shown, dropped when long
+//! hidden), [`webview_settings`] and [`autostart`].
 
 pub mod autostart;
 pub mod commands;
@@ -16,6 +17,7 @@ pub mod settings;
 pub mod shell;
 pub mod tray;
 pub mod view;
+pub mod webview_settings;
 pub mod window;
 
 use passport::{Events, Passport};
@@ -85,14 +87,13 @@ pub fn run<R: Runtime>(
             if let WindowEvent::CloseRequested { api, .. } = event {
                 // Closing the window keeps the app in the tray.
                 api.prevent_close();
-                if let Err(e) = window.hide() {
-                    tracing::warn!(error = %e, "could not hide the dashboard");
-                }
+                window::hide(window);
             }
         })
         .build(tauri::generate_context!())
         .map_err(|e| e.to_string())?;
     app.run(|handle, event| {
+        window::keep_running_without_windows(&event);
         if let RunEvent::Exit = event
             && let Some(passport) = handle.try_state::<Arc<Passport>>()
         {
@@ -110,6 +111,7 @@ fn setup<R: Runtime>(
     let handle = app.handle().clone();
     let events: Events = Arc::new(move |event| shell::on_event(&handle, event));
     let hidden = settings.hidden;
+    app.manage(window::Retention::from_env()?);
     let store = Arc::new(passport_keyring::KeyringStore::new(
         &settings.keyring_service,
     ));
