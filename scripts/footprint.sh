@@ -256,6 +256,7 @@ mem_of() {
       if (n ~ /lib(gtk|gdk)-3/) return "GTK"
       if (n ~ /\.(ttf|otf|ttc|pfb|pcf)|fontconfig|\.cache-[0-9]/) return "fonts"
       if (n ~ /libicu|icudt/) return "ICU"
+      if (n ~ /libLLVM|\/dri\/|libgallium/) return "Mesa (software GL, LLVM)"
       if (n ~ /\.so/) return "other libraries"
       if (n == "[heap]") return "heap"
       if (n == "") return "anonymous mappings"
@@ -286,8 +287,8 @@ mem_rows() {
   local label=$1 pid=$2 goal=$3
   mem_of "$pid"
   row "$label RSS" "$m_rss" "MB" "$goal"
-  row "$label: ours (anonymous + our executable)" "$m_ours" "MB" -
-  row "$label: platform (libraries, fonts, files)" "$m_platform" "MB" -
+  row "$label: ours" "$m_ours" "MB" -
+  row "$label: platform's" "$m_platform" "MB" -
   row "$label: PSS" "$m_pss" "MB" -
   details+=("$label ($m_rss MB; $m_anon MB anonymous, $m_shared MB shared with other processes): $m_kinds")
 }
@@ -381,7 +382,7 @@ app_log="$work/blank.log"
 app_pid=$!
 pids+=("$app_pid")
 for _ in $(seq 400); do
-  grep -q 'blank page loaded' "$app_log" && break
+  grep -qs 'blank page loaded' "$app_log" && break
   kill -0 "$app_pid" 2>/dev/null || die "the blank page stopped: $(cat "$app_log")"
   sleep 0.05
 done
@@ -414,6 +415,8 @@ echo
 echo "closed, 3 grants: $closed_detail"
 echo "open, 3 grants:   $open_detail"
 echo
-echo "Resident memory by kind of mapping (MB):"
+echo "Ours: anonymous memory (heap, JavaScript heap, stacks, copy-on-write data) and our"
+echo "executable's pages. Platform's: libraries', fonts' and other files' pages, which every"
+echo "GTK/WebKit app on the desktop maps too. Resident memory by kind of mapping (MB):"
 printf -- '- %s\n' "${details[@]}"
 exit "$missed"

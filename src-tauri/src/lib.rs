@@ -6,7 +6,7 @@
 //! desktop, one concern each: [`commands`] (the dashboard's calls),
 //! [`tray`], [`deep_link`], [`shell`] (events, windows, notifications),
 //! [`window`] (the dashboard, made when first shown, dropped when long
-//! hidden), [`webview_settings`] and [`autostart`].
+//! hidden) and [`autostart`].
 
 pub mod autostart;
 pub mod commands;
@@ -17,7 +17,6 @@ pub mod settings;
 pub mod shell;
 pub mod tray;
 pub mod view;
-pub mod webview_settings;
 pub mod window;
 
 use passport::{Events, Passport};

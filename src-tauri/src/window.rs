@@ -96,10 +96,7 @@ pub fn dashboard<R: Runtime>(app: &AppHandle<R>) -> Option<WebviewWindow<R>> {
     let made = WebviewWindowBuilder::from_config(app, &config)
         .and_then(|builder| builder.on_page_load(log_load).build());
     match made {
-        Ok(window) => {
-            crate::webview_settings::apply(&window);
-            Some(window)
-        }
+        Ok(window) => Some(window),
         // Two callers at once: the other one made it.
         Err(e) => app.get_webview_window(MAIN_WINDOW).or_else(|| {
             tracing::warn!(error = %e, "could not open the dashboard");
