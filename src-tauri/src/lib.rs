@@ -5,7 +5,8 @@
 //! app does and knows nothing of Tauri; the modules here connect it to the
 //! desktop, one concern each: [`commands`] (the dashboard's calls),
 //! [`tray`], [`deep_link`], [`shell`] (events, windows, notifications),
-//! [`window`] (the dashboard, made when first shown) and [`autostart`].
+//! [`window`] (the dashboard, made when first shown, dropped when long
+//! hidden) and [`autostart`].
 //! [`single_instance`] and [`start`] order the start: one app per session,
 //! and the broker listening before the window system is up.
 
@@ -120,14 +121,13 @@ pub fn run<R: Runtime>(
             if let WindowEvent::CloseRequested { api, .. } = event {
                 // Closing the window keeps the app in the tray.
                 api.prevent_close();
-                if let Err(e) = window.hide() {
-                    tracing::warn!(error = %e, "could not hide the dashboard");
-                }
+                window::hide(window);
             }
         })
         .build(tauri::generate_context!())
         .map_err(|e| e.to_string())?;
     app.run(|handle, event| {
+        window::keep_running_without_windows(&event);
         if let RunEvent::Exit = event
             && let Some(passport) = handle.try_state::<Arc<Passport>>()
         {
@@ -147,6 +147,7 @@ fn setup<R: Runtime>(
     args: &[String],
 ) -> Result<(), String> {
     start::mark("window system up");
+    app.manage(window::Retention::from_env()?);
     let passport = Arc::clone(&early.passport);
     app.manage(Arc::clone(&passport));
     tray::create(app.handle()).map_err(|e| format!("cannot create the tray icon: {e}"))?;

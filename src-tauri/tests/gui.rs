@@ -12,6 +12,7 @@ mod gui {
     pub mod accounts;
     pub mod clients;
     pub mod connect_all;
+    pub mod dashboard_drop;
     pub mod first_run;
     pub mod harness;
     pub mod quirks;

@@ -70,7 +70,7 @@ fn app_running() -> bool {
 /// Waits (at most `timeout`) until no app holds the single-instance name,
 /// as a killed app keeps it until the bus sees its connection close.
 /// Returns whether it was released.
-fn wait_for_no_app(timeout: Duration) -> bool {
+pub fn wait_for_no_app(timeout: Duration) -> bool {
     let started = std::time::Instant::now();
     while app_running() {
         if started.elapsed() > timeout {
@@ -120,7 +120,7 @@ pub fn screenshot_dir() -> PathBuf {
 
 /// Where the app's logs are kept after the test, for the leak scan
 /// (`scripts/leak-scan.sh` reads `target/test-logs`).
-fn log_dir() -> PathBuf {
+pub fn log_dir() -> PathBuf {
     let dir = target_dir().join("test-logs");
     std::fs::create_dir_all(&dir).expect("the test log folder");
     dir

@@ -203,7 +203,7 @@ async fn assert_look(tray: &Tray, item: &Item, file: &str, line: &str) {
 
 /// Asks the window titled `title` to close, as a window manager's close
 /// button does (WM_DELETE_WINDOW).
-fn close_window(title: &str) {
+pub fn close_window(title: &str) {
     use x11rb::connection::Connection as _;
     use x11rb::protocol::xproto::{AtomEnum, ClientMessageEvent, ConnectionExt as _, EventMask};
     let (x, screen) = x11rb::connect(None).expect("the X display");
@@ -260,7 +260,7 @@ async fn wait_visibility(gui: &Gui, state: &str) {
 }
 
 /// Whether the process `pid` is still running (not gone, not a zombie).
-fn running(pid: u32) -> bool {
+pub fn running(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .ok()
         .and_then(|s| s.rsplit_once(") ").map(|(_, rest)| !rest.starts_with('Z')))
