@@ -48,6 +48,17 @@ pub struct Seen {
     codes: HashMap<String, Params>,
 }
 
+impl Seen {
+    /// Token requests that exchanged a code: sign-ins, not the refreshes
+    /// that follow (this AS's tokens live one second).
+    pub fn code_exchanges(&self) -> usize {
+        self.token
+            .iter()
+            .filter(|p| value(p, "grant_type").as_deref() == Some("authorization_code"))
+            .count()
+    }
+}
+
 /// A running quirky AS.
 #[derive(Debug)]
 pub struct QuirkyAs {
