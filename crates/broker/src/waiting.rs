@@ -7,19 +7,20 @@
 //! dozens of MCP servers) also arrives as many connections whose requests
 //! the broker has not read yet. So silent connections cost nothing while
 //! there is room (each is closed after the header time); when every
-//! connection is taken, those silent for [`GRACE`] go, oldest first, to
-//! make room. A client that sends its request as it connects is never
+//! connection is taken and none finishes for a while (the service's
+//! stall time: in a burst of real clients connections finish all the
+//! time), those silent for [`GRACE`] go, oldest first, to make room. A client that sends its request as it connects is never
 //! pushed out; a client that opens hundreds of silent sockets loses them
 //! after [`GRACE`] once they crowd the broker.
 
 use std::collections::VecDeque;
 use std::io;
 use std::pin::Pin;
-use std::task::{Context, Poll};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::Notify;
 
 /// How long a new connection may stay silent before it can be pushed out.
@@ -225,10 +226,20 @@ mod tests {
             s.start();
         }
         assert_eq!(line.sweep(t0 + GRACE), None);
-        assert_eq!(kept(&slots), 0, "started ones left the line; silent ones went");
+        assert_eq!(
+            kept(&slots),
+            0,
+            "started ones left the line; silent ones went"
+        );
         let pushed_out = |s: &Arc<Slot>| s.evicted().now_or_never().is_some();
-        assert!(slots[..40].iter().all(|s| !pushed_out(s)), "the started ones stay");
-        assert!(slots[40..].iter().all(pushed_out), "the silent ones were told to go");
+        assert!(
+            slots[..40].iter().all(|s| !pushed_out(s)),
+            "the started ones stay"
+        );
+        assert!(
+            slots[40..].iter().all(pushed_out),
+            "the silent ones were told to go"
+        );
     }
 
     #[test]

@@ -109,9 +109,18 @@ async fn a_burst_of_keep_alive_clients_beyond_the_descriptors_is_all_served() {
             let (url, key) = (url.clone(), endpoint.1.clone());
             tokio::spawn(async move {
                 let t = Instant::now();
-                let status = client.get(url).bearer_auth(key).send().await.map(|r| r.status());
+                let status = client
+                    .get(url)
+                    .bearer_auth(key)
+                    .send()
+                    .await
+                    .map(|r| r.status());
                 let took = t.elapsed();
-                (status.map(|s| s.as_u16()).map_err(|e| format!("{e:?}")), took, client)
+                (
+                    status.map(|s| s.as_u16()).map_err(|e| format!("{e:?}")),
+                    took,
+                    client,
+                )
             })
         })
         .collect();
