@@ -63,6 +63,11 @@ const CROWDED: usize = 8;
 
 pub use crate::waiting::GRACE;
 
+/// How long a full broker waits for a connection to finish before it lets
+/// silent ones go: in a burst of real clients connections finish all the
+/// time, so none is pushed out; only sockets that all stay silent are.
+const STALL: Duration = Duration::from_millis(100);
+
 /// Serves `listener` until `stop` fires.
 pub async fn serve(
     listener: tokio::net::TcpListener,
@@ -84,15 +89,18 @@ pub async fn serve(
             Ok(permit) => permit,
             Err(TryAcquireError::Closed) => break,
             Err(TryAcquireError::NoPermits) => {
-                // Full: connections silent for their grace make room.
-                let sweep_at = waiting.sweep(Instant::now());
+                // Full: connections that finish make room; if none finishes
+                // for a while, those silent for their grace go.
                 tokio::select! {
                     permit = Arc::clone(&open).acquire_owned() => match permit {
                         Ok(permit) => permit,
                         Err(_) => break,
                     },
                     _ = &mut stop => break,
-                    () = until(sweep_at) => continue,
+                    () = tokio::time::sleep(STALL) => {
+                        waiting.sweep(Instant::now());
+                        continue;
+                    }
                 }
             }
         };
@@ -185,14 +193,6 @@ async fn first_bytes(tcp: &tokio::net::TcpStream, slot: &Slot) -> bool {
             sent
         }
         () = tokio::time::sleep(HEADER_READ) => false,
-    }
-}
-
-/// Resolves at `at`, or never.
-async fn until(at: Option<Instant>) {
-    match at {
-        Some(at) => tokio::time::sleep_until(at.into()).await,
-        None => std::future::pending().await,
     }
 }
 

@@ -7,8 +7,9 @@
 //! dozens of MCP servers) also arrives as many connections whose requests
 //! the broker has not read yet. So silent connections cost nothing while
 //! there is room (each is closed after the header time); when every
-//! connection is taken, those silent for [`GRACE`] go, oldest first, to
-//! make room. A client that sends its request as it connects is never
+//! connection is taken and none finishes for a while (the service's
+//! stall time: in a burst of real clients connections finish all the
+//! time), those silent for [`GRACE`] go, oldest first, to make room. A client that sends its request as it connects is never
 //! pushed out; a client that opens hundreds of silent sockets loses them
 //! after [`GRACE`] once they crowd the broker.
 
